@@ -1,0 +1,112 @@
+// InferenceConfig: what an InferenceLoop serves and how.
+//
+// Build one in C++ (aggregate initialisation, then validate()), or load it
+// from YAML with load_config(): a file that is either the mapping itself or a
+// larger application file that holds it under `inference_config:`.
+//
+// Every key, its type and its default is listed in docs/configuration.md and
+// in the table at the top of src/config.cpp; the two are kept in step by a
+// test. Unknown keys are errors with a "did you mean" hint, and every error
+// names the file, line:column, the key, what was expected and what was found.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace inferloop {
+
+// How the poller thread waits for the next feature snapshot.
+enum class WaitStrategy {
+  kSpin,           // busy-poll: lowest latency, burns a core per waiting thread
+  kSpinThenBlock,  // busy-poll for spin_duration, then sleep until woken (default)
+  kBlock,          // sleep until woken: lowest CPU, adds a wake-up to each hop
+  kInterval,       // every `interval`, take the newest snapshot (or call the source)
+  kContinuous,     // the reference design: ask for features whenever a replica is idle
+};
+
+// What the predictor returns: XGBoost's transformed output (probabilities for
+// binary:logistic, ...) or the raw margin.
+enum class OutputKind { kTransformed, kMargin };
+
+struct InferenceConfig {
+  // --- the reference design's keys ---------------------------------------
+  // Optional label for logs and status lines (the Ray Serve deployment name
+  // in the reference design).
+  std::optional<std::string> deployment_name;
+  // Required. A local path or file:// URI to a model file (.json, .ubj,
+  // legacy binary) or to an MLflow model folder (one holding an MLmodel file).
+  std::string model_uri;
+  // Registered predictor name; see PredictorRegistry.
+  std::string predictor_class_name = "XGBoostPredictor";
+  // Predictor replicas, each with its own worker thread. 1..64.
+  int num_replicas = 1;
+
+  // --- inferloop's own keys ----------------------------------------------
+  // "cpu", "cuda" or "cuda:N"; passed to the predictor.
+  std::string device = "cpu";
+  // Features per row. 0 = take it from the model; when set, it must match the
+  // model (and the MLmodel signature, when there is one).
+  std::size_t num_features = 0;
+  // Largest number of rows (instruments) in one snapshot. 1..1'000'000.
+  std::size_t max_rows = 1;
+  WaitStrategy wait_strategy = WaitStrategy::kSpinThenBlock;
+  // How long a waiting thread spins before it sleeps (kSpinThenBlock).
+  std::chrono::nanoseconds spin_duration = std::chrono::microseconds(50);
+  // Period of kInterval.
+  std::chrono::nanoseconds interval = std::chrono::milliseconds(1);
+  // How long start() waits for the first result before it fails. 0 = do not
+  // wait for a first result at all.
+  std::chrono::nanoseconds startup_timeout = std::chrono::seconds(10);
+  // Results kept for history(); 0 = no history. Oldest dropped first, counted.
+  std::size_t history_capacity = 0;
+  OutputKind output = OutputKind::kTransformed;
+  // XGBoostPredictor: one booster shared by all replicas (each with its own
+  // proxy DMatrix) instead of one booster per replica.
+  bool share_booster = false;
+  // Threads each predictor call may use (XGBoost's nthread). 1 is fastest for
+  // one row; raise it only for large snapshots.
+  int predictor_threads = 1;
+
+  // Throws inferloop::Error listing every problem found (one per line).
+  void validate() const;
+};
+
+// One problem found in a config, with where it was found. `line` and
+// `column` are 1-based; 0 when not known (a config built in C++).
+struct ConfigIssue {
+  std::string file;
+  int line = 0;
+  int column = 0;
+  std::string key;
+  std::string message;  // "expected ..., found ..." plus a hint where there is one
+
+  // "file:line:column: key: message"
+  [[nodiscard]] std::string to_string() const;
+};
+
+// Parses YAML text. `source_name` is used in messages (a file path, or
+// "<string>"). Throws inferloop::Error whose message lists every issue.
+[[nodiscard]] InferenceConfig parse_config(std::string_view yaml_text,
+                                           std::string_view source_name = "<string>");
+[[nodiscard]] InferenceConfig load_config(const std::filesystem::path& file);
+
+// Like load_config, but returns every issue instead of throwing (for
+// `inferloop validate`). Empty = valid.
+[[nodiscard]] std::vector<ConfigIssue> check_config_file(const std::filesystem::path& file);
+
+[[nodiscard]] std::string_view to_string(WaitStrategy strategy) noexcept;
+[[nodiscard]] std::string_view to_string(OutputKind kind) noexcept;
+
+// The names of every accepted key, in documentation order.
+[[nodiscard]] const std::vector<std::string>& config_keys();
+
+// "250us", "10ms", "2s", "1500ns" (a bare integer means milliseconds is NOT
+// accepted: units are required). Throws inferloop::Error on a bad value.
+[[nodiscard]] std::chrono::nanoseconds parse_duration(std::string_view text);
+
+}  // namespace inferloop

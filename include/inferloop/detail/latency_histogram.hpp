@@ -1,0 +1,93 @@
+// LatencyHistogram: a fixed-size log-linear histogram of nanosecond
+// latencies that any number of threads record into with one relaxed
+// fetch_add, and any thread summarises at any time (stats()).
+//
+// Buckets: values below 2^kSubBits land in exact buckets; above that, each
+// power of two is split into 2^kSubBits linear sub-buckets, so a bucket's
+// width is at most 1/2^kSubBits (about 3%) of its value. A summary reports a
+// bucket's upper bound, so a reported percentile is never below the true one.
+//
+// Memory ordering: every counter is relaxed. A summary taken while threads
+// record is a consistent-enough snapshot for monitoring; counts are exact
+// once recording threads have been joined.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <bit>
+#include <chrono>
+#include <cstdint>
+
+#include "inferloop/stats.hpp"
+
+namespace inferloop::detail {
+
+class LatencyHistogram {
+ public:
+  static constexpr int kSubBits = 5;
+  static constexpr std::uint64_t kSubCount = 1ULL << kSubBits;
+  static constexpr std::size_t kBuckets = (64 - kSubBits + 1) * kSubCount;
+
+  void record(std::chrono::nanoseconds latency) noexcept {
+    const std::uint64_t value = latency.count() < 0 ? 0 : static_cast<std::uint64_t>(latency.count());
+    buckets_[bucket_of(value)].fetch_add(1, std::memory_order_relaxed);
+    std::uint64_t seen = max_.load(std::memory_order_relaxed);
+    while (value > seen && !max_.compare_exchange_weak(seen, value, std::memory_order_relaxed)) {
+    }
+  }
+
+  [[nodiscard]] LatencySummary summary() const noexcept {
+    std::array<std::uint64_t, kBuckets> counts{};
+    std::uint64_t total = 0;
+    for (std::size_t i = 0; i < kBuckets; ++i) {
+      counts[i] = buckets_[i].load(std::memory_order_relaxed);
+      total += counts[i];
+    }
+    LatencySummary out;
+    out.count = total;
+    if (total == 0) return out;
+    const std::uint64_t max_value = max_.load(std::memory_order_relaxed);
+    auto at = [&](double quantile) {
+      // The smallest bucket whose cumulative count reaches ceil(q * total).
+      auto rank = static_cast<std::uint64_t>(quantile * static_cast<double>(total));
+      if (static_cast<double>(rank) < quantile * static_cast<double>(total)) ++rank;
+      if (rank == 0) rank = 1;
+      std::uint64_t cumulative = 0;
+      for (std::size_t i = 0; i < kBuckets; ++i) {
+        cumulative += counts[i];
+        if (cumulative >= rank) {
+          const std::uint64_t upper = upper_bound_of(i);
+          return std::chrono::nanoseconds(static_cast<std::int64_t>(upper < max_value ? upper : max_value));
+        }
+      }
+      return std::chrono::nanoseconds(static_cast<std::int64_t>(max_value));
+    };
+    out.p50 = at(0.50);
+    out.p90 = at(0.90);
+    out.p99 = at(0.99);
+    out.p999 = at(0.999);
+    out.max = std::chrono::nanoseconds(static_cast<std::int64_t>(max_value));
+    return out;
+  }
+
+  static constexpr std::size_t bucket_of(std::uint64_t value) noexcept {
+    if (value < kSubCount) return static_cast<std::size_t>(value);
+    const int top = 63 - std::countl_zero(value);  // >= kSubBits
+    const int shift = top - kSubBits;
+    const std::uint64_t sub = (value >> shift) - kSubCount;  // 0..kSubCount-1
+    return static_cast<std::size_t>((shift + 1) * kSubCount + sub);
+  }
+  // The largest value that lands in `bucket`.
+  static constexpr std::uint64_t upper_bound_of(std::size_t bucket) noexcept {
+    if (bucket < kSubCount) return bucket;
+    const std::uint64_t shift = bucket / kSubCount - 1;
+    const std::uint64_t sub = bucket % kSubCount;
+    return ((kSubCount + sub + 1) << shift) - 1;
+  }
+
+ private:
+  std::array<std::atomic<std::uint64_t>, kBuckets> buckets_{};
+  std::atomic<std::uint64_t> max_{0};
+};
+
+}  // namespace inferloop::detail

@@ -1,0 +1,162 @@
+// InferenceLoop: a polling thread and N predictor replicas that turn the
+// newest feature snapshot into the newest prediction, which the engine reads
+// without ever blocking.
+//
+// Lifecycle:
+//   InferenceLoop loop(config, options);   // nothing loaded yet
+//   loop.start();    // resolve + load the model into every replica, warm each
+//                    // up, start the threads; wait for a first result (below)
+//   loop.features().publish(values, t);    // engine thread, wait-free
+//   loop.latest(prediction);               // any thread, wait-free
+//   loop.stop();     // idempotent; in-flight predictions are delivered
+//   ~InferenceLoop() calls stop().
+//
+// start() waits up to config.startup_timeout for a first result when it can
+// expect one: when a feature source callable is set, or a snapshot was
+// published before start(). Otherwise it returns once the threads run, and
+// the engine may wait_for() its first snapshot.
+//
+// Threads:
+//   - the poller thread (one per loop) takes snapshots and dispatches them
+//     round-robin to idle replicas; when all are busy it keeps only the newest
+//     pending snapshot (conflation, counted).
+//   - each replica runs on its own thread behind a Boost.Asio io_context; it
+//     predicts, then publishes the result only if its feature_seq is newer
+//     than the one already visible, so a slow replica never hides a newer
+//     prediction. The result callback, history and error handler run on the
+//     replica's thread.
+//   - start(), stop() and the destructor: one owner thread, not concurrently.
+//   - features(): its producer side from one engine thread at a time.
+//   - latest(), wait_for(), stats(), history(), last_error(), model_info():
+//     any thread, any time.
+//
+// Errors: start() throws inferloop::Error (and leaves the loop stopped) when
+// the config, the model or the first result fails. A predictor that throws
+// while serving is counted, kept as last_error(), handed to the error
+// handler, and the loop keeps serving; so does an error handler or result
+// callback that throws.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "inferloop/clock.hpp"
+#include "inferloop/config.hpp"
+#include "inferloop/feature_slot.hpp"
+#include "inferloop/prediction.hpp"
+#include "inferloop/predictor.hpp"
+#include "inferloop/stats.hpp"
+
+namespace inferloop {
+
+// What a feature source callable fills when the poller asks (the reference
+// design's style). `values` has room for max_rows x num_features floats.
+struct FeatureRequest {
+  std::span<float> values;
+  std::size_t cols = 0;
+  std::size_t rows = 1;        // set by the source: rows written (1..max_rows)
+  Timestamp feature_time{0};   // set by the source (defaults to the Clock's now)
+};
+// Returns false when it has no new features; the poller then asks again on
+// the next tick (interval) or at once (continuous). May throw: counted as an
+// error like a predictor's.
+using FeatureSource = std::function<bool(FeatureRequest&)>;
+
+struct LoopError {
+  std::string message;
+  std::uint64_t feature_seq = 0;  // snapshot being predicted (0: not a prediction)
+  std::uint32_t replica_id = 0;
+  Timestamp at{0};  // loop Clock time
+};
+
+using ResultCallback = std::function<void(const Prediction&)>;
+using ErrorHandler = std::function<void(const LoopError&)>;
+
+// Turns config.model_uri into a model a predictor can load.
+using ModelResolver = std::function<ResolvedModel(const std::string& model_uri)>;
+
+struct LoopOptions {
+  std::shared_ptr<Clock> clock;  // default: system_clock()
+  // Default: resolve_model(). Predictors that need no model file (tests'
+  // fakes, remote predictors) can pass their own.
+  ModelResolver resolver;
+  // Optional: the reference design's pull style. Needs wait_strategy
+  // interval or continuous. Without it, publish into features().
+  FeatureSource feature_source;
+  // Called on a replica thread for every result that becomes the latest, in
+  // increasing feature_seq order (deliveries are serialised; a slow callback
+  // delays other replicas' deliveries, never latest() readers).
+  ResultCallback on_result;
+  // Called on the thread where the error happened.
+  ErrorHandler on_error;
+  // Where predictor_class_name is looked up; default PredictorRegistry::global().
+  const PredictorRegistry* registry = nullptr;
+};
+
+struct ModelInfo {
+  std::uint64_t model_version = 0;
+  ResolvedModel model;
+  std::string predictor;  // Predictor::describe() of replica 0
+  std::size_t num_features = 0;
+  std::size_t num_outputs = 0;
+};
+
+class InferenceLoop {
+ public:
+  // Validates the config (throws inferloop::Error); loads nothing.
+  explicit InferenceLoop(InferenceConfig config, LoopOptions options = {});
+  ~InferenceLoop();
+  InferenceLoop(const InferenceLoop&) = delete;
+  InferenceLoop& operator=(const InferenceLoop&) = delete;
+
+  // See the file comment. Throws inferloop::Error; calling it twice throws.
+  void start();
+  // Idempotent. Stops taking snapshots, lets in-flight predictions finish and
+  // delivers their results, joins every thread.
+  void stop() noexcept;
+  [[nodiscard]] bool running() const noexcept;
+
+  // Where the engine publishes snapshots. Exists from construction when
+  // config.num_features is set, else from start() on (the model tells the
+  // width). Throws inferloop::Error if it does not exist yet.
+  [[nodiscard]] FeatureSlot& features();
+
+  // A Prediction sized for this loop's largest result. Call after start()
+  // (or with num_features known); reuse it for every latest() call.
+  [[nodiscard]] Prediction make_prediction() const;
+
+  // Copies the newest visible result into `out`; false (and `out` untouched)
+  // when there is none yet. Never blocks, never allocates, never torn.
+  // REQUIRES: out.storage.size() >= the loop's largest result (make_prediction()).
+  bool latest(Prediction& out) const noexcept;
+  // feature_seq of the newest visible result (0 = none). Wait-free.
+  [[nodiscard]] std::uint64_t latest_feature_seq() const noexcept;
+
+  // Blocks until a result for `feature_seq` or a newer snapshot has been
+  // delivered (readable by latest(), in history(), its callback returned),
+  // or `timeout` passes, or the loop stops (true/false). Copies the newest
+  // result into `out` when given. The timeout is wall time, whatever the Clock.
+  bool wait_for(std::uint64_t feature_seq, std::chrono::nanoseconds timeout,
+                Prediction* out = nullptr) const;
+
+  [[nodiscard]] LoopStats stats() const;
+  // The newest results, oldest first (at most config.history_capacity).
+  [[nodiscard]] std::vector<Prediction> history() const;
+  [[nodiscard]] std::optional<LoopError> last_error() const;
+  // Throws inferloop::Error before start().
+  [[nodiscard]] ModelInfo model_info() const;
+  [[nodiscard]] const InferenceConfig& config() const noexcept;
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace inferloop

@@ -1,0 +1,763 @@
+// InferenceLoop: see include/inferloop/inference_loop.hpp for the lifecycle
+// and which thread may call what.
+//
+// Data flow of one snapshot:
+//   engine thread   FeatureSlot::publish()  -> wakes the poller (WakeSignal)
+//   poller thread   take_newest(); pick the next idle replica round-robin;
+//                   copy the features into that replica's input buffer;
+//                   post the prediction task to the replica's io_context
+//   replica thread  predict(); ResultSlot::publish_if_newer(); history,
+//                   callback, wait_for() waiters; mark itself idle and wake
+//                   the poller (a pending snapshot may be waiting for it)
+//
+// Ownership of a replica's input buffer and snapshot metadata passes from the
+// poller to the replica with the post (Asio's queue synchronises it) and back
+// when the replica stores busy=false (release), which the poller reads with
+// acquire before it writes the buffer again.
+#include "inferloop/inference_loop.hpp"
+
+#include <pthread.h>
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "inferloop/detail/latency_histogram.hpp"
+#include "inferloop/detail/result_slot.hpp"
+#include "inferloop/detail/wake_signal.hpp"
+#include "inferloop/error.hpp"
+
+namespace inferloop {
+
+namespace {
+
+namespace asio = boost::asio;
+using detail::WakeSignal;
+
+void name_this_thread(const std::string& name) {
+  // Linux limits thread names to 15 characters.
+  pthread_setname_np(pthread_self(), name.substr(0, 15).c_str());
+}
+
+std::string duration_text(std::chrono::nanoseconds d) {
+  const auto ns = d.count();
+  if (ns % 1'000'000'000 == 0) return std::to_string(ns / 1'000'000'000) + "s";
+  if (ns % 1'000'000 == 0) return std::to_string(ns / 1'000'000) + "ms";
+  if (ns % 1'000 == 0) return std::to_string(ns / 1'000) + "us";
+  return std::to_string(ns) + "ns";
+}
+
+// How a replica's worker thread waits for work: the same trade-off as the
+// poller's, minus the poller-only modes.
+WaitStrategy replica_wait_strategy(WaitStrategy poller) {
+  switch (poller) {
+    case WaitStrategy::kSpin:
+      return WaitStrategy::kSpin;
+    case WaitStrategy::kBlock:
+      return WaitStrategy::kBlock;
+    default:
+      return WaitStrategy::kSpinThenBlock;
+  }
+}
+
+}  // namespace
+
+class InferenceLoop::Impl {
+ public:
+  Impl(InferenceConfig config, LoopOptions options)
+      : config_(std::move(config)), options_(std::move(options)) {
+    config_.validate();
+    clock_ = options_.clock ? options_.clock : system_clock();
+    registry_ = options_.registry != nullptr ? options_.registry : &PredictorRegistry::global();
+    const bool pull_mode = static_cast<bool>(options_.feature_source);
+    if (pull_mode && config_.wait_strategy != WaitStrategy::kInterval &&
+        config_.wait_strategy != WaitStrategy::kContinuous) {
+      throw Error("wait_strategy " + std::string(to_string(config_.wait_strategy)) +
+                  " waits for snapshots published into loop.features(), but a feature_source "
+                  "callable was given: use wait_strategy interval or continuous with a "
+                  "feature source, or publish into loop.features() instead");
+    }
+    if (config_.num_features > 0) {
+      slot_ = std::make_unique<FeatureSlot>(config_.max_rows, config_.num_features, clock_,
+                                            &poller_wake_);
+    }
+  }
+
+  ~Impl() { stop(); }
+
+  // ---- lifecycle ---------------------------------------------------------
+
+  void start() {
+    {
+      std::lock_guard lock(lifecycle_mutex_);
+      if (started_) {
+        throw Error("InferenceLoop::start() called twice: a loop starts once; make a new "
+                    "InferenceLoop to start again");
+      }
+      started_ = true;
+    }
+    load_replicas();
+    launch_threads();
+    running_.store(true, std::memory_order_release);
+    wait_for_first_result();
+  }
+
+  void stop() noexcept {
+    std::lock_guard lock(lifecycle_mutex_);
+    if (!threads_started_ || stopped_) return;
+    stopped_ = true;
+    stopping_.store(true, std::memory_order_release);
+    poller_wake_.notify();
+    if (poller_io_) poller_io_->stop();
+    if (poller_.joinable()) poller_.join();
+    // The poller is gone, so nothing is posted any more. Releasing the work
+    // guard lets each replica's run loop return once its queue is empty:
+    // in-flight predictions finish and their results are delivered.
+    for (auto& replica : replicas_) {
+      replica->guard.reset();
+      replica->wake.notify();
+    }
+    for (auto& replica : replicas_) {
+      if (replica->thread.joinable()) replica->thread.join();
+    }
+    running_.store(false, std::memory_order_release);
+    std::lock_guard wait_lock(wait_mutex_);
+    wait_cv_.notify_all();
+  }
+
+  [[nodiscard]] bool running() const noexcept { return running_.load(std::memory_order_acquire); }
+
+  // ---- reading results ---------------------------------------------------
+
+  FeatureSlot& features() {
+    if (!slot_) {
+      throw Error("loop.features() called before start(): the feature width comes from the "
+                  "model, which start() loads; call start() first, or set num_features in the "
+                  "config to publish before start()");
+    }
+    return *slot_;
+  }
+
+  Prediction make_prediction() const {
+    if (!results_) {
+      throw Error("loop.make_prediction() called before start(): the result size comes from "
+                  "the model, which start() loads; call start() first");
+    }
+    return Prediction(results_->capacity());
+  }
+
+  bool latest(Prediction& out) const noexcept {
+    if (!results_ || out.storage.size() < results_->capacity()) return false;
+    return results_->read(out);
+  }
+
+  std::uint64_t latest_feature_seq() const noexcept {
+    return results_ ? results_->newest_feature_seq() : 0;
+  }
+
+  bool wait_for(std::uint64_t feature_seq, std::chrono::nanoseconds timeout, Prediction* out) const {
+    // delivered_seq_, not the result slot: a caller woken here may rely on
+    // the result being in history() and its callback having returned.
+    auto reached = [&] { return delivered_seq_.load(std::memory_order_acquire) >= feature_seq; };
+    if (!reached()) {
+      std::unique_lock lock(wait_mutex_);
+      waiters_.fetch_add(1, std::memory_order_seq_cst);
+      // Pairs with the fence in deliver(): see notify_waiters().
+      std::atomic_thread_fence(std::memory_order_seq_cst);
+      wait_cv_.wait_for(lock, timeout, [&] {
+        return reached() || (threads_started_.load() && !running());
+      });
+      waiters_.fetch_sub(1, std::memory_order_seq_cst);
+    }
+    if (!reached()) return false;
+    if (out != nullptr) return latest(*out);
+    return true;
+  }
+
+  LoopStats stats() const {
+    LoopStats s;
+    s.snapshots_published = slot_ ? slot_->last_published_seq() : source_seq_.load(std::memory_order_relaxed);
+    s.snapshots_rejected = slot_ ? slot_->rejected() : 0;
+    s.dispatched = dispatched_.load(std::memory_order_relaxed);
+    s.conflated = conflated_.load(std::memory_order_relaxed);
+    s.discarded_at_stop = discarded_at_stop_.load(std::memory_order_relaxed);
+    s.predictions = predictions_.load(std::memory_order_relaxed);
+    s.errors = errors_.load(std::memory_order_relaxed);
+    s.source_errors = source_errors_.load(std::memory_order_relaxed);
+    s.stale_results = stale_results_.load(std::memory_order_relaxed);
+    s.history_dropped = history_dropped_.load(std::memory_order_relaxed);
+    s.in_flight = in_flight_.load(std::memory_order_relaxed);
+    s.queue_wait = queue_wait_.summary();
+    s.predict = predict_.summary();
+    s.publish_to_visible = publish_to_visible_.summary();
+    return s;
+  }
+
+  std::vector<Prediction> history() const {
+    std::lock_guard lock(history_mutex_);
+    std::vector<Prediction> out;
+    out.reserve(history_size_);
+    const std::size_t capacity = history_.size();
+    for (std::size_t i = 0; i < history_size_; ++i) {
+      const Prediction& entry = history_[(history_head_ + capacity - history_size_ + i) % capacity];
+      Prediction copy = entry;
+      copy.storage.resize(static_cast<std::size_t>(entry.rows) * entry.cols);
+      out.push_back(std::move(copy));
+    }
+    return out;
+  }
+
+  std::optional<LoopError> last_error() const {
+    std::lock_guard lock(error_mutex_);
+    return last_error_;
+  }
+
+  ModelInfo model_info() const {
+    std::lock_guard lock(model_mutex_);
+    if (!model_info_) {
+      throw Error("loop.model_info() called before start(): no model is loaded yet");
+    }
+    return *model_info_;
+  }
+
+  const InferenceConfig& config() const noexcept { return config_; }
+
+ private:
+  struct Replica {
+    explicit Replica(std::uint32_t replica_id) : id(replica_id), io(1) {}
+
+    const std::uint32_t id;
+    std::unique_ptr<Predictor> predictor;
+    asio::io_context io;
+    std::optional<asio::executor_work_guard<asio::io_context::executor_type>> guard;
+    std::thread thread;
+    // Bumped when work is posted or the guard is released; the replica's
+    // thread sleeps on it between tasks.
+    WakeSignal wake;
+    // Set true by the poller when it dispatches (relaxed: the post publishes
+    // it), set false by the replica when it is done (release; the poller
+    // reads it with acquire before reusing `input`).
+    std::atomic<bool> busy{false};
+
+    // Owned by the poller while !busy, by the replica while busy.
+    std::vector<float> input;
+    std::size_t rows = 0;
+    std::uint64_t feature_seq = 0;
+    Timestamp feature_time{0};
+    Timestamp published_at{0};
+    // Owned by the replica thread.
+    Prediction output;
+  };
+
+  // ---- start() helpers ---------------------------------------------------
+
+  void load_replicas() {
+    const ResolvedModel model =
+        options_.resolver ? options_.resolver(config_.model_uri) : resolve_model(config_.model_uri);
+    SharedPredictorState shared;
+    const auto count = static_cast<std::uint32_t>(config_.num_replicas);
+    for (std::uint32_t id = 0; id < count; ++id) {
+      auto replica = std::make_unique<Replica>(id);
+      PredictorContext context{config_, model, id, shared};
+      replica->predictor = registry_->create(config_.predictor_class_name, context);
+      replicas_.push_back(std::move(replica));
+    }
+    const Predictor& first = *replicas_.front()->predictor;
+    num_features_ = first.num_features();
+    num_outputs_ = first.num_outputs();
+    check_width(model, first);
+    for (auto& replica : replicas_) {
+      if (replica->predictor->num_features() != num_features_ ||
+          replica->predictor->num_outputs() != num_outputs_) {
+        throw Error("replica " + std::to_string(replica->id) + " of '" + config_.model_uri +
+                    "' reports a different shape than replica 0; every replica must serve the "
+                    "same model");
+      }
+      try {
+        replica->predictor->warm_up();
+      } catch (const std::exception& e) {
+        throw Error("warm-up of replica " + std::to_string(replica->id) + " (" +
+                    replica->predictor->describe() + ") failed: " + e.what());
+      }
+      replica->input.assign(config_.max_rows * num_features_, 0.0F);
+      replica->output = Prediction(config_.max_rows * num_outputs_);
+    }
+    if (!slot_) {
+      slot_ = std::make_unique<FeatureSlot>(config_.max_rows, num_features_, clock_, &poller_wake_);
+    }
+    source_scratch_.assign(config_.max_rows * num_features_, 0.0F);
+    source_pending_.assign(config_.max_rows * num_features_, 0.0F);
+    results_ = std::make_unique<detail::ResultSlot>(config_.max_rows * num_outputs_);
+    history_.assign(config_.history_capacity, Prediction(config_.max_rows * num_outputs_));
+
+    std::lock_guard lock(model_mutex_);
+    model_info_ = ModelInfo{1, model, first.describe(), num_features_, num_outputs_};
+  }
+
+  void check_width(const ResolvedModel& model, const Predictor& predictor) const {
+    const std::size_t width = predictor.num_features();
+    if (config_.num_features != 0 && config_.num_features != width) {
+      throw Error("num_features is " + std::to_string(config_.num_features) +
+                  " in the config, but the model '" + config_.model_uri + "' takes " +
+                  std::to_string(width) + " features per row; fix num_features (or remove it to " +
+                  "take the width from the model)");
+    }
+    if (!model.signature_inputs.empty() && model.signature_inputs.size() != width) {
+      throw Error("the MLmodel signature of '" + config_.model_uri + "' lists " +
+                  std::to_string(model.signature_inputs.size()) + " inputs, but the model file " +
+                  model.model_file.string() + " takes " + std::to_string(width) +
+                  " features; the MLflow model folder is inconsistent: log the model again");
+    }
+  }
+
+  void launch_threads() {
+    const WaitStrategy replica_strategy = replica_wait_strategy(config_.wait_strategy);
+    for (auto& replica_ptr : replicas_) {
+      Replica* replica = replica_ptr.get();
+      replica->guard.emplace(replica->io.get_executor());
+      replica->thread = std::thread([this, replica, replica_strategy] {
+        name_this_thread("inferloop-r" + std::to_string(replica->id));
+        replica_main(*replica, replica_strategy);
+      });
+    }
+    if (config_.wait_strategy == WaitStrategy::kInterval) {
+      poller_io_ = std::make_unique<asio::io_context>(1);
+    }
+    poller_ = std::thread([this] {
+      name_this_thread("inferloop-poll");
+      poller_main();
+    });
+    threads_started_.store(true);
+  }
+
+  void wait_for_first_result() {
+    if (config_.startup_timeout.count() == 0) return;
+    const bool expect_result = static_cast<bool>(options_.feature_source) ||
+                               slot_->last_published_seq() > 0;
+    if (!expect_result) return;
+    const std::uint64_t target = options_.feature_source ? 1 : slot_->last_published_seq();
+    if (wait_for(target, config_.startup_timeout, nullptr)) return;
+    const auto error = last_error();
+    const LoopStats s = stats();
+    stop();
+    std::string message = "no first result within startup_timeout (" +
+                          duration_text(config_.startup_timeout) + "): waited for the prediction of " +
+                          (options_.feature_source ? std::string("the feature source's first snapshot")
+                                                   : "feature_seq " + std::to_string(target)) +
+                          " from " + std::to_string(replicas_.size()) + " replica(s) of '" +
+                          config_.model_uri + "'; " + std::to_string(s.dispatched) +
+                          " snapshot(s) dispatched, " + std::to_string(s.errors + s.source_errors) +
+                          " error(s)";
+    if (error) message += "; last error: " + error->message;
+    message += ". Check that the feature source returns data and the predictor succeeds, or raise "
+               "startup_timeout";
+    throw Error(message);
+  }
+
+  // ---- the poller thread -------------------------------------------------
+
+  void poller_main() {
+    switch (config_.wait_strategy) {
+      case WaitStrategy::kInterval:
+        run_interval_poller();
+        break;
+      case WaitStrategy::kContinuous:
+        if (options_.feature_source) {
+          run_continuous_source_poller();
+          break;
+        }
+        [[fallthrough]];
+      default:
+        run_event_poller();
+        break;
+    }
+    // Whatever was published but never dispatched is accounted for, so that
+    // published == dispatched + conflated + discarded_at_stop holds.
+    const std::uint64_t published =
+        slot_ && !options_.feature_source ? slot_->last_published_seq() : source_seq_.load();
+    const std::uint64_t accounted = dispatched_.load() + conflated_.load();
+    discarded_at_stop_.store(published > accounted ? published - accounted : 0);
+  }
+
+  // spin / spin_then_block / block (and continuous without a source): wait
+  // for a publish or a replica going idle, then dispatch the newest snapshot.
+  void run_event_poller() {
+    const WaitStrategy strategy = config_.wait_strategy == WaitStrategy::kContinuous
+                                      ? WaitStrategy::kSpinThenBlock
+                                      : config_.wait_strategy;
+    while (true) {
+      const std::uint32_t epoch = poller_wake_.epoch();
+      if (stopping_.load(std::memory_order_acquire)) return;
+      take_from_slot();
+      if (has_pending_ && dispatch_pending()) continue;
+      poller_wake_.wait(epoch, strategy, config_.spin_duration);
+    }
+  }
+
+  // interval: a Boost.Asio steady_timer ticks every `interval`; each tick
+  // takes the newest snapshot (or asks the source) and dispatches it if a
+  // replica is idle, else keeps it pending for the next tick.
+  void run_interval_poller() {
+    asio::steady_timer timer(*poller_io_);
+    auto deadline = std::chrono::steady_clock::now() + config_.interval;
+    std::function<void(const boost::system::error_code&)> tick =
+        [&](const boost::system::error_code& ec) {
+          if (ec || stopping_.load(std::memory_order_acquire)) return;
+          if (options_.feature_source) {
+            pull_from_source();
+          } else {
+            take_from_slot();
+          }
+          if (has_pending_) dispatch_pending();
+          // Drift-free schedule; after a stall, skip the missed ticks rather than burst.
+          deadline += config_.interval;
+          const auto now = std::chrono::steady_clock::now();
+          if (deadline < now) deadline = now + config_.interval;
+          timer.expires_at(deadline);
+          timer.async_wait(tick);
+        };
+    timer.expires_at(deadline);
+    timer.async_wait(tick);
+    poller_io_->run();
+  }
+
+  // continuous with a source: the reference design's loop. Whenever a
+  // replica is idle, ask the source for features and dispatch them.
+  void run_continuous_source_poller() {
+    while (!stopping_.load(std::memory_order_acquire)) {
+      const std::uint32_t epoch = poller_wake_.epoch();
+      if (find_idle_replica() == nullptr) {
+        poller_wake_.wait(epoch, WaitStrategy::kSpinThenBlock, config_.spin_duration);
+        continue;
+      }
+      if (pull_from_source()) {
+        dispatch_pending();
+      } else {
+        std::this_thread::yield();
+      }
+    }
+  }
+
+  // Poller thread. Takes the newest snapshot from the slot into `pending_`,
+  // counting every snapshot that will now never be dispatched.
+  void take_from_slot() {
+    FeatureSnapshot snapshot;
+    if (!slot_->take_newest(snapshot)) return;
+    // Snapshots overwritten in the slot before the poller saw them, plus a
+    // pending one this snapshot replaces.
+    std::uint64_t lost = snapshot.feature_seq - last_taken_seq_ - 1;
+    if (has_pending_) ++lost;
+    if (lost > 0) conflated_.fetch_add(lost, std::memory_order_relaxed);
+    last_taken_seq_ = snapshot.feature_seq;
+    pending_ = snapshot;
+    has_pending_ = true;
+  }
+
+  // Poller thread. Asks the feature source for a snapshot; true if it gave one.
+  bool pull_from_source() {
+    FeatureRequest request;
+    request.values = std::span<float>(source_scratch_);
+    request.cols = num_features_;
+    request.rows = 1;
+    request.feature_time = clock_->now();
+    bool produced = false;
+    try {
+      produced = options_.feature_source(request);
+    } catch (const std::exception& e) {
+      source_errors_.fetch_add(1, std::memory_order_relaxed);
+      report_error({std::string("feature source threw: ") + e.what(), 0, 0, clock_->now()});
+      return false;
+    } catch (...) {
+      source_errors_.fetch_add(1, std::memory_order_relaxed);
+      report_error({"feature source threw a non-standard exception", 0, 0, clock_->now()});
+      return false;
+    }
+    if (!produced) return false;
+    if (request.rows == 0 || request.rows > config_.max_rows) {
+      source_errors_.fetch_add(1, std::memory_order_relaxed);
+      report_error({"feature source reported " + std::to_string(request.rows) +
+                        " rows; it must write 1.." + std::to_string(config_.max_rows) +
+                        " rows (max_rows)",
+                    0, 0, clock_->now()});
+      return false;
+    }
+    const std::uint64_t feature_seq = source_seq_.fetch_add(1, std::memory_order_relaxed) + 1;
+    if (has_pending_) conflated_.fetch_add(1, std::memory_order_relaxed);
+    // The source wrote into scratch; a call that returned false or threw may
+    // have left half a snapshot there, so only a complete one becomes pending.
+    std::swap(source_scratch_, source_pending_);
+    pending_.values = std::span<const float>(source_pending_.data(), request.rows * num_features_);
+    pending_.rows = request.rows;
+    pending_.cols = num_features_;
+    pending_.feature_seq = feature_seq;
+    pending_.feature_time = request.feature_time;
+    pending_.published_at = clock_->now();
+    has_pending_ = true;
+    return true;
+  }
+
+  Replica* find_idle_replica() {
+    const std::size_t count = replicas_.size();
+    for (std::size_t i = 0; i < count; ++i) {
+      const std::size_t index = (next_replica_ + i) % count;
+      if (!replicas_[index]->busy.load(std::memory_order_acquire)) {
+        next_replica_ = (index + 1) % count;
+        return replicas_[index].get();
+      }
+    }
+    return nullptr;
+  }
+
+  // Poller thread. Dispatches `pending_` to the next idle replica, if any.
+  bool dispatch_pending() {
+    Replica* replica = find_idle_replica();
+    if (replica == nullptr) return false;
+    std::copy(pending_.values.begin(), pending_.values.end(), replica->input.begin());
+    replica->rows = pending_.rows;
+    replica->feature_seq = pending_.feature_seq;
+    replica->feature_time = pending_.feature_time;
+    replica->published_at = pending_.published_at;
+    replica->busy.store(true, std::memory_order_relaxed);
+    has_pending_ = false;
+    in_flight_.fetch_add(1, std::memory_order_relaxed);
+    dispatched_.fetch_add(1, std::memory_order_relaxed);
+    asio::post(replica->io, [this, replica] { predict_on(*replica); });
+    replica->wake.notify();
+    return true;
+  }
+
+  // ---- replica threads ---------------------------------------------------
+
+  // Runs the replica's io_context until its work guard is released and its
+  // queue is empty. Between tasks it waits like the poller does.
+  static void replica_main(Replica& replica, WaitStrategy strategy) {
+    if (strategy == WaitStrategy::kBlock) {
+      replica.io.run();
+      return;
+    }
+    while (!replica.io.stopped()) {
+      const std::uint32_t epoch = replica.wake.epoch();
+      if (replica.io.poll() > 0) continue;
+      if (replica.io.stopped()) break;
+      // Nothing queued: wait for the poller's next post (or the guard's release).
+      replica.wake.wait(epoch, strategy, std::chrono::microseconds(50));
+    }
+  }
+
+  // Replica thread: one prediction, start to finish. Never throws.
+  void predict_on(Replica& replica) noexcept {
+    const Timestamp started = clock_->now();
+    queue_wait_.record(started - replica.published_at);
+    const std::size_t rows = replica.rows;
+    try {
+      replica.predictor->predict(
+          std::span<const float>(replica.input.data(), rows * num_features_), rows,
+          std::span<float>(replica.output.storage.data(), rows * num_outputs_));
+      const Timestamp finished = clock_->now();
+      predict_.record(finished - started);
+      Prediction& result = replica.output;
+      result.feature_seq = replica.feature_seq;
+      result.feature_time = replica.feature_time;
+      result.published_at = replica.published_at;
+      result.completed_at = finished;
+      result.model_version = 1;
+      result.replica_id = replica.id;
+      result.rows = static_cast<std::uint32_t>(rows);
+      result.cols = static_cast<std::uint32_t>(num_outputs_);
+      predictions_.fetch_add(1, std::memory_order_relaxed);
+      deliver(result);
+    } catch (const std::exception& e) {
+      errors_.fetch_add(1, std::memory_order_relaxed);
+      report_error({e.what(), replica.feature_seq, replica.id, clock_->now()});
+    } catch (...) {
+      errors_.fetch_add(1, std::memory_order_relaxed);
+      report_error({"predictor threw a non-standard exception", replica.feature_seq, replica.id,
+                    clock_->now()});
+    }
+    in_flight_.fetch_sub(1, std::memory_order_relaxed);
+    replica.busy.store(false, std::memory_order_release);
+    poller_wake_.notify();
+  }
+
+  // Replica thread: makes a result visible if it is the newest.
+  void deliver(const Prediction& result) noexcept {
+    // Serialises publication, history and callback across replicas, so
+    // callbacks and history see results in feature_seq order.
+    std::lock_guard delivery_lock(delivery_mutex_);
+    if (!results_->publish_if_newer(result)) {
+      stale_results_.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    publish_to_visible_.record(result.completed_at - result.published_at);
+    if (!history_.empty()) {
+      std::lock_guard lock(history_mutex_);
+      Prediction& slot = history_[history_head_];
+      const std::size_t count = static_cast<std::size_t>(result.rows) * result.cols;
+      std::copy_n(result.storage.begin(), count, slot.storage.begin());
+      slot.feature_seq = result.feature_seq;
+      slot.feature_time = result.feature_time;
+      slot.published_at = result.published_at;
+      slot.completed_at = result.completed_at;
+      slot.model_version = result.model_version;
+      slot.replica_id = result.replica_id;
+      slot.rows = result.rows;
+      slot.cols = result.cols;
+      history_head_ = (history_head_ + 1) % history_.size();
+      if (history_size_ == history_.size()) {
+        history_dropped_.fetch_add(1, std::memory_order_relaxed);
+      } else {
+        ++history_size_;
+      }
+    }
+    if (options_.on_result) {
+      try {
+        options_.on_result(result);
+      } catch (const std::exception& e) {
+        report_error({std::string("result callback threw: ") + e.what(), result.feature_seq,
+                      result.replica_id, clock_->now()});
+      } catch (...) {
+        report_error({"result callback threw a non-standard exception", result.feature_seq,
+                      result.replica_id, clock_->now()});
+      }
+    }
+    delivered_seq_.store(result.feature_seq, std::memory_order_release);
+    notify_waiters();
+  }
+
+  // Wakes wait_for() callers, paying for the mutex only when there are any.
+  // Memory ordering: the result's release store, then this seq_cst fence,
+  // then the load of waiters_; a waiter increments waiters_ (seq_cst), fences,
+  // then re-reads the result under the mutex. One of the two always sees the
+  // other, so no waiter sleeps through its result.
+  void notify_waiters() noexcept {
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (waiters_.load(std::memory_order_seq_cst) == 0) return;
+    std::lock_guard lock(wait_mutex_);
+    wait_cv_.notify_all();
+  }
+
+  void report_error(LoopError error) noexcept {
+    try {
+      {
+        std::lock_guard lock(error_mutex_);
+        last_error_ = error;
+      }
+      if (options_.on_error) options_.on_error(error);
+    } catch (...) {
+      // An error handler that throws must not take the loop down with it;
+      // the error is already counted and kept as last_error().
+    }
+  }
+
+  // ---- state -------------------------------------------------------------
+
+  InferenceConfig config_;
+  LoopOptions options_;
+  std::shared_ptr<Clock> clock_;
+  const PredictorRegistry* registry_ = nullptr;
+
+  // Set during start() by the owner thread, read-only afterwards.
+  std::size_t num_features_ = 0;
+  std::size_t num_outputs_ = 0;
+  std::unique_ptr<FeatureSlot> slot_;
+  std::unique_ptr<detail::ResultSlot> results_;
+  std::vector<std::unique_ptr<Replica>> replicas_;
+
+  // Lifecycle; guarded by lifecycle_mutex_ (owner thread).
+  std::mutex lifecycle_mutex_;
+  bool started_ = false;
+  bool stopped_ = false;
+  std::thread poller_;
+  std::unique_ptr<asio::io_context> poller_io_;  // interval mode's timer runs here
+  // Written once by start() (seq_cst), read by wait_for() on any thread.
+  std::atomic<bool> threads_started_{false};
+  // Written by start()/stop(); read by anyone (acquire).
+  std::atomic<bool> running_{false};
+  // Written by stop(); read by the poller (acquire).
+  std::atomic<bool> stopping_{false};
+
+  // Woken by publishes, replicas going idle and stop().
+  WakeSignal poller_wake_;
+
+  // Poller-thread state.
+  FeatureSnapshot pending_;
+  bool has_pending_ = false;
+  std::uint64_t last_taken_seq_ = 0;
+  std::size_t next_replica_ = 0;
+  std::vector<float> source_scratch_;  // the feature source writes here
+  std::vector<float> source_pending_;  // the last complete snapshot it produced
+
+  // Counters: each written by the poller or the replicas with relaxed
+  // read-modify-writes, read by stats() (relaxed; exact once joined).
+  std::atomic<std::uint64_t> source_seq_{0};  // poller: snapshots a source produced
+  std::atomic<std::uint64_t> dispatched_{0};
+  std::atomic<std::uint64_t> conflated_{0};
+  std::atomic<std::uint64_t> discarded_at_stop_{0};
+  std::atomic<std::uint64_t> predictions_{0};
+  std::atomic<std::uint64_t> errors_{0};
+  std::atomic<std::uint64_t> source_errors_{0};
+  std::atomic<std::uint64_t> stale_results_{0};
+  std::atomic<std::uint64_t> history_dropped_{0};
+  std::atomic<std::uint64_t> in_flight_{0};
+  detail::LatencyHistogram queue_wait_;
+  detail::LatencyHistogram predict_;
+  detail::LatencyHistogram publish_to_visible_;
+
+  // Held by a replica thread while it delivers a result.
+  std::mutex delivery_mutex_;
+  // feature_seq of the newest result whose delivery (slot, history, callback)
+  // is complete. Written under delivery_mutex_ (release), read by wait_for().
+  std::atomic<std::uint64_t> delivered_seq_{0};
+
+  // wait_for(): waiters_ counts callers inside wait_cv_.wait_for.
+  mutable std::mutex wait_mutex_;
+  mutable std::condition_variable wait_cv_;
+  mutable std::atomic<std::uint32_t> waiters_{0};
+
+  // History ring: guarded by history_mutex_ (replica threads write, anyone reads).
+  mutable std::mutex history_mutex_;
+  std::vector<Prediction> history_;
+  std::size_t history_head_ = 0;  // next slot to write
+  std::size_t history_size_ = 0;
+
+  mutable std::mutex error_mutex_;
+  std::optional<LoopError> last_error_;  // guarded by error_mutex_
+
+  mutable std::mutex model_mutex_;
+  std::optional<ModelInfo> model_info_;  // guarded by model_mutex_
+};
+
+// ---- InferenceLoop: forwards to Impl -------------------------------------
+
+InferenceLoop::InferenceLoop(InferenceConfig config, LoopOptions options)
+    : impl_(std::make_unique<Impl>(std::move(config), std::move(options))) {}
+InferenceLoop::~InferenceLoop() = default;
+void InferenceLoop::start() { impl_->start(); }
+void InferenceLoop::stop() noexcept { impl_->stop(); }
+bool InferenceLoop::running() const noexcept { return impl_->running(); }
+FeatureSlot& InferenceLoop::features() { return impl_->features(); }
+Prediction InferenceLoop::make_prediction() const { return impl_->make_prediction(); }
+bool InferenceLoop::latest(Prediction& out) const noexcept { return impl_->latest(out); }
+std::uint64_t InferenceLoop::latest_feature_seq() const noexcept { return impl_->latest_feature_seq(); }
+bool InferenceLoop::wait_for(std::uint64_t feature_seq, std::chrono::nanoseconds timeout,
+                             Prediction* out) const {
+  return impl_->wait_for(feature_seq, timeout, out);
+}
+LoopStats InferenceLoop::stats() const { return impl_->stats(); }
+std::vector<Prediction> InferenceLoop::history() const { return impl_->history(); }
+std::optional<LoopError> InferenceLoop::last_error() const { return impl_->last_error(); }
+ModelInfo InferenceLoop::model_info() const { return impl_->model_info(); }
+const InferenceConfig& InferenceLoop::config() const noexcept { return impl_->config(); }
+
+}  // namespace inferloop
