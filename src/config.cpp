@@ -1,0 +1,819 @@
+// InferenceConfig from YAML, and the checks shared with configs built in C++.
+//
+// Everything about a key lives in one row of kKeys below: its name, the
+// InferenceConfig member it sets, its type, its default as written in YAML,
+// and the "expected ..." text of its error messages. Parsing, validate(),
+// config_keys() and docs/configuration.md all follow that table (a test reads
+// the docs and feeds every documented default back through the parser).
+//
+// Parsing never stops at the first problem: every key is read, every issue is
+// collected with its file, 1-based line:column and key, and the caller gets
+// them all at once, so a user fixes a config in one round trip.
+//
+// yaml-cpp resolves no scalar types itself (it hands back text plus a tag of
+// "?" for plain scalars and "!" for quoted ones), so the YAML 1.2 core schema
+// rules that matter here (null, true/false, integers, floats) are applied in
+// classify() below. That is also what makes `num_replicas: "2"` an error: a
+// quoted scalar is a string, whatever it spells.
+#include "inferloop/config.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <charconv>
+#include <cstdint>
+#include <fstream>
+#include <limits>
+#include <regex>
+#include <span>
+#include <sstream>
+#include <string>
+#include <system_error>
+#include <type_traits>
+#include <utility>
+#include <variant>
+
+#include "inferloop/error.hpp"
+
+namespace inferloop {
+namespace {
+
+using std::chrono::nanoseconds;
+
+// --- the key table ----------------------------------------------------------
+
+// The InferenceConfig member a key sets; its type picks how the YAML value is
+// read and checked.
+using Field = std::variant<std::optional<std::string> InferenceConfig::*,
+                           std::string InferenceConfig::*,
+                           int InferenceConfig::*,
+                           std::size_t InferenceConfig::*,
+                           nanoseconds InferenceConfig::*,
+                           bool InferenceConfig::*,
+                           WaitStrategy InferenceConfig::*,
+                           OutputKind InferenceConfig::*>;
+
+// Extra rule for string keys.
+enum class TextRule { kAny, kNonEmpty, kDevice };
+
+constexpr std::int64_t kInt64Max = std::numeric_limits<std::int64_t>::max();
+
+struct KeySpec {
+  std::string_view name;
+  Field field;
+  // As written in YAML; empty for keys with no default (required or unset).
+  std::string_view default_value;
+  // Completes "expected ..." in every message about this key.
+  std::string_view expected;
+  // Inclusive bounds: the value for integers, nanoseconds for durations.
+  std::int64_t min = 0;
+  std::int64_t max = kInt64Max;
+  TextRule text_rule = TextRule::kAny;
+  bool required = false;
+};
+
+// Documentation order. docs/configuration.md lists the same keys in the same
+// order, with the same defaults and constraints.
+const std::array<KeySpec, 15> kKeys{{
+    {.name = "deployment_name",
+     .field = &InferenceConfig::deployment_name,
+     .default_value = "",
+     .expected = "a string (a label for logs and status lines)"},
+    {.name = "model_uri",
+     .field = &InferenceConfig::model_uri,
+     .default_value = "",
+     .expected = "a non-empty path or file:// URI of an XGBoost model file or an MLflow model "
+                 "folder, e.g. \"models/my-model.json\"",
+     .text_rule = TextRule::kNonEmpty,
+     .required = true},
+    {.name = "predictor_class_name",
+     .field = &InferenceConfig::predictor_class_name,
+     .default_value = "XGBoostPredictor",
+     .expected = "a non-empty registered predictor name, e.g. \"XGBoostPredictor\"",
+     .text_rule = TextRule::kNonEmpty},
+    {.name = "num_replicas",
+     .field = &InferenceConfig::num_replicas,
+     .default_value = "1",
+     .expected = "a positive integer (1..64)",
+     .min = 1,
+     .max = 64},
+    {.name = "device",
+     .field = &InferenceConfig::device,
+     .default_value = "cpu",
+     .expected = "\"cpu\", \"cuda\" or \"cuda:N\" (N = GPU ordinal, e.g. \"cuda:0\")",
+     .text_rule = TextRule::kDevice},
+    {.name = "num_features",
+     .field = &InferenceConfig::num_features,
+     .default_value = "0",
+     .expected = "a non-negative integer (0 = take it from the model)"},
+    {.name = "max_rows",
+     .field = &InferenceConfig::max_rows,
+     .default_value = "1",
+     .expected = "a positive integer (1..1000000)",
+     .min = 1,
+     .max = 1'000'000},
+    {.name = "wait_strategy",
+     .field = &InferenceConfig::wait_strategy,
+     .default_value = "spin_then_block",
+     .expected = "one of spin, spin_then_block, block, interval, continuous"},
+    {.name = "spin_duration",
+     .field = &InferenceConfig::spin_duration,
+     .default_value = "50us",
+     .expected = "a duration with a unit (ns, us, ms, s), e.g. \"50us\""},
+    {.name = "interval",
+     .field = &InferenceConfig::interval,
+     .default_value = "1ms",
+     .expected = "a positive duration with a unit (ns, us, ms, s), e.g. \"1ms\"",
+     .min = 1},
+    {.name = "startup_timeout",
+     .field = &InferenceConfig::startup_timeout,
+     .default_value = "10s",
+     .expected = "a duration with a unit (ns, us, ms, s), e.g. \"10s\" (\"0s\" = do not wait)"},
+    {.name = "history_capacity",
+     .field = &InferenceConfig::history_capacity,
+     .default_value = "0",
+     .expected = "a non-negative integer (0 = no history)"},
+    {.name = "output",
+     .field = &InferenceConfig::output,
+     .default_value = "transformed",
+     .expected = "one of transformed, margin"},
+    {.name = "share_booster",
+     .field = &InferenceConfig::share_booster,
+     .default_value = "false",
+     .expected = "true or false"},
+    {.name = "predictor_threads",
+     .field = &InferenceConfig::predictor_threads,
+     .default_value = "1",
+     .expected = "a positive integer (1..256)",
+     .min = 1,
+     .max = 256},
+}};
+
+constexpr std::string_view kInferenceConfigKey = "inference_config";
+constexpr std::string_view kModelUriExample = "model_uri: models/my-model.json";
+
+template <typename Enum>
+struct EnumName {
+  std::string_view name;
+  Enum value;
+};
+
+constexpr std::array<EnumName<WaitStrategy>, 5> kWaitStrategyNames{{
+    {"spin", WaitStrategy::kSpin},
+    {"spin_then_block", WaitStrategy::kSpinThenBlock},
+    {"block", WaitStrategy::kBlock},
+    {"interval", WaitStrategy::kInterval},
+    {"continuous", WaitStrategy::kContinuous},
+}};
+
+constexpr std::array<EnumName<OutputKind>, 2> kOutputNames{{
+    {"transformed", OutputKind::kTransformed},
+    {"margin", OutputKind::kMargin},
+}};
+
+template <typename Enum>
+constexpr auto enum_names() {
+  if constexpr (std::is_same_v<Enum, WaitStrategy>) {
+    return std::span{kWaitStrategyNames};
+  } else {
+    return std::span{kOutputNames};
+  }
+}
+
+// --- small text helpers -------------------------------------------------------
+
+std::string quote_text(std::string_view text) {
+  std::string out = "\"";
+  for (char c : text) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  out += '"';
+  return out;
+}
+
+// Optimal string alignment distance (Levenshtein plus adjacent transpositions),
+// so "num_replcias" is one edit from "num_replicas".
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+  const std::size_t rows = a.size() + 1;
+  const std::size_t cols = b.size() + 1;
+  std::vector<std::size_t> d(rows * cols);
+  auto at = [&](std::size_t i, std::size_t j) -> std::size_t& { return d[i * cols + j]; };
+  for (std::size_t i = 0; i < rows; ++i) at(i, 0) = i;
+  for (std::size_t j = 0; j < cols; ++j) at(0, j) = j;
+  for (std::size_t i = 1; i < rows; ++i) {
+    for (std::size_t j = 1; j < cols; ++j) {
+      const std::size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
+      at(i, j) = std::min({at(i - 1, j) + 1, at(i, j - 1) + 1, at(i - 1, j - 1) + cost});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) {
+        at(i, j) = std::min(at(i, j), at(i - 2, j - 2) + 1);
+      }
+    }
+  }
+  return at(rows - 1, cols - 1);
+}
+
+// Case and '-' vs '_' are the commonest slips ("Num-Replicas"); compare
+// without them so such a key is always close to the real one.
+std::string normalized_key(std::string_view key) {
+  std::string out;
+  out.reserve(key.size());
+  for (char c : key) {
+    out += c == '-' ? '_' : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  return out;
+}
+
+// The candidate closest to `word`, if it is close enough to be a likely typo.
+std::optional<std::string_view> closest(std::string_view word,
+                                        const std::vector<std::string_view>& candidates) {
+  const std::string normalized = normalized_key(word);
+  std::optional<std::string_view> best;
+  std::size_t best_distance = std::numeric_limits<std::size_t>::max();
+  for (std::string_view candidate : candidates) {
+    const std::size_t distance = edit_distance(normalized, normalized_key(candidate));
+    if (distance < best_distance) {
+      best_distance = distance;
+      best = candidate;
+    }
+  }
+  // About one edit per three characters, at most three: "devise" -> "device",
+  // but "colour" is not a typo of "output".
+  const std::size_t longest = std::max(normalized.size(), best ? best->size() : 0);
+  const std::size_t allowed = std::clamp<std::size_t>(longest / 3, 1, 3);
+  if (best && best_distance <= allowed) return best;
+  // Else a word that extends or shortens a candidate ("blocking", "model"),
+  // the closest such one.
+  best.reset();
+  best_distance = std::numeric_limits<std::size_t>::max();
+  for (std::string_view candidate : candidates) {
+    const std::string other = normalized_key(candidate);
+    const std::size_t shorter = std::min(other.size(), normalized.size());
+    if (shorter < 4 || other.compare(0, shorter, normalized, 0, shorter) != 0) continue;
+    const std::size_t distance = edit_distance(normalized, other);
+    if (distance < best_distance) {
+      best_distance = distance;
+      best = candidate;
+    }
+  }
+  return best;
+}
+
+std::string join(const std::vector<std::string_view>& words) {
+  std::string out;
+  for (std::string_view word : words) {
+    if (!out.empty()) out += ", ";
+    out += word;
+  }
+  return out;
+}
+
+// "1500us" rather than "1500000ns": the largest unit that divides exactly.
+std::string format_duration(nanoseconds duration) {
+  const std::int64_t count = duration.count();
+  if (count == 0) return "0s";
+  constexpr std::array<std::pair<std::int64_t, std::string_view>, 3> kUnits{{
+      {1'000'000'000, "s"}, {1'000'000, "ms"}, {1'000, "us"}}};
+  for (const auto& [unit_ns, unit] : kUnits) {
+    if (count % unit_ns == 0) {
+      return std::to_string(count / unit_ns) + std::string(unit);
+    }
+  }
+  return std::to_string(count) + "ns";
+}
+
+// --- reading YAML scalars (YAML 1.2 core schema) --------------------------------
+
+enum class ScalarKind { kNull, kBool, kInt, kFloat, kString };
+
+bool is_quoted_or_str(const YAML::Node& node) {
+  return node.Tag() == "!" || node.Tag() == "tag:yaml.org,2002:str";
+}
+
+ScalarKind classify(const YAML::Node& node) {
+  if (node.IsNull()) return ScalarKind::kNull;
+  if (is_quoted_or_str(node)) return ScalarKind::kString;
+  static const std::regex kBool("true|True|TRUE|false|False|FALSE");
+  static const std::regex kInt("[-+]?[0-9]+");
+  static const std::regex kFloat(
+      "[-+]?(\\.[0-9]+|[0-9]+(\\.[0-9]*)?)([eE][-+]?[0-9]+)?"
+      "|[-+]?\\.(inf|Inf|INF)|\\.(nan|NaN|NAN)");
+  const std::string& text = node.Scalar();
+  if (std::regex_match(text, kBool)) return ScalarKind::kBool;
+  if (std::regex_match(text, kInt)) return ScalarKind::kInt;
+  if (std::regex_match(text, kFloat)) return ScalarKind::kFloat;
+  return ScalarKind::kString;
+}
+
+// What a value is, for "found ...": `string "two"`, `2.5`, `a sequence`.
+std::string describe(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Sequence:
+      return "a sequence";
+    case YAML::NodeType::Map:
+      return "a mapping";
+    case YAML::NodeType::Scalar:
+      break;
+    default:
+      return "an empty value";
+  }
+  switch (classify(node)) {
+    case ScalarKind::kString:
+      return "string " + quote_text(node.Scalar());
+    case ScalarKind::kFloat: {
+      const std::string& text = node.Scalar();
+      if (text.find_first_of("iI") != std::string::npos) return text + " (infinity)";
+      if (text.find_first_of("nN") != std::string::npos) return text + " (not a number)";
+      return text;
+    }
+    default:
+      return node.Scalar();
+  }
+}
+
+std::string expected_found(const KeySpec& spec, std::string_view found) {
+  return "expected " + std::string(spec.expected) + ", found " + std::string(found);
+}
+
+// Range check shared by YAML values and C++-built configs.
+template <typename Integer>
+std::optional<std::string> check_integer(const KeySpec& spec, Integer value) {
+  if (std::cmp_less(value, spec.min) || std::cmp_greater(value, spec.max)) {
+    return expected_found(spec, std::to_string(value));
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> check_duration(const KeySpec& spec, nanoseconds value) {
+  if (value.count() < spec.min || value.count() > spec.max) {
+    return expected_found(spec, quote_text(format_duration(value)));
+  }
+  return std::nullopt;
+}
+
+bool is_device(std::string_view text) {
+  if (text == "cpu" || text == "cuda") return true;
+  constexpr std::string_view kCudaPrefix = "cuda:";
+  if (!text.starts_with(kCudaPrefix)) return false;
+  const std::string_view ordinal = text.substr(kCudaPrefix.size());
+  int parsed = 0;
+  const auto [end, error] = std::from_chars(ordinal.data(), ordinal.data() + ordinal.size(), parsed);
+  return !ordinal.empty() && error == std::errc{} && end == ordinal.data() + ordinal.size() &&
+         parsed >= 0;
+}
+
+std::optional<std::string> check_text(const KeySpec& spec, const std::string& value) {
+  switch (spec.text_rule) {
+    case TextRule::kAny:
+      return std::nullopt;
+    case TextRule::kNonEmpty:
+      if (value.empty()) return expected_found(spec, "\"\"");
+      return std::nullopt;
+    case TextRule::kDevice:
+      if (!is_device(value)) return expected_found(spec, quote_text(value));
+      return std::nullopt;
+  }
+  return std::nullopt;
+}
+
+template <typename Enum>
+std::optional<std::string> check_enum(const KeySpec& spec, Enum value) {
+  for (const auto& entry : enum_names<Enum>()) {
+    if (entry.value == value) return std::nullopt;
+  }
+  return expected_found(spec,
+                        "enumerator value " + std::to_string(static_cast<int>(value)));
+}
+
+// Parses "<number><unit>" exactly (no floating point: "1.5ms" is 1'500'000ns).
+// On failure returns what follows "found " in the message, hint included.
+struct DurationResult {
+  std::optional<nanoseconds> value;
+  std::string found;  // set when value is not
+};
+
+DurationResult read_duration_text(std::string_view text, std::string_view hint_unit) {
+  auto fail = [&](std::string why) {
+    return DurationResult{std::nullopt, quote_text(text) + (why.empty() ? "" : "; " + why)};
+  };
+  std::string_view rest = text;
+  while (!rest.empty() && rest.front() == ' ') rest.remove_prefix(1);
+  while (!rest.empty() && rest.back() == ' ') rest.remove_suffix(1);
+  if (rest.empty()) return fail("");
+  if (rest.front() == '-') return fail("a duration cannot be negative");
+  if (rest.front() == '+') rest.remove_prefix(1);
+
+  auto take_digits = [&rest] {
+    std::size_t count = 0;
+    while (count < rest.size() && rest[count] >= '0' && rest[count] <= '9') ++count;
+    const std::string_view digits = rest.substr(0, count);
+    rest.remove_prefix(count);
+    return digits;
+  };
+  const std::string_view whole = take_digits();
+  std::string_view fraction;
+  if (!rest.empty() && rest.front() == '.') {
+    rest.remove_prefix(1);
+    fraction = take_digits();
+  }
+  if (whole.empty() && fraction.empty()) {
+    return fail("write a number followed by a unit (ns, us, ms, s)");
+  }
+  while (!rest.empty() && rest.front() == ' ') rest.remove_prefix(1);
+  if (rest.empty()) {
+    return fail("add a unit, e.g. " + quote_text(std::string(whole.empty() ? "0" : whole) +
+                                             (fraction.empty() ? "" : "." + std::string(fraction)) +
+                                             std::string(hint_unit)));
+  }
+  std::int64_t unit_ns = 0;
+  if (rest == "ns") {
+    unit_ns = 1;
+  } else if (rest == "us") {
+    unit_ns = 1'000;
+  } else if (rest == "ms") {
+    unit_ns = 1'000'000;
+  } else if (rest == "s") {
+    unit_ns = 1'000'000'000;
+  } else {
+    return fail("the unit must be one of ns, us, ms, s");
+  }
+
+  constexpr std::string_view kTooLarge = "too large (the limit is about 292 years)";
+  std::int64_t whole_value = 0;
+  if (!whole.empty()) {
+    const auto [end, error] = std::from_chars(whole.data(), whole.data() + whole.size(), whole_value);
+    if (error != std::errc{}) return fail(std::string(kTooLarge));
+  }
+  std::int64_t total = 0;
+  if (__builtin_mul_overflow(whole_value, unit_ns, &total)) return fail(std::string(kTooLarge));
+
+  while (!fraction.empty() && fraction.back() == '0') fraction.remove_suffix(1);
+  if (!fraction.empty()) {
+    // A unit is at most 10^9 ns, so a fraction with more than 9 significant
+    // digits can never be a whole number of nanoseconds.
+    if (fraction.size() > 9) return fail("that is not a whole number of nanoseconds");
+    std::int64_t fraction_value = 0;
+    std::from_chars(fraction.data(), fraction.data() + fraction.size(), fraction_value);
+    std::int64_t scale = 1;
+    for (std::size_t i = 0; i < fraction.size(); ++i) scale *= 10;
+    const std::int64_t scaled = fraction_value * unit_ns;  // < 10^9 * 10^9: no overflow
+    if (scaled % scale != 0) return fail("that is not a whole number of nanoseconds");
+    if (__builtin_add_overflow(total, scaled / scale, &total)) return fail(std::string(kTooLarge));
+  }
+  return DurationResult{nanoseconds(total), {}};
+}
+
+// The unit of a key's default ("50us" -> "us"), for "add a unit" hints.
+std::string_view unit_of(std::string_view default_value) {
+  const std::size_t digits_end = default_value.find_first_not_of("0123456789.");
+  return digits_end == std::string_view::npos ? std::string_view("ms")
+                                              : default_value.substr(digits_end);
+}
+
+// Reads `value` into the member `spec` names. Returns the problem, if any.
+std::optional<std::string> read_value(const KeySpec& spec, const YAML::Node& value,
+                                      InferenceConfig& config) {
+  if (value.IsSequence() || value.IsMap()) return expected_found(spec, describe(value));
+
+  auto read_text = [&]() -> std::optional<std::string> {
+    if (value.IsNull()) return std::nullopt;
+    return value.Scalar();
+  };
+
+  auto visitor = [&](auto member) -> std::optional<std::string> {
+    using Member = std::remove_cvref_t<decltype(config.*member)>;
+    if constexpr (std::is_same_v<Member, std::optional<std::string>>) {
+      // An empty value leaves an optional key unset.
+      config.*member = read_text();
+      return std::nullopt;
+    } else if constexpr (std::is_same_v<Member, std::string>) {
+      const std::optional<std::string> text = read_text();
+      if (!text) return expected_found(spec, describe(value));
+      if (auto problem = check_text(spec, *text)) return problem;
+      config.*member = *text;
+      return std::nullopt;
+    } else if constexpr (std::is_same_v<Member, int> || std::is_same_v<Member, std::size_t>) {
+      if (classify(value) != ScalarKind::kInt) return expected_found(spec, describe(value));
+      const std::string& text = value.Scalar();
+      const char* begin = text.data() + (text.front() == '+' ? 1 : 0);
+      std::int64_t parsed = 0;
+      const auto [end, error] = std::from_chars(begin, text.data() + text.size(), parsed);
+      if (error != std::errc{}) return expected_found(spec, text + ", which is out of range");
+      if (auto problem = check_integer(spec, parsed)) return problem;
+      config.*member = static_cast<Member>(parsed);
+      return std::nullopt;
+    } else if constexpr (std::is_same_v<Member, nanoseconds>) {
+      const ScalarKind kind = classify(value);
+      if (kind == ScalarKind::kInt || kind == ScalarKind::kFloat) {
+        const std::string& text = value.Scalar();
+        if (kind == ScalarKind::kFloat && text.find_first_of("nNiI") != std::string::npos) {
+          return expected_found(spec, describe(value));
+        }
+        return expected_found(spec, text + "; add a unit, e.g. " +
+                                        quote_text(text + std::string(unit_of(spec.default_value))));
+      }
+      if (kind != ScalarKind::kString) return expected_found(spec, describe(value));
+      const DurationResult result =
+          read_duration_text(value.Scalar(), unit_of(spec.default_value));
+      if (!result.value) return expected_found(spec, result.found);
+      // Out of range: echo the value as written ("0ms"), not as normalised.
+      if (check_duration(spec, *result.value)) {
+        return expected_found(spec, quote_text(value.Scalar()));
+      }
+      config.*member = *result.value;
+      return std::nullopt;
+    } else if constexpr (std::is_same_v<Member, bool>) {
+      if (classify(value) != ScalarKind::kBool) return expected_found(spec, describe(value));
+      config.*member = value.Scalar().front() != 'f' && value.Scalar().front() != 'F';
+      return std::nullopt;
+    } else {
+      // WaitStrategy, OutputKind: plain or quoted, spelled exactly.
+      const std::optional<std::string> text = read_text();
+      if (!text) return expected_found(spec, describe(value));
+      std::vector<std::string_view> names;
+      for (const auto& entry : enum_names<Member>()) {
+        if (entry.name == *text) {
+          config.*member = entry.value;
+          return std::nullopt;
+        }
+        names.push_back(entry.name);
+      }
+      std::string problem = expected_found(spec, quote_text(*text));
+      if (auto suggestion = closest(*text, names)) {
+        problem += "; did you mean " + quote_text(*suggestion) + "?";
+      }
+      return problem;
+    }
+  };
+  return std::visit(visitor, spec.field);
+}
+
+// Checks the member `spec` names in a config built in C++.
+std::optional<std::string> check_value(const KeySpec& spec, const InferenceConfig& config) {
+  auto visitor = [&](auto member) -> std::optional<std::string> {
+    using Member = std::remove_cvref_t<decltype(config.*member)>;
+    const Member& value = config.*member;
+    if constexpr (std::is_same_v<Member, std::optional<std::string>> ||
+                  std::is_same_v<Member, bool>) {
+      return std::nullopt;
+    } else if constexpr (std::is_same_v<Member, std::string>) {
+      return check_text(spec, value);
+    } else if constexpr (std::is_same_v<Member, int> || std::is_same_v<Member, std::size_t>) {
+      return check_integer(spec, value);
+    } else if constexpr (std::is_same_v<Member, nanoseconds>) {
+      return check_duration(spec, value);
+    } else {
+      return check_enum(spec, value);
+    }
+  };
+  return std::visit(visitor, spec.field);
+}
+
+// --- parsing a document -----------------------------------------------------------
+
+struct Location {
+  int line = 0;  // 1-based; 0 = unknown
+  int column = 0;
+};
+
+Location location_of(const YAML::Node& node) {
+  const YAML::Mark mark = node.Mark();
+  if (mark.line < 0 || mark.column < 0) return {};
+  return {mark.line + 1, mark.column + 1};
+}
+
+// Where to point for a key's value. yaml-cpp places an empty value at the
+// start of whatever follows it, often the next line, so point at the key.
+Location value_location(const YAML::Node& key, const YAML::Node& value) {
+  const Location key_at = location_of(key);
+  const Location value_at = location_of(value);
+  if (value.IsNull() && (value_at.line == 0 || value_at.line != key_at.line)) return key_at;
+  return value_at.line == 0 ? key_at : value_at;
+}
+
+class Parser {
+ public:
+  explicit Parser(std::string_view source) : source_(source) {}
+
+  void issue(Location at, std::string_view key, std::string message) {
+    issues_.push_back(ConfigIssue{source_, at.line, at.column, std::string(key), std::move(message)});
+  }
+
+  void parse(std::string_view yaml_text, InferenceConfig& config) {
+    YAML::Node root;
+    try {
+      root = YAML::Load(std::string(yaml_text));
+    } catch (const YAML::Exception& error) {
+      issue({error.mark.line + 1, error.mark.column + 1}, "",
+            "invalid YAML: " + error.msg + "; fix the YAML syntax here (or just before)");
+      return;
+    }
+    if (!root.IsDefined() || root.IsNull()) {
+      issue({}, "",
+            "the file holds no config; expected a mapping with at least \"" +
+                std::string(kModelUriExample) +
+                "\", either at the top level or under \"inference_config:\"");
+      return;
+    }
+    if (!root.IsMap()) {
+      issue(location_of(root), "",
+            "expected a mapping of config keys (key: value), e.g. \"" +
+                std::string(kModelUriExample) + "\", found " + describe(root));
+      return;
+    }
+    for (const auto& entry : root) {
+      if (entry.first.IsScalar() && entry.first.Scalar() == kInferenceConfigKey) {
+        // An application file: the rest of it is the application's business.
+        const YAML::Node& section = entry.second;
+        if (!section.IsMap()) {
+          issue(value_location(entry.first, section), kInferenceConfigKey,
+                "expected a mapping of config keys, e.g. \"inference_config: {" +
+                    std::string(kModelUriExample) + "}\", found " + describe(section));
+          return;
+        }
+        read_mapping(section, location_of(entry.first), /*at_top_level=*/false, config);
+        return;
+      }
+    }
+    read_mapping(root, location_of(root), /*at_top_level=*/true, config);
+  }
+
+  std::vector<ConfigIssue> take_issues() { return std::move(issues_); }
+
+ private:
+  void read_mapping(const YAML::Node& mapping, Location mapping_at, bool at_top_level,
+                    InferenceConfig& config) {
+    std::vector<std::pair<std::string, Location>> seen;
+    for (const auto& entry : mapping) {
+      const YAML::Node& key = entry.first;
+      const Location key_at = location_of(key);
+      const std::string name = key.IsScalar() ? key.Scalar() : describe(key);
+      const auto spec = std::find_if(kKeys.begin(), kKeys.end(),
+                                     [&](const KeySpec& candidate) { return candidate.name == name; });
+      if (spec == kKeys.end()) {
+        unknown_key(name, key_at, at_top_level);
+        continue;
+      }
+      const auto first = std::find_if(seen.begin(), seen.end(),
+                                      [&](const auto& previous) { return previous.first == name; });
+      if (first != seen.end()) {
+        issue(key_at, name,
+              "expected each key at most once, found it again (first at line " +
+                  std::to_string(first->second.line) + ", column " +
+                  std::to_string(first->second.column) + "); remove one of them");
+        continue;
+      }
+      seen.emplace_back(name, key_at);
+      if (auto problem = read_value(*spec, entry.second, config)) {
+        issue(value_location(key, entry.second), name, std::move(*problem));
+      }
+    }
+    for (const KeySpec& spec : kKeys) {
+      const bool present = std::any_of(seen.begin(), seen.end(),
+                                       [&](const auto& previous) { return previous.first == spec.name; });
+      if (spec.required && !present) {
+        issue(mapping_at, spec.name,
+              "required key is missing; add it, e.g. \"" + std::string(kModelUriExample) +
+                  "\" (a model file: .json, .ubj or legacy binary, or an MLflow model folder)");
+      }
+    }
+  }
+
+  void unknown_key(const std::string& name, Location at, bool at_top_level) {
+    std::vector<std::string_view> candidates(config_keys().begin(), config_keys().end());
+    // At the top level, the key may be a misspelt "inference_config:".
+    if (at_top_level) candidates.push_back(kInferenceConfigKey);
+    std::string message = "unknown key " + quote_text(name);
+    if (auto suggestion = closest(name, candidates)) {
+      message += "; did you mean " + quote_text(*suggestion) + "?";
+    } else {
+      candidates.resize(kKeys.size());
+      message += "; valid keys are: " + join(candidates);
+    }
+    issue(at, name, std::move(message));
+  }
+
+  std::string source_;
+  std::vector<ConfigIssue> issues_;
+};
+
+std::string join_issues(const std::vector<ConfigIssue>& issues) {
+  std::string out;
+  for (const ConfigIssue& issue : issues) {
+    if (!out.empty()) out += '\n';
+    out += issue.to_string();
+  }
+  return out;
+}
+
+struct ParseResult {
+  InferenceConfig config;
+  std::vector<ConfigIssue> issues;
+};
+
+ParseResult parse_text(std::string_view yaml_text, std::string_view source_name) {
+  ParseResult result;
+  Parser parser(source_name);
+  parser.parse(yaml_text, result.config);
+  result.issues = parser.take_issues();
+  return result;
+}
+
+ParseResult parse_file(const std::filesystem::path& file) {
+  const std::string source = file.string();
+  auto cannot_open = [&](int error_number) {
+    std::string message = "cannot open config file '" + source + "': " +
+                          std::generic_category().message(error_number);
+    if (file.is_relative()) {
+      std::error_code ignored;
+      message += " (relative paths resolve against the working directory '" +
+                 std::filesystem::current_path(ignored).string() + "')";
+    }
+    return ParseResult{{}, {ConfigIssue{source, 0, 0, "", std::move(message)}}};
+  };
+  std::error_code status_error;
+  const auto status = std::filesystem::status(file, status_error);
+  if (status.type() == std::filesystem::file_type::not_found) return cannot_open(ENOENT);
+  if (status.type() == std::filesystem::file_type::directory) return cannot_open(EISDIR);
+  std::ifstream in(file, std::ios::binary);
+  if (!in) return cannot_open(errno != 0 ? errno : EIO);
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) return cannot_open(errno != 0 ? errno : EIO);
+  return parse_text(text.str(), source);
+}
+
+}  // namespace
+
+// --- public API -------------------------------------------------------------------
+
+std::string ConfigIssue::to_string() const {
+  std::string out = file;
+  if (line > 0) out += ":" + std::to_string(line) + ":" + std::to_string(column);
+  if (!key.empty()) out += ": " + key;
+  out += ": " + message;
+  return out;
+}
+
+void InferenceConfig::validate() const {
+  std::vector<ConfigIssue> issues;
+  for (const KeySpec& spec : kKeys) {
+    if (auto problem = check_value(spec, *this)) {
+      issues.push_back(ConfigIssue{"<C++>", 0, 0, std::string(spec.name), std::move(*problem)});
+    }
+  }
+  if (!issues.empty()) throw Error(join_issues(issues));
+}
+
+InferenceConfig parse_config(std::string_view yaml_text, std::string_view source_name) {
+  ParseResult result = parse_text(yaml_text, source_name);
+  if (!result.issues.empty()) throw Error(join_issues(result.issues));
+  return std::move(result.config);
+}
+
+InferenceConfig load_config(const std::filesystem::path& file) {
+  ParseResult result = parse_file(file);
+  if (!result.issues.empty()) throw Error(join_issues(result.issues));
+  return std::move(result.config);
+}
+
+std::vector<ConfigIssue> check_config_file(const std::filesystem::path& file) {
+  return parse_file(file).issues;
+}
+
+std::string_view to_string(WaitStrategy strategy) noexcept {
+  for (const auto& entry : kWaitStrategyNames) {
+    if (entry.value == strategy) return entry.name;
+  }
+  return "unknown";
+}
+
+std::string_view to_string(OutputKind kind) noexcept {
+  for (const auto& entry : kOutputNames) {
+    if (entry.value == kind) return entry.name;
+  }
+  return "unknown";
+}
+
+const std::vector<std::string>& config_keys() {
+  static const std::vector<std::string> keys = [] {
+    std::vector<std::string> names;
+    for (const KeySpec& spec : kKeys) names.emplace_back(spec.name);
+    return names;
+  }();
+  return keys;
+}
+
+std::chrono::nanoseconds parse_duration(std::string_view text) {
+  const DurationResult result = read_duration_text(text, "ms");
+  if (!result.value) {
+    throw Error("invalid duration: expected a duration with a unit (ns, us, ms, s), e.g. "
+                "\"250us\", found " +
+                result.found);
+  }
+  return *result.value;
+}
+
+}  // namespace inferloop
