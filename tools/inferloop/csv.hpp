@@ -24,7 +24,7 @@ struct CsvTable {
 [[nodiscard]] CsvTable read_csv(const std::filesystem::path& file);
 
 // Writes `header` then `rows` rows of `values` (row-major). Floats are written
-// with max_digits10 (9) significant digits so they read back bit-identical.
+// in the shortest form that reads back bit-identical (std::to_chars).
 void write_csv(std::ostream& out, const std::vector<std::string>& header,
                const std::vector<float>& values);
 

@@ -1,0 +1,320 @@
+// XGBoostPredictor over XGBoost's C API. See xgboost_predictor.hpp for the
+// lifecycle and threading contract.
+#include "xgboost_predictor.hpp"
+
+#include <xgboost/c_api.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <limits>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "inferloop/error.hpp"
+
+namespace inferloop {
+namespace {
+
+std::string version_text(const std::vector<int>& version) {
+  std::string text;
+  for (int part : version) text += (text.empty() ? "" : ".") + std::to_string(part);
+  return text;
+}
+
+std::string last_xgboost_error() {
+  std::string text = XGBGetLastError();
+  // XGBoost appends a native stack trace that says nothing to a user.
+  if (const std::size_t trace = text.find("\nStack trace:"); trace != std::string::npos) {
+    text.resize(trace);
+  }
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+  return text;
+}
+
+void check_call(int status, std::string_view call, const std::filesystem::path& model_file) {
+  if (status != 0) {
+    throw Error(std::string(call) + " failed for model " + model_file.string() + ": " +
+                last_xgboost_error());
+  }
+}
+
+bool library_has_cuda() {
+  const char* info = nullptr;
+  if (XGBuildInfo(&info) != 0 || info == nullptr) return false;
+  const nlohmann::json build = nlohmann::json::parse(info, nullptr, /*allow_exceptions=*/false);
+  return build.is_object() && build.value("USE_CUDA", false);
+}
+
+struct Device {
+  bool cuda = false;
+  int ordinal = 0;
+};
+
+Device parse_device(const std::string& device) {
+  if (device == "cpu") return {};
+  if (device == "cuda") return {true, 0};
+  if (device.starts_with("cuda:")) {
+    const std::string digits = device.substr(5);
+    if (!digits.empty() && digits.size() < 4 &&
+        digits.find_first_not_of("0123456789") == std::string::npos) {
+      return {true, std::stoi(digits)};
+    }
+  }
+  throw Error("device: expected cpu, cuda or cuda:N, found '" + device + "'");
+}
+
+// An XGBoost booster. Owned by one replica, or shared by every replica of a
+// start() when share_booster is set (prediction on it is thread-safe).
+class Booster {
+ public:
+  Booster(const ResolvedModel& model, const Device& device, int threads)
+      : model_file_(model.model_file) {
+    check_call(XGBoosterCreate(nullptr, 0, &handle_), "XGBoosterCreate", model_file_);
+    // XGBoosterLoadModel applies XGBoost's own format rule (extension, then
+    // content sniffing), the same one detect_model_format() mirrors.
+    if (XGBoosterLoadModel(handle_, model_file_.c_str()) != 0) {
+      std::string message = "libxgboost " + version_text(linked_xgboost_version()) +
+                            " cannot load the model " + model_file_.string() + " (" +
+                            to_string(model.format) + "): " + last_xgboost_error();
+      if (model.format == ModelFormat::kLegacyBinary) {
+        message += "; re-save it as UBJSON with the xgboost that wrote it "
+                   "(booster.save_model('model.ubj')): libxgboost 3.1 and later read no legacy "
+                   "binary models";
+      }
+      XGBoosterFree(handle_);
+      throw Error(message);
+    }
+    try {
+      set_param("nthread", std::to_string(threads));
+      if (linked_xgboost_version() >= std::vector<int>{2, 0}) {
+        set_param("device", device.cuda ? "cuda:" + std::to_string(device.ordinal) : "cpu");
+      } else if (device.cuda) {
+        // 1.x has no `device`: the GPU is chosen by gpu_id and the predictor.
+        set_param("gpu_id", std::to_string(device.ordinal));
+        set_param("predictor", "gpu_predictor");
+      }
+      bst_ulong features = 0;
+      check_call(XGBoosterGetNumFeature(handle_, &features), "XGBoosterGetNumFeature",
+                 model_file_);
+      num_features_ = static_cast<std::size_t>(features);
+    } catch (...) {
+      XGBoosterFree(handle_);
+      throw;
+    }
+  }
+  Booster(const Booster&) = delete;
+  Booster& operator=(const Booster&) = delete;
+  ~Booster() { XGBoosterFree(handle_); }
+
+  [[nodiscard]] BoosterHandle handle() const noexcept { return handle_; }
+  [[nodiscard]] std::size_t num_features() const noexcept { return num_features_; }
+
+ private:
+  void set_param(const char* name, const std::string& value) {
+    if (XGBoosterSetParam(handle_, name, value.c_str()) != 0) {
+      throw Error(std::string("XGBoosterSetParam(") + name + "=" + value + ") failed for model " +
+                  model_file_.string() + ": " + last_xgboost_error());
+    }
+  }
+
+  std::filesystem::path model_file_;
+  BoosterHandle handle_ = nullptr;
+  std::size_t num_features_ = 0;
+};
+
+// Refuses a model saved by a newer XGBoost than the linked one. Not a
+// formality: libxgboost 1.7.4 loads a 3.x model without any error, fails to
+// parse its vector base_score ("[5E-1]") and silently uses 0.5 instead; on
+// inferloop's test models that moved every prediction (binary:logistic by up
+// to 0.02, reg:squarederror by up to 9.5). Patch releases do not change the
+// format, so major.minor is what is compared.
+void check_model_version(const ResolvedModel& model) {
+  if (model.saved_by_version.size() < 2) return;  // legacy binary: not recorded
+  const std::vector<int> library = linked_xgboost_version();
+  const std::vector<int> saved(model.saved_by_version.begin(), model.saved_by_version.begin() + 2);
+  const std::vector<int> linked(library.begin(), library.begin() + 2);
+  if (saved <= linked) return;
+  throw Error("model " + model.model_file.string() + " (model_uri '" + model.uri +
+              "') was saved by xgboost " + version_text(model.saved_by_version) +
+              ", newer than the linked libxgboost " + version_text(library) +
+              ", which would load it but predict wrong values. Either train and save the model "
+              "with xgboost " + std::to_string(linked[0]) + "." + std::to_string(linked[1]) +
+              " or older (an older xgboost cannot convert it: loading it there has the same "
+              "fault), or build inferloop against libxgboost " + version_text(model.saved_by_version) +
+              " or newer with "
+              "-DINFERLOOP_XGBOOST_LIBRARY=/path/to/libxgboost.so");
+}
+
+class XGBoostPredictor final : public Predictor {
+ public:
+  explicit XGBoostPredictor(const PredictorContext& context)
+      : model_file_(context.model.model_file), device_(context.config.device) {
+    const InferenceConfig& config = context.config;
+    check_model_version(context.model);
+    const Device device = parse_device(config.device);
+    if (device.cuda && !library_has_cuda()) {
+      throw Error("device: " + config.device + ": this libxgboost " +
+                  version_text(linked_xgboost_version()) +
+                  " was built without CUDA; use device: cpu or link a CUDA-enabled libxgboost "
+                  "(-DINFERLOOP_XGBOOST_LIBRARY=/path/to/libxgboost.so)");
+    }
+    booster_ = share_or_load(context, device);
+    num_features_ = booster_->num_features();
+    check_width(context);
+
+    DMatrixHandle proxy = nullptr;
+    check_call(XGProxyDMatrixCreate(&proxy), "XGProxyDMatrixCreate", model_file_);
+    proxy_.reset(proxy);
+    nlohmann::json predict_config = {
+        {"type", config.output == OutputKind::kMargin ? 1 : 0},
+        {"training", false},
+        {"iteration_begin", 0},
+        {"iteration_end", 0},
+        {"strict_shape", false},
+        {"cache_id", 0},  // required (and 0) by 1.4-1.7
+    };
+    // JSON has no NaN and nlohmann writes it as null, which XGBoost rejects
+    // for `missing`; XGBoost's own parser reads the NaN literal.
+    predict_config_ = predict_config.dump();
+    predict_config_.insert(predict_config_.size() - 1, ",\"missing\":NaN");
+
+    // The first call configures XGBoost's learner (under a lock); doing it
+    // here also reports how many values a row produces.
+    std::vector<float> nan_row(num_features_, std::numeric_limits<float>::quiet_NaN());
+    const auto [result, count] = predict_raw(nan_row.data(), 1);
+    (void)result;
+    if (count == 0) {
+      throw Error("model " + model_file_.string() + " returned no prediction for one row");
+    }
+    num_outputs_ = count;
+  }
+
+  XGBoostPredictor(const XGBoostPredictor&) = delete;
+  XGBoostPredictor& operator=(const XGBoostPredictor&) = delete;
+  ~XGBoostPredictor() override = default;
+
+  [[nodiscard]] std::size_t num_features() const noexcept override { return num_features_; }
+  [[nodiscard]] std::size_t num_outputs() const noexcept override { return num_outputs_; }
+
+  void predict(std::span<const float> features, std::size_t rows, std::span<float> out) override {
+    if (rows == 0 || features.size() != rows * num_features_ ||
+        out.size() != rows * num_outputs_) {
+      throw Error("XGBoostPredictor::predict: " + std::to_string(rows) + " rows need " +
+                  std::to_string(rows * num_features_) + " features and " +
+                  std::to_string(rows * num_outputs_) + " outputs, got " +
+                  std::to_string(features.size()) + " and " + std::to_string(out.size()));
+    }
+    const auto [result, count] = predict_raw(features.data(), rows);
+    if (count != out.size()) {
+      throw Error("model " + model_file_.string() + " returned " + std::to_string(count) +
+                  " values for " + std::to_string(rows) + " rows, expected " +
+                  std::to_string(out.size()));
+    }
+    // XGBoost's result buffer belongs to the booster and this thread, and
+    // the next call overwrites it.
+    std::memcpy(out.data(), result, count * sizeof(float));
+  }
+
+  [[nodiscard]] std::string describe() const override {
+    return "XGBoostPredictor(" + model_file_.string() + ", xgboost " +
+           version_text(linked_xgboost_version()) + ", device " + device_ + ")";
+  }
+
+ private:
+  std::shared_ptr<Booster> share_or_load(const PredictorContext& context, const Device& device) {
+    if (!context.config.share_booster) {
+      return std::make_shared<Booster>(context.model, device, context.config.predictor_threads);
+    }
+    const std::string key = "XGBoostPredictor:" + model_file_.string() + ":" + device_;
+    std::lock_guard lock(context.shared.mutex);
+    std::shared_ptr<void>& entry = context.shared.entries[key];
+    if (!entry) {
+      entry = std::make_shared<Booster>(context.model, device, context.config.predictor_threads);
+    }
+    return std::static_pointer_cast<Booster>(entry);
+  }
+
+  void check_width(const PredictorContext& context) const {
+    const InferenceConfig& config = context.config;
+    if (config.num_features != 0 && config.num_features != num_features_) {
+      throw Error("num_features is " + std::to_string(config.num_features) +
+                  " in the config, but the model " + model_file_.string() + " takes " +
+                  std::to_string(num_features_) + " features per row (XGBoosterGetNumFeature); " +
+                  "set num_features to " + std::to_string(num_features_) +
+                  " or remove it to take the width from the model");
+    }
+    const auto& signature = context.model.signature_inputs;
+    if (!signature.empty() && signature.size() != num_features_) {
+      throw Error("the MLmodel signature " +
+                  context.model.mlmodel_file.value_or(model_file_).string() + " lists " +
+                  std::to_string(signature.size()) + " inputs, but the model file " +
+                  model_file_.string() + " takes " + std::to_string(num_features_) +
+                  " features (XGBoosterGetNumFeature); the MLflow model folder is inconsistent: "
+                  "save the model again with a matching signature");
+    }
+  }
+
+  struct RawResult {
+    const float* values;
+    std::size_t count;
+  };
+
+  RawResult predict_raw(const float* features, std::size_t rows) {
+    // A fixed-format __array_interface__ string: cheaper per call than a
+    // JSON library, and nothing in it needs escaping.
+    const int length = std::snprintf(
+        array_interface_, sizeof(array_interface_),
+        R"({"data":[%llu,true],"shape":[%zu,%zu],"typestr":"<f4","version":3})",
+        static_cast<unsigned long long>(reinterpret_cast<std::uintptr_t>(features)), rows,
+        num_features_);
+    if (length < 0 || static_cast<std::size_t>(length) >= sizeof(array_interface_)) {
+      throw Error("XGBoostPredictor: array interface does not fit its buffer");
+    }
+    const bst_ulong* shape = nullptr;
+    bst_ulong dimensions = 0;
+    const float* result = nullptr;
+    check_call(XGBoosterPredictFromDense(booster_->handle(), array_interface_,
+                                         predict_config_.c_str(), proxy_.get(), &shape, &dimensions,
+                                         &result),
+               "XGBoosterPredictFromDense", model_file_);
+    std::size_t count = dimensions == 0 ? 0 : 1;
+    for (bst_ulong d = 0; d < dimensions; ++d) count *= static_cast<std::size_t>(shape[d]);
+    return {result, count};
+  }
+
+  std::filesystem::path model_file_;
+  std::string device_;
+  std::shared_ptr<Booster> booster_;
+  struct ProxyFree {
+    void operator()(DMatrixHandle proxy) const noexcept { XGDMatrixFree(proxy); }
+  };
+  // This replica's own: XGBoost mutates it on every call.
+  std::unique_ptr<void, ProxyFree> proxy_;
+  std::string predict_config_;     // constant per predictor
+  char array_interface_[160] = {};
+  std::size_t num_features_ = 0;
+  std::size_t num_outputs_ = 0;
+};
+
+}  // namespace
+
+std::vector<int> linked_xgboost_version() {
+  int major = 0;
+  int minor = 0;
+  int patch = 0;
+  XGBoostVersion(&major, &minor, &patch);
+  return {major, minor, patch};
+}
+
+namespace detail {
+
+std::unique_ptr<Predictor> make_xgboost_predictor(const PredictorContext& context) {
+  return std::make_unique<XGBoostPredictor>(context);
+}
+
+}  // namespace detail
+}  // namespace inferloop

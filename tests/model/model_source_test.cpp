@@ -1,0 +1,242 @@
+// resolve_model(), detect_model_format(), read_model_version(): every error a
+// user can meet, on small files written here, and the happy paths on the
+// trained fixture models.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "fixtures.hpp"
+#include "inferloop/error.hpp"
+#include "inferloop/model_source.hpp"
+
+namespace inferloop::testing {
+namespace {
+
+using ::testing::HasSubstr;
+
+std::string resolve_error(const std::string& uri) {
+  try {
+    (void)resolve_model(uri);
+  } catch (const Error& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << "resolve_model('" << uri << "') did not throw";
+  return {};
+}
+
+constexpr const char* kMLmodelWithoutXgboost = R"(flavors:
+  python_function:
+    loader_module: mlflow.sklearn
+    data: model.pkl
+  sklearn:
+    pickled_model: model.pkl
+mlflow_version: 3.17.2
+)";
+
+std::string mlmodel_for(const std::string& data_file, const std::string& inputs_json) {
+  return "flavors:\n"
+         "  xgboost:\n"
+         "    code: null\n"
+         "    data: " + data_file + "\n"
+         "    model_format: ubj\n"
+         "    xgb_version: 1.7.4\n"
+         "signature:\n"
+         "  inputs: '" + inputs_json + "'\n";
+}
+
+TEST(ModelSource, MissingPathNamesTheAbsolutePathAndWhatToDo) {
+  ScratchDir dir;
+  const std::string uri = (dir.path() / "no-such-model.ubj").string();
+  EXPECT_EQ(resolve_error(uri),
+            "model_uri '" + uri + "': no such file or directory '" + uri +
+                "'; point model_uri at a model file (.json/.ubj) or an MLflow model folder");
+}
+
+TEST(ModelSource, MissingRelativePathIsReportedAbsolute) {
+  const std::string message = resolve_error("models/nowhere");
+  EXPECT_THAT(message, HasSubstr("model_uri 'models/nowhere': no such file or directory '" +
+                                 (fs::current_path() / "models/nowhere").string() + "'"));
+}
+
+TEST(ModelSource, FolderWithoutMLmodel) {
+  ScratchDir dir;
+  dir.write("model/readme.txt", "not an MLflow model");
+  const std::string folder = (dir.path() / "model").string();
+  EXPECT_EQ(resolve_error(folder),
+            "model_uri '" + folder + "': folder '" + folder +
+                "' has no MLmodel file, so it is not an MLflow model folder; point model_uri at "
+                "a model file (.json/.ubj) or an MLflow model folder");
+}
+
+TEST(ModelSource, MLmodelWithoutXgboostFlavorListsTheFlavorsItHas) {
+  ScratchDir dir;
+  const fs::path mlmodel = dir.write("model/MLmodel", kMLmodelWithoutXgboost);
+  EXPECT_EQ(resolve_error((dir.path() / "model").string()),
+            mlmodel.string() + ":2:3: the model has no xgboost flavor (its flavors: "
+                               "python_function, sklearn); inferloop serves the xgboost flavor: "
+                               "log the model with mlflow.xgboost.log_model() or save_model()");
+}
+
+TEST(ModelSource, MLmodelWhoseDataFileIsMissing) {
+  ScratchDir dir;
+  const fs::path mlmodel = dir.write("model/MLmodel", mlmodel_for("model.ubj", "[]"));
+  EXPECT_EQ(resolve_error((dir.path() / "model").string()),
+            mlmodel.string() + ":4:11: flavors.xgboost.data names 'model.ubj', but '" +
+                (dir.path() / "model" / "model.ubj").string() +
+                "' does not exist; the MLflow model folder is incomplete: download or copy the "
+                "whole folder again");
+}
+
+TEST(ModelSource, MLmodelThatIsNotYaml) {
+  ScratchDir dir;
+  const fs::path mlmodel = dir.write("model/MLmodel", "flavors: [unclosed\n");
+  EXPECT_THAT(resolve_error((dir.path() / "model").string()),
+              HasSubstr(mlmodel.string() + ":2:1: is not valid YAML"));
+}
+
+TEST(ModelSource, SignatureThatIsNotJson) {
+  ScratchDir dir;
+  dir.write("model/model.json", R"({"learner": {}, "version": [1, 7, 4]})");
+  const fs::path mlmodel = dir.write("model/MLmodel", mlmodel_for("model.json", "[{oops"));
+  const std::string message = resolve_error((dir.path() / "model").string());
+  EXPECT_THAT(message, HasSubstr(mlmodel.string() + ":8:11: signature.inputs: is not valid JSON"));
+}
+
+TEST(ModelSource, CsvIsNotAModel) {
+  ScratchDir dir;
+  const fs::path csv = dir.write("features.csv", "a,b,c\n1,2,3\n");
+  EXPECT_EQ(resolve_error(csv.string()),
+            "'" + csv.string() + "' is not an XGBoost model: it is a text file but not JSON (it "
+            "starts with 'a,b,c 1,2,3 '); point model_uri at a model file (.json/.ubj) or an "
+            "MLflow model folder");
+}
+
+TEST(ModelSource, RandomBytesAreNotAModel) {
+  ScratchDir dir;
+  std::string bytes(1024, '\0');
+  std::mt19937 random(42);
+  for (char& byte : bytes) byte = static_cast<char>(random() & 0xFF);
+  bytes[0] = '\x01';  // not '{': neither JSON nor UBJSON
+  const fs::path file = dir.write("model.bin", bytes);
+  const std::string message = resolve_error(file.string());
+  EXPECT_THAT(message, HasSubstr("'" + file.string() + "' is not an XGBoost model: it is "
+                                 "neither JSON nor UBJSON (its first bytes are 01 "));
+  const std::string linked = version_text(linked_xgboost_version());
+  if (linked_xgboost_version() >= std::vector<int>{3, 1}) {
+    EXPECT_THAT(message, HasSubstr("the linked libxgboost " + linked + " reads no other format"));
+  } else {
+    EXPECT_THAT(message, HasSubstr("libxgboost " + linked +
+                                   " cannot load it as a legacy binary model ("));
+  }
+}
+
+TEST(ModelSource, JsonWithTheModelExtensionButBroken) {
+  ScratchDir dir;
+  const fs::path file = dir.write("model.json", "{\"learner\": ");
+  EXPECT_THAT(resolve_error(file.string()),
+              HasSubstr("'" + file.string() + "' is not an XGBoost model: it does not parse as "
+                        "JSON ("));
+}
+
+TEST(ModelSource, JsonThatIsNotAnXGBoostModel) {
+  ScratchDir dir;
+  const fs::path file = dir.write("model.json", R"({"weights": [1, 2, 3]})");
+  EXPECT_EQ(resolve_error(file.string()),
+            "'" + file.string() + "' is not an XGBoost model: it is valid JSON but has no "
+            "'learner' object and 'version' [major, minor, patch] array; point model_uri at a "
+            "model file (.json/.ubj) or an MLflow model folder");
+}
+
+TEST(ModelSource, RegistrySchemesAreRefusedByName) {
+  for (const std::string scheme : {"models", "runs", "mlflow-artifacts", "https", "http", "s3"}) {
+    const std::string uri = scheme + ":/some/model";
+    EXPECT_EQ(resolve_error(uri),
+              "model_uri '" + uri + "': URI scheme '" + scheme +
+                  ":' is not supported: only local paths and file:// URIs are resolved so far. "
+                  "Download the model (e.g. `mlflow artifacts download -u " + uri +
+                  " -d DIR`) and set model_uri to the local folder");
+  }
+}
+
+TEST(ModelSource, FileUriIsPercentDecoded) {
+  ScratchDir dir;
+  const fs::path file =
+      dir.write("with space/model.json", R"({"learner": {}, "version": [1, 7, 4]})");
+  const std::string encoded = (dir.path() / "with%20space/model.json").string();
+  const ResolvedModel model = resolve_model("file://" + encoded);
+  EXPECT_EQ(model.model_file, file);
+  EXPECT_EQ(model.format, ModelFormat::kJson);
+  EXPECT_EQ(model.saved_by_version, (std::vector<int>{1, 7, 4}));
+  EXPECT_EQ(resolve_model("file://localhost" + encoded).model_file, file);
+  EXPECT_EQ(resolve_model("file:" + encoded).model_file, file);
+  EXPECT_FALSE(model.mlmodel_file.has_value());
+  EXPECT_TRUE(model.signature_inputs.empty());
+}
+
+TEST(ModelSource, FileUriErrors) {
+  EXPECT_EQ(resolve_error("file://example.com/models/m.ubj"),
+            "model_uri 'file://example.com/models/m.ubj': file:// URI names host 'example.com'; "
+            "only local files can be read: use file:///absolute/path (three slashes)");
+  EXPECT_EQ(resolve_error("file:///models/bad%2"),
+            "model_uri 'file:///models/bad%2': bad percent-escape '%2' in the path (expected %XX "
+            "with two hex digits); write '%' as %25");
+}
+
+TEST(ModelSource, PlainPathsAreNotPercentDecoded) {
+  ScratchDir dir;
+  const fs::path file = dir.write("100%25/model.json", R"({"learner": {}, "version": [3, 2, 0]})");
+  EXPECT_EQ(resolve_model(file.string()).model_file, file);
+}
+
+TEST(ModelSource, FormatIsSniffedLikeXGBoostDoes) {
+  ScratchDir dir;
+  EXPECT_EQ(detect_model_format(dir.write("a.json", "x")), ModelFormat::kJson);
+  EXPECT_EQ(detect_model_format(dir.write("a.ubj", "x")), ModelFormat::kUbjson);
+  EXPECT_EQ(detect_model_format(dir.write("a.txt", "{\"learner\": 1}")), ModelFormat::kJson);
+  EXPECT_EQ(detect_model_format(dir.write("a.model", "{L\x07")), ModelFormat::kUbjson);
+  EXPECT_EQ(detect_model_format(dir.write("a.bin", std::string("binf\0\0", 6))),
+            ModelFormat::kLegacyBinary);
+  EXPECT_EQ(to_string(ModelFormat::kUbjson), "UBJSON");
+}
+
+TEST(ModelSource, TensorSignatureGivesUnnamedColumns) {
+  ScratchDir dir;
+  dir.write("model/model.json", R"({"learner": {}, "version": [1, 7, 4]})");
+  dir.write("model/MLmodel",
+            mlmodel_for("model.json",
+                        R"([{"type": "tensor", "tensor-spec": {"dtype": "float32", "shape": [-1, 4]}}])"));
+  const ResolvedModel model = resolve_model((dir.path() / "model").string());
+  ASSERT_EQ(model.signature_inputs.size(), 4U);
+  EXPECT_EQ(model.signature_inputs[0].name, "");
+  EXPECT_EQ(model.signature_inputs[0].type, "float32");
+  EXPECT_EQ(model.mlflow_xgb_version, "1.7.4");
+}
+
+TEST(ModelSource, FixtureModelsResolve) {
+  const std::vector<FixtureSet> sets = fixture_sets();
+  INFERLOOP_REQUIRE_FIXTURES(sets);
+  for (const FixtureSet& set : sets) {
+    for (const FixtureModel& fixture : set.models) {
+      SCOPED_TRACE(fixture.mlflow.string());
+      const ResolvedModel folder = resolve_model(fixture.mlflow.string());
+      EXPECT_EQ(folder.model_file, fixture.mlflow / "model.ubj");
+      EXPECT_EQ(folder.format, ModelFormat::kUbjson);
+      EXPECT_EQ(folder.saved_by_version, set.xgboost_version);
+      EXPECT_EQ(folder.mlmodel_file, fixture.mlflow / "MLmodel");
+      EXPECT_EQ(folder.mlflow_xgb_version, version_text(set.xgboost_version));
+      ASSERT_EQ(folder.signature_inputs.size(), set.num_features);
+      for (std::size_t i = 0; i < set.num_features; ++i) {
+        EXPECT_EQ(folder.signature_inputs[i].name, "f" + std::to_string(i));
+        EXPECT_EQ(folder.signature_inputs[i].type, "float");
+      }
+      EXPECT_EQ(resolve_model("file://" + fixture.mlflow.string()).model_file, folder.model_file);
+
+      const ResolvedModel json = resolve_model(fixture.json.string());
+      EXPECT_EQ(json.format, ModelFormat::kJson);
+      EXPECT_EQ(json.saved_by_version, set.xgboost_version);
+      EXPECT_EQ(read_model_version(fixture.ubj, ModelFormat::kUbjson), set.xgboost_version);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace inferloop::testing
