@@ -18,6 +18,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <thread>
 
 #include "inferloop/config.hpp"
 
@@ -49,8 +50,16 @@ class WakeSignal {
       for (std::uint32_t i = 0;; ++i) {
         if (epoch_.load(std::memory_order_relaxed) != seen) return;
         cpu_relax();
-        // Reading the clock costs ~20 ns: do it every 64 spins only.
-        if (!forever && (i & 63U) == 63U && std::chrono::steady_clock::now() >= deadline) break;
+        if ((i & 63U) != 63U) continue;
+        // Every 64 spins (a few microseconds): give the core to any other
+        // runnable thread. With fewer free cores than spinning threads (the
+        // poller, a replica and the engine on a 2-core box) a pure spin keeps
+        // the replica that has the work off the CPU until the scheduler's time
+        // slice ends, which measured ~100 us per hop there; with no other
+        // runnable thread, sched_yield returns at once. Reading the clock costs
+        // ~20 ns, so it is checked here too.
+        std::this_thread::yield();
+        if (!forever && std::chrono::steady_clock::now() >= deadline) break;
       }
     }
     sleepers_.fetch_add(1, std::memory_order_seq_cst);

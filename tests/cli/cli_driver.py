@@ -1,0 +1,180 @@
+#!/usr/bin/env python3
+"""Drives the inferloop CLI for the integration tests (tests/cli/CMakeLists.txt).
+
+  make-model --inferloop BIN --python PY [--python-xgb17 PY17] --out DIR
+      Trains the demo model (examples/train_demo_model.py) into DIR/demo-model
+      with an interpreter whose xgboost the linked libxgboost can load (a library
+      loads models saved by its own or an older version), writes DIR/features.csv
+      (a replayable feature file), DIR/features_narrow.csv (the same without its
+      last column) and DIR/expected.csv (xgboost's own
+      predictions for it, from that same interpreter).
+  expect --rc N --regex RE -- CMD...
+      Runs CMD; passes when it exits with N and its output matches RE.
+  check-results --results FILE [--expected FILE] [--timestamps FILE] -- CMD...
+      Runs CMD (which must exit 0), then checks the results CSV it wrote.
+"""
+import argparse
+import csv
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def version_tuple(text):
+    return tuple(int(part) for part in re.findall(r"\d+", text)[:3])
+
+
+def python_xgboost_version(python):
+    out = subprocess.run([python, "-c", "import xgboost; print(xgboost.__version__)"],
+                         check=True, capture_output=True, text=True).stdout
+    return version_tuple(out)
+
+
+def make_model(args):
+    version_out = subprocess.run([args.inferloop, "version"], check=True,
+                                 capture_output=True, text=True).stdout
+    match = re.search(r"xgboost (\d+\.\d+\.\d+)", version_out)
+    if not match:
+        sys.exit(f"cannot read the linked xgboost version from '{version_out.strip()}'")
+    linked = version_tuple(match.group(1))
+    candidates = [p for p in (args.python, args.python_xgb17) if p]
+    chosen = None
+    for python in candidates:
+        if python_xgboost_version(python)[:2] <= linked[:2]:
+            chosen = python
+            break
+    if chosen is None:
+        sys.exit(f"no interpreter among {candidates} has an xgboost no newer than the linked "
+                 f"{match.group(1)}; set INFERLOOP_PYTHON_XGB17 (run ./scripts/bootstrap)")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    subprocess.run([chosen, str(REPO / "examples" / "train_demo_model.py"),
+                    str(out / "demo-model"), "--features-csv", str(out / "features.csv"),
+                    "--csv-rows", "300"], check=True)
+    # A feature file one column short of the model, for the width check.
+    with open(out / "features.csv") as full, open(out / "features_narrow.csv", "w") as narrow:
+        for line in full:
+            narrow.write(",".join(line.rstrip("\n").split(",")[:-1]) + "\n")
+    # Expected predictions from the same xgboost that trained the model.
+    script = (
+        "import sys, numpy as np, pandas as pd, xgboost\n"
+        "frame = pd.read_csv(sys.argv[2])\n"
+        "features = frame.drop(columns=['timestamp_ns']).astype(np.float32)\n"
+        "booster = xgboost.Booster(model_file=sys.argv[1])\n"
+        "booster.set_param({'nthread': 1})\n"
+        "pred = booster.predict(xgboost.DMatrix(features)).astype(np.float32)\n"
+        "with open(sys.argv[3], 'w') as f:\n"
+        "    f.write('prediction\\n')\n"
+        "    f.writelines(repr(float(v)) + '\\n' for v in pred)\n")
+    model_file = next((out / "demo-model").glob("model.*"))
+    subprocess.run([chosen, "-c", script, str(model_file), str(out / "features.csv"),
+                    str(out / "expected.csv")], check=True)
+    print(f"demo model trained by {chosen} for linked xgboost {match.group(1)}")
+    return 0
+
+
+def run(command):
+    print("+", " ".join(command), flush=True)
+    proc = subprocess.run(command, capture_output=True, text=True)
+    output = proc.stdout + proc.stderr
+    print(output)
+    return proc.returncode, output
+
+
+def expect(args):
+    rc, output = run(args.command)
+    ok = True
+    if rc != args.rc:
+        print(f"FAIL: exit status {rc}, expected {args.rc}")
+        ok = False
+    if not re.search(args.regex, output, re.MULTILINE):
+        print(f"FAIL: output does not match /{args.regex}/")
+        ok = False
+    return 0 if ok else 1
+
+
+def check_results(args):
+    rc, output = run(args.command)
+    if rc != 0:
+        print(f"FAIL: exit status {rc}, expected 0")
+        return 1
+    failures = []
+    with open(args.results, newline="") as f:
+        reader = csv.DictReader(f)
+        header = reader.fieldnames
+        rows = list(reader)
+    want = ["feature_seq", "feature_time_ns", "published_at_ns", "completed_at_ns",
+            "model_version", "replica_id", "row", "prediction"]
+    if header != want:
+        failures.append(f"header {header}, expected {want}")
+    if not rows:
+        failures.append("no result rows")
+    previous_seq = 0
+    for line, row in enumerate(rows, start=2):
+        seq = int(row["feature_seq"])
+        if seq <= previous_seq:
+            failures.append(f"line {line}: feature_seq {seq} not above {previous_seq}")
+        previous_seq = seq
+        if int(row["completed_at_ns"]) < int(row["published_at_ns"]):
+            failures.append(f"line {line}: completed_at_ns before published_at_ns")
+        value = np.float32(row["prediction"])
+        if not 0.0 <= value <= 1.0:
+            failures.append(f"line {line}: prediction {value} is not a probability")
+        if row["model_version"] != "1":
+            failures.append(f"line {line}: model_version {row['model_version']}, expected 1")
+    if args.expected:
+        # One snapshot per feature-file row, so feature_seq k is row k.
+        with open(args.expected) as f:
+            expected = [np.float32(v) for v in f.read().split()[1:]]
+        with open(args.timestamps, newline="") as f:
+            timestamps = [int(r["timestamp_ns"]) for r in csv.DictReader(f)]
+        for row in rows:
+            seq = int(row["feature_seq"])
+            if seq > len(expected):
+                failures.append(f"feature_seq {seq} beyond the {len(expected)} file rows")
+                continue
+            got = np.float32(row["prediction"])
+            if got.tobytes() != expected[seq - 1].tobytes():
+                failures.append(f"feature_seq {seq}: prediction {got!r} != xgboost's "
+                                f"{expected[seq - 1]!r}")
+            if int(row["feature_time_ns"]) != timestamps[seq - 1]:
+                failures.append(f"feature_seq {seq}: feature_time_ns {row['feature_time_ns']} "
+                                f"!= the file's {timestamps[seq - 1]}")
+        # The file is replayed to the end, and the last snapshot is never conflated away.
+        if rows and int(rows[-1]["feature_seq"]) != len(expected):
+            failures.append(f"last result is feature_seq {rows[-1]['feature_seq']}, "
+                            f"expected the file's last row {len(expected)}")
+    for failure in failures[:20]:
+        print("FAIL:", failure)
+    print(f"{len(rows)} result rows checked, {len(failures)} failures")
+    return 1 if failures else 0
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    sub = parser.add_subparsers(dest="what", required=True)
+    p = sub.add_parser("make-model")
+    p.add_argument("--inferloop", required=True)
+    p.add_argument("--python", required=True)
+    p.add_argument("--python-xgb17", default="")
+    p.add_argument("--out", required=True)
+    p = sub.add_parser("expect")
+    p.add_argument("--rc", type=int, required=True)
+    p.add_argument("--regex", required=True)
+    p.add_argument("command", nargs="+")
+    p = sub.add_parser("check-results")
+    p.add_argument("--results", required=True)
+    p.add_argument("--expected")
+    p.add_argument("--timestamps")
+    p.add_argument("command", nargs="+")
+    args = parser.parse_args()
+    return {"make-model": make_model, "expect": expect, "check-results": check_results}[args.what](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

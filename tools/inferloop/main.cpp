@@ -1,0 +1,73 @@
+// inferloop: the command-line front end. Dispatches to one subcommand per
+// file (run.cpp, predict.cpp, validate.cpp); each returns the exit code:
+// 0 success, 1 runtime error (bad config, model, data), 2 usage error.
+#include <exception>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "commands.hpp"
+#include "inferloop/error.hpp"
+#include "inferloop/predictor.hpp"
+#include "inferloop/version.hpp"
+
+namespace {
+
+constexpr const char* kUsage = R"(usage: inferloop <command> [arguments]
+
+Real-time XGBoost inference in-process, from the command line.
+
+commands:
+  run CONFIG       serve the configured model against a feature CSV or a
+                   synthetic market feed; live status, then a latency summary
+  predict CONFIG   score a feature CSV in batch and write the predictions
+  validate CONFIG  check a config and that its model loads
+  version          print inferloop's version and the linked XGBoost's
+  help             print this text
+
+`inferloop <command> --help` describes a command's arguments.
+Exit status: 0 success, 1 error, 2 usage error.
+)";
+
+std::string linked_xgboost() {
+  std::string text;
+  for (int part : inferloop::linked_xgboost_version()) {
+    // Two appends: GCC 12 warns (-Wrestrict, falsely) on "." + std::string.
+    if (!text.empty()) text += '.';
+    text += std::to_string(part);
+  }
+  return text;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::vector<std::string> args(argv + (argc > 0 ? 1 : 0), argv + argc);
+  if (args.empty()) {
+    std::cerr << kUsage;
+    return 2;
+  }
+  const std::string& command = args.front();
+  const std::vector<std::string> rest(args.begin() + 1, args.end());
+  try {
+    if (command == "run") return inferloop::cli::run_command(rest);
+    if (command == "predict") return inferloop::cli::predict_command(rest);
+    if (command == "validate") return inferloop::cli::validate_command(rest);
+    if (command == "version" || command == "--version") {
+      std::cout << "inferloop " << inferloop::kVersion << " (xgboost " << linked_xgboost()
+                << ")\n";
+      return 0;
+    }
+    if (command == "help" || command == "--help" || command == "-h") {
+      std::cout << kUsage;
+      return 0;
+    }
+  } catch (const std::exception& error) {
+    // Subcommands report their own errors; this is the backstop for anything
+    // they let through, so the tool never dies with an uncaught exception.
+    std::cerr << "inferloop " << command << ": error: " << error.what() << "\n";
+    return 1;
+  }
+  std::cerr << "inferloop: unknown command '" << command << "'\n\n" << kUsage;
+  return 2;
+}
