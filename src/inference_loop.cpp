@@ -602,17 +602,8 @@ class InferenceLoop::Impl {
     publish_to_visible_.record(result.completed_at - result.published_at);
     if (!history_.empty()) {
       std::lock_guard lock(history_mutex_);
-      Prediction& slot = history_[history_head_];
-      const std::size_t count = static_cast<std::size_t>(result.rows) * result.cols;
-      std::copy_n(result.storage.begin(), count, slot.storage.begin());
-      slot.feature_seq = result.feature_seq;
-      slot.feature_time = result.feature_time;
-      slot.published_at = result.published_at;
-      slot.completed_at = result.completed_at;
-      slot.model_version = result.model_version;
-      slot.replica_id = result.replica_id;
-      slot.rows = result.rows;
-      slot.cols = result.cols;
+      // Same-size vector assignment copies in place: no allocation.
+      history_[history_head_] = result;
       history_head_ = (history_head_ + 1) % history_.size();
       if (history_size_ == history_.size()) {
         history_dropped_.fetch_add(1, std::memory_order_relaxed);
