@@ -74,10 +74,12 @@ get_target_property(_inferloop_interface inferloop INTERFACE_LINK_LIBRARIES)
 get_target_property(_inferloop_links inferloop LINK_LIBRARIES)
 set(_inferloop_needed "")
 foreach(_item IN LISTS _inferloop_interface)
+  # A static library's PRIVATE items arrive as $<LINK_ONLY:...>, possibly
+  # around a $<BUILD_INTERFACE:...>: unwrap first, then skip build-only ones.
+  string(REGEX REPLACE "^\\$<LINK_ONLY:(.*)>$" "\\1" _item "${_item}")
   if(_item MATCHES "^\\$<BUILD_INTERFACE:")
     continue()
   endif()
-  string(REGEX REPLACE "^\\$<LINK_ONLY:(.*)>$" "\\1" _item "${_item}")
   list(APPEND _inferloop_needed "${_item}")
 endforeach()
 if(_inferloop_type STREQUAL "SHARED_LIBRARY")
