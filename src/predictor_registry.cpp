@@ -9,6 +9,7 @@
 
 #include "inferloop/error.hpp"
 #include "inferloop/predictor.hpp"
+#include "forest/forest_predictor.hpp"
 #include "xgboost_predictor.hpp"
 
 namespace inferloop {
@@ -42,6 +43,7 @@ PredictorRegistry& PredictorRegistry::global() {
   static PredictorRegistry* const registry = [] {
     auto* created = new PredictorRegistry();  // never destroyed: usable during static teardown
     created->add("XGBoostPredictor", &detail::make_xgboost_predictor);
+    created->add("ForestPredictor", &detail::make_forest_predictor);
     return created;
   }();
   return *registry;

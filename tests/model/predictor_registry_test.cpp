@@ -50,9 +50,10 @@ TEST(PredictorRegistry, GlobalHasXGBoostPredictor) {
 TEST(PredictorRegistry, UnknownNameListsKnownOnesAndSuggestsTheClosest) {
   EXPECT_EQ(create_error(PredictorRegistry::global(), "XGBoostPredicter"),
             "unknown predictor_class_name \"XGBoostPredicter\"; known predictors: "
-            "XGBoostPredictor; did you mean \"XGBoostPredictor\"?");
+            "ForestPredictor, XGBoostPredictor; did you mean \"XGBoostPredictor\"?");
   EXPECT_EQ(create_error(PredictorRegistry::global(), "Linear"),
-            "unknown predictor_class_name \"Linear\"; known predictors: XGBoostPredictor");
+            "unknown predictor_class_name \"Linear\"; known predictors: "
+            "ForestPredictor, XGBoostPredictor");
 }
 
 TEST(PredictorRegistry, UserPredictorsAreAddedCreatedAndListedSorted) {

@@ -1,0 +1,80 @@
+// ForestModel: an XGBoost tree ensemble read from its JSON or UBJSON file and
+// evaluated natively, with the same float32 arithmetic as XGBoost's CPU
+// predictor, so every output equals XGBoost's bit for bit.
+//
+// It is what the "ForestPredictor" predictor runs, and it is public so that a
+// backtest can score millions of rows without an InferenceLoop:
+//
+//   auto forest = inferloop::ForestModel::load("model.ubj");
+//   std::vector<float> out(rows * forest.num_outputs(OutputKind::kTransformed));
+//   forest.predict(features, rows, out, OutputKind::kTransformed);
+//
+// Reads models saved by every XGBoost from 1.0 to 3.2: gbtree and dart,
+// scalar and vector base_score, output groups (multi-class), categorical
+// splits. Refuses (throws inferloop::Error) what it cannot reproduce exactly:
+// gblinear, multi-target vector leaves, unknown objectives, and the legacy
+// binary format (re-save it with xgboost: booster.save_model("model.ubj")).
+//
+// Lifecycle and thread safety: load() builds an immutable model; copies share
+// it. predict() is const, never allocates, and may be called from any number
+// of threads at once.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "inferloop/config.hpp"
+#include "inferloop/model_source.hpp"
+
+namespace inferloop {
+
+namespace detail {
+struct Forest;
+}
+
+class ForestModel {
+ public:
+  // Reads a .json or .ubj file (the format is sniffed as XGBoost does).
+  // Throws inferloop::Error naming the file, the JSON key and what to do.
+  [[nodiscard]] static ForestModel load(const std::filesystem::path& model_file);
+
+  // Parses a model already in memory. `source_name` is used in messages.
+  // REQUIRES: format is kJson or kUbjson (kLegacyBinary throws).
+  [[nodiscard]] static ForestModel parse(std::span<const std::uint8_t> bytes, ModelFormat format,
+                                         std::string_view source_name);
+
+  // Features per row: the model's num_feature.
+  [[nodiscard]] std::size_t num_features() const noexcept;
+  // Values per row: the number of output groups (num_class for softprob, 1
+  // for regression and binary); 1 for multi:softmax's transformed output,
+  // which is the winning class index.
+  [[nodiscard]] std::size_t num_outputs(OutputKind kind) const noexcept;
+  [[nodiscard]] std::size_t num_trees() const noexcept;
+  // The objective's name as XGBoost wrote it, e.g. "binary:logistic".
+  [[nodiscard]] const std::string& objective() const noexcept;
+  // The XGBoost version that saved the model, {major, minor, patch}.
+  [[nodiscard]] const std::vector<int>& saved_by_version() const noexcept;
+  // Empty when the model was trained without feature names.
+  [[nodiscard]] const std::vector<std::string>& feature_names() const noexcept;
+
+  // Predicts `rows` rows of `features` (row-major, rows x num_features(); NaN
+  // is missing) into `out` (rows x num_outputs(kind)).
+  // REQUIRES: features.size() == rows * num_features(),
+  //           out.size() == rows * num_outputs(kind).
+  // NOTE: large batches are evaluated in row blocks, tree by tree, which keeps
+  //       the trees in cache; every output is still summed in tree order.
+  void predict(std::span<const float> features, std::size_t rows, std::span<float> out,
+               OutputKind kind) const noexcept;
+
+ private:
+  explicit ForestModel(std::shared_ptr<const detail::Forest> forest);
+  std::shared_ptr<const detail::Forest> forest_;
+};
+
+}  // namespace inferloop

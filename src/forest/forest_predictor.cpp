@@ -1,0 +1,98 @@
+// ForestPredictor (see forest_predictor.hpp).
+#include "forest/forest_predictor.hpp"
+
+#include <string>
+
+#include "inferloop/error.hpp"
+#include "inferloop/forest.hpp"
+
+namespace inferloop::detail {
+namespace {
+
+class ForestPredictor final : public Predictor {
+ public:
+  ForestPredictor(ForestModel model, const PredictorContext& context)
+      : model_(std::move(model)),
+        output_(context.config.output),
+        model_file_(context.model.model_file.string()),
+        num_features_(model_.num_features()),
+        num_outputs_(model_.num_outputs(output_)) {}
+
+  [[nodiscard]] std::size_t num_features() const noexcept override { return num_features_; }
+  [[nodiscard]] std::size_t num_outputs() const noexcept override { return num_outputs_; }
+
+  void predict(std::span<const float> features, std::size_t rows, std::span<float> out) override {
+    if (rows == 0 || features.size() != rows * num_features_ ||
+        out.size() != rows * num_outputs_) {
+      throw Error("ForestPredictor::predict: " + std::to_string(rows) + " rows need " +
+                  std::to_string(rows * num_features_) + " features and " +
+                  std::to_string(rows * num_outputs_) + " outputs, got " +
+                  std::to_string(features.size()) + " and " + std::to_string(out.size()));
+    }
+    model_.predict(features, rows, out, output_);
+  }
+
+  [[nodiscard]] std::string describe() const override {
+    std::string version;
+    for (int part : model_.saved_by_version()) {
+      version += (version.empty() ? "" : ".") + std::to_string(part);
+    }
+    return "ForestPredictor(" + model_file_ + ", " + model_.objective() + ", " +
+           std::to_string(model_.num_trees()) + " trees, saved by xgboost " +
+           (version.empty() ? "?" : version) + ", device cpu)";
+  }
+
+ private:
+  ForestModel model_;
+  OutputKind output_;
+  std::string model_file_;
+  std::size_t num_features_;
+  std::size_t num_outputs_;
+};
+
+ForestModel share_or_load(const PredictorContext& context) {
+  const std::string key = "ForestPredictor:" + context.model.model_file.string();
+  std::lock_guard lock(context.shared.mutex);
+  std::shared_ptr<void>& entry = context.shared.entries[key];
+  if (!entry) {
+    try {
+      entry = std::make_shared<ForestModel>(ForestModel::load(context.model.model_file));
+    } catch (...) {
+      context.shared.entries.erase(key);  // the next replica reports the same error
+      throw;
+    }
+  }
+  return *std::static_pointer_cast<ForestModel>(entry);
+}
+
+}  // namespace
+
+std::unique_ptr<Predictor> make_forest_predictor(const PredictorContext& context) {
+  const InferenceConfig& config = context.config;
+  if (config.device != "cpu") {
+    throw Error("device: " + config.device + ": ForestPredictor evaluates trees on the CPU; " +
+                "set device: cpu, or use predictor_class_name: XGBoostPredictor for a GPU");
+  }
+  ForestModel model = share_or_load(context);
+  const std::string model_file = context.model.model_file.string();
+  if (config.num_features != 0 && config.num_features != model.num_features()) {
+    throw Error("num_features is " + std::to_string(config.num_features) +
+                " in the config, but the model " + model_file + " takes " +
+                std::to_string(model.num_features()) +
+                " features per row (learner_model_param.num_feature); set num_features to " +
+                std::to_string(model.num_features()) +
+                " or remove it to take the width from the model");
+  }
+  const auto& signature = context.model.signature_inputs;
+  if (!signature.empty() && signature.size() != model.num_features()) {
+    throw Error("the MLmodel signature " +
+                context.model.mlmodel_file.value_or(context.model.model_file).string() +
+                " lists " + std::to_string(signature.size()) + " inputs, but the model file " +
+                model_file + " takes " + std::to_string(model.num_features()) +
+                " features (learner_model_param.num_feature); save the MLflow model again with a "
+                "matching signature");
+  }
+  return std::make_unique<ForestPredictor>(std::move(model), context);
+}
+
+}  // namespace inferloop::detail

@@ -1,0 +1,22 @@
+// ForestPredictor: the Predictor over ForestModel, registered as
+// "ForestPredictor". It reads the model file itself (any XGBoost 1.x-3.x JSON
+// or UBJSON), so it does not depend on the linked libxgboost's version.
+//
+// Lifecycle: the registry calls make_forest_predictor() once per replica at
+// start(). Replicas of one start() share one immutable ForestModel (looked up
+// in PredictorContext::shared), which needs no locking: evaluation only reads
+// it. predict() is called by one replica's worker thread at a time.
+#pragma once
+
+#include <memory>
+
+#include "inferloop/predictor.hpp"
+
+namespace inferloop::detail {
+
+// Throws inferloop::Error when the model cannot be read or reproduced
+// exactly, when device is not "cpu", or when num_features (config) or the
+// MLmodel signature disagree with the model.
+[[nodiscard]] std::unique_ptr<Predictor> make_forest_predictor(const PredictorContext& context);
+
+}  // namespace inferloop::detail

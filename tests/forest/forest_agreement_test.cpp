@@ -1,0 +1,269 @@
+// ForestModel / ForestPredictor against xgboost's own predictions, bit for
+// bit, on the models tests/python/forest_models.py trains with each
+// configured xgboost (the current one and 1.7.4): every objective, NaN
+// inputs, categorical splits, dart, JSON and UBJSON. Also the models it must
+// refuse, and the predictor's plumbing (registry, shared model, widths).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "forest/forest_predictor.hpp"
+#include "inferloop/error.hpp"
+#include "inferloop/forest.hpp"
+#include "inferloop/predictor.hpp"
+
+namespace inferloop {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::vector<float> read_f32(const fs::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  EXPECT_TRUE(in) << "cannot open " << file;
+  const std::vector<char> bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  std::vector<float> values(bytes.size() / sizeof(float));
+  std::memcpy(values.data(), bytes.data(), values.size() * sizeof(float));
+  return values;
+}
+
+std::uint32_t bits(float value) {
+  std::uint32_t word;
+  std::memcpy(&word, &value, sizeof word);
+  return word;
+}
+
+// Equal bits, except that any NaN equals any NaN.
+bool same(float a, float b) { return (std::isnan(a) && std::isnan(b)) || bits(a) == bits(b); }
+
+// The number of outputs that differ; the first one is described in `first`.
+std::size_t count_differences(const std::vector<float>& got, const std::vector<float>& want,
+                              std::size_t per_row, std::string& first) {
+  std::size_t differences = 0;
+  for (std::size_t i = 0; i < want.size(); ++i) {
+    if (same(got[i], want[i])) continue;
+    if (differences++ == 0) {
+      char text[160];
+      std::snprintf(text, sizeof text, "row %zu output %zu: got %.9g (0x%08x), xgboost %.9g (0x%08x)",
+                    i / per_row, i % per_row, got[i], bits(got[i]), want[i], bits(want[i]));
+      first = text;
+    }
+  }
+  return differences;
+}
+
+struct VersionFixtures {
+  fs::path root;
+  nlohmann::json manifest;
+};
+
+// The folder forest_models.py wrote for xgboost `major.minor`, or nothing.
+std::optional<VersionFixtures> fixtures_for(const std::string& version_folder) {
+  const fs::path root = fs::path(INFERLOOP_FOREST_FIXTURES) / version_folder;
+  const fs::path manifest_file = root / "manifest.json";
+  if (!fs::is_regular_file(manifest_file)) return std::nullopt;
+  return VersionFixtures{root, nlohmann::json::parse(std::ifstream(manifest_file))};
+}
+
+std::optional<VersionFixtures> current_fixtures() {
+  // The current xgboost's folder: whichever one is not 1.7.
+  if (!fs::is_directory(INFERLOOP_FOREST_FIXTURES)) return std::nullopt;
+  for (const auto& entry : fs::directory_iterator(INFERLOOP_FOREST_FIXTURES)) {
+    const std::string name = entry.path().filename().string();
+    if (name.starts_with("xgb") && name != "xgb1.7") return fixtures_for(name);
+  }
+  return std::nullopt;
+}
+
+// Loads every model of `set` in both formats and compares all outputs.
+void expect_agreement(const VersionFixtures& set, std::size_t minimum_models) {
+  std::size_t compared = 0;
+  for (const auto& entry : set.manifest.at("models")) {
+    const std::string name = entry.at("name");
+    const std::size_t rows = entry.at("rows");
+    const std::vector<float> features = read_f32(set.root / entry.at("features").get<std::string>());
+    const std::vector<float> margin = read_f32(set.root / (name + ".margin.f32"));
+    const std::vector<float> transformed = read_f32(set.root / (name + ".transformed.f32"));
+    for (const char* extension : {".json", ".ubj"}) {
+      SCOPED_TRACE(set.root.filename().string() + "/" + name + extension);
+      const ForestModel model = ForestModel::load(set.root / (name + extension));
+      EXPECT_EQ(model.objective(), entry.at("objective").get<std::string>());
+      ASSERT_EQ(model.num_features(), entry.at("num_features").get<std::size_t>());
+      ASSERT_EQ(features.size(), rows * model.num_features());
+      ASSERT_EQ(model.num_outputs(OutputKind::kMargin), entry.at("margin_outputs").get<std::size_t>());
+      ASSERT_EQ(model.num_outputs(OutputKind::kTransformed),
+                entry.at("transformed_outputs").get<std::size_t>());
+      for (const auto& [kind, want] : {std::pair{OutputKind::kMargin, &margin},
+                                       std::pair{OutputKind::kTransformed, &transformed}}) {
+        const std::size_t per_row = model.num_outputs(kind);
+        ASSERT_EQ(want->size(), rows * per_row);
+        std::vector<float> got(rows * per_row, -1.0F);
+        model.predict(features, rows, got, kind);
+        std::string first;
+        EXPECT_EQ(count_differences(got, *want, per_row, first), 0u)
+            << to_string(kind) << " output differs from xgboost's; first: " << first;
+        // One row at a time takes the single-row path; it must agree too.
+        std::vector<float> one(per_row);
+        for (std::size_t row = 0; row < rows; row += 97) {
+          model.predict(std::span(features).subspan(row * model.num_features(), model.num_features()),
+                        1, one, kind);
+          for (std::size_t k = 0; k < per_row; ++k) {
+            ASSERT_TRUE(same(one[k], (*want)[row * per_row + k]))
+                << to_string(kind) << " row " << row << " output " << k;
+          }
+        }
+      }
+      ++compared;
+    }
+  }
+  EXPECT_GE(compared, minimum_models) << "fewer models than forest_models.py writes";
+}
+
+#define INFERLOOP_FOREST_REQUIRE(set, what)                                                  \
+  if (!(set)) {                                                                              \
+    GTEST_SKIP() << "no " what " models in " INFERLOOP_FOREST_FIXTURES                       \
+                    " (configure with -DINFERLOOP_PYTHON=... / -DINFERLOOP_PYTHON_XGB17=... " \
+                    "and run through ctest)";                                                \
+  }
+
+TEST(ForestAgreement, CurrentXGBoostEveryObjectiveJsonAndUbjson) {
+  const auto set = current_fixtures();
+  INFERLOOP_FOREST_REQUIRE(set, "current-xgboost");
+  expect_agreement(*set, 2 * 27);
+}
+
+TEST(ForestAgreement, XGBoost17EveryObjectiveJsonAndUbjson) {
+  const auto set = fixtures_for("xgb1.7");
+  INFERLOOP_FOREST_REQUIRE(set, "xgboost 1.7");
+  expect_agreement(*set, 2 * 24);
+}
+
+void expect_refusals(const VersionFixtures& set) {
+  for (const auto& entry : set.manifest.at("refuse")) {
+    const std::string file = entry.at("file");
+    const std::string reason = entry.at("reason");
+    SCOPED_TRACE(file);
+    try {
+      (void)ForestModel::load(set.root / file);
+      ADD_FAILURE() << "loaded a model it must refuse (" << reason << ")";
+    } catch (const Error& error) {
+      const std::string message = error.what();
+      EXPECT_NE(message.find((set.root / file).string()), std::string::npos) << message;
+      if (reason == "gblinear") {
+        EXPECT_NE(message.find("booster \"gblinear\" is not a tree ensemble"), std::string::npos)
+            << message;
+      } else if (reason == "legacy binary") {
+        EXPECT_NE(message.find("legacy binary"), std::string::npos) << message;
+        EXPECT_NE(message.find("save_model(\"model.ubj\")"), std::string::npos) << message;
+      } else if (reason == "vector leaf") {
+        EXPECT_NE(message.find("vector leaves (size_leaf_vector=2"), std::string::npos) << message;
+      } else if (reason == "survival:aft") {
+        EXPECT_NE(message.find("learner.objective.name: objective \"survival:aft\" is not one "
+                               "ForestPredictor can reproduce exactly"),
+                  std::string::npos)
+            << message;
+      } else {
+        ADD_FAILURE() << "unknown refusal reason " << reason;
+      }
+    }
+  }
+}
+
+TEST(ForestAgreement, RefusesGblinearLegacyBinaryVectorLeavesAndAft) {
+  std::size_t sets = 0;
+  for (const auto& set : {current_fixtures(), fixtures_for("xgb1.7")}) {
+    if (!set) continue;
+    ++sets;
+    EXPECT_GE(set->manifest.at("refuse").size(), 3u);
+    expect_refusals(*set);
+  }
+  if (sets == 0) GTEST_SKIP() << "no trained models in " INFERLOOP_FOREST_FIXTURES;
+}
+
+// --- ForestPredictor, through the registry -----------------------------------
+
+struct PredictorFixture {
+  InferenceConfig config;
+  ResolvedModel model;
+  SharedPredictorState shared;
+  std::unique_ptr<Predictor> create(std::size_t replica = 0) {
+    return PredictorRegistry::global().create(
+        "ForestPredictor", PredictorContext{config, model, replica, shared});
+  }
+};
+
+TEST(ForestPredictor, IsRegisteredAndMatchesXGBoostThroughThePredictorInterface) {
+  ASSERT_TRUE(PredictorRegistry::global().contains("ForestPredictor"));
+  const auto set = current_fixtures();
+  INFERLOOP_FOREST_REQUIRE(set, "current-xgboost");
+  const std::vector<float> features = read_f32(set->root / "features.f32");
+  for (const char* name : {"softprob", "softmax", "binary_logistic"}) {
+    for (const OutputKind kind : {OutputKind::kMargin, OutputKind::kTransformed}) {
+      SCOPED_TRACE(std::string(name) + " " + std::string(to_string(kind)));
+      PredictorFixture fixture;
+      fixture.config.model_uri = (set->root / (std::string(name) + ".ubj")).string();
+      fixture.config.predictor_class_name = "ForestPredictor";
+      fixture.config.output = kind;
+      fixture.model = resolve_model(fixture.config.model_uri);
+      auto predictor = fixture.create();
+      predictor->warm_up();
+      const std::size_t rows = features.size() / predictor->num_features();
+      const std::vector<float> want = read_f32(
+          set->root / (std::string(name) + (kind == OutputKind::kMargin ? ".margin.f32"
+                                                                        : ".transformed.f32")));
+      ASSERT_EQ(want.size(), rows * predictor->num_outputs());
+      std::vector<float> got(want.size());
+      predictor->predict(features, rows, got);
+      std::string first;
+      EXPECT_EQ(count_differences(got, want, predictor->num_outputs(), first), 0u) << first;
+      EXPECT_NE(predictor->describe().find("ForestPredictor("), std::string::npos);
+    }
+  }
+}
+
+TEST(ForestPredictor, ReplicasShareOneModelAndWrongWidthsAreErrors) {
+  const auto set = current_fixtures();
+  INFERLOOP_FOREST_REQUIRE(set, "current-xgboost");
+  PredictorFixture fixture;
+  fixture.config.model_uri = (set->root / "squarederror.json").string();
+  fixture.model = resolve_model(fixture.config.model_uri);
+  auto first = fixture.create(0);
+  auto second = fixture.create(1);
+  EXPECT_EQ(fixture.shared.entries.size(), 1u);
+  EXPECT_EQ(first->num_features(), 12u);
+  EXPECT_EQ(first->num_outputs(), 1u);
+
+  std::vector<float> row(12, 0.5F), out(1);
+  EXPECT_THROW(first->predict(std::span(row).first(11), 1, out), Error);
+  EXPECT_THROW(first->predict(row, 1, std::span(out).first(0)), Error);
+
+  PredictorFixture wrong_width;
+  wrong_width.config.model_uri = fixture.config.model_uri;
+  wrong_width.config.num_features = 13;
+  wrong_width.model = fixture.model;
+  try {
+    (void)wrong_width.create();
+    ADD_FAILURE() << "accepted num_features 13 for a 12-feature model";
+  } catch (const Error& error) {
+    EXPECT_NE(std::string(error.what()).find("set num_features to 12"), std::string::npos)
+        << error.what();
+  }
+
+  PredictorFixture gpu;
+  gpu.config.model_uri = fixture.config.model_uri;
+  gpu.config.device = "cuda:0";
+  gpu.model = fixture.model;
+  EXPECT_THROW((void)gpu.create(), Error);
+}
+
+}  // namespace
+}  // namespace inferloop

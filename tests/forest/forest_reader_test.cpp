@@ -1,0 +1,354 @@
+// ForestModel on tiny models written inline, whose outputs are checked by
+// hand: split test, missing values, categorical sets, base_score forms, dart
+// weights, node relayout; and precise errors for models it must refuse or
+// that are damaged.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "inferloop/error.hpp"
+#include "inferloop/forest.hpp"
+
+namespace inferloop {
+namespace {
+
+using json = nlohmann::json;
+constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
+
+// Tree A: feature 0 < 1.0 ? 0.25 : -0.5; a missing value goes right.
+// Its node ids are deliberately not breadth-first: the root's children are 2, 1.
+json tree_numeric() {
+  return {{"tree_param", {{"num_nodes", "3"}, {"size_leaf_vector", "1"}}},
+          {"left_children", {2, -1, -1}},
+          {"right_children", {1, -1, -1}},
+          {"split_indices", {0, 0, 0}},
+          {"split_conditions", {1.0, -0.5, 0.25}},
+          {"default_left", {0, 0, 0}},
+          {"split_type", {0, 0, 0}},
+          {"categories", json::array()},
+          {"categories_nodes", json::array()},
+          {"categories_segments", json::array()},
+          {"categories_sizes", json::array()}};
+}
+
+// Tree B: feature 1 in {1, 3} ? 2.0 : 1.0 (right is "in the set"); missing goes left.
+json tree_categorical() {
+  return {{"tree_param", {{"num_nodes", "3"}, {"size_leaf_vector", "1"}}},
+          {"left_children", {1, -1, -1}},
+          {"right_children", {2, -1, -1}},
+          {"split_indices", {1, 0, 0}},
+          {"split_conditions", {0.0, 1.0, 2.0}},
+          {"default_left", {true, false, false}},
+          {"split_type", {1, 0, 0}},
+          {"categories", {3, 1}},
+          {"categories_nodes", {0}},
+          {"categories_segments", {0}},
+          {"categories_sizes", {2}}};
+}
+
+json model(const std::string& objective, const std::string& base_score, json trees,
+           const std::string& booster = "gbtree", json weight_drop = nullptr) {
+  json tree_info = json::array();
+  for (std::size_t i = 0; i < trees.size(); ++i) tree_info.push_back(0);
+  json gbtree_model = {{"gbtree_model_param", {{"num_trees", std::to_string(trees.size())}}},
+                       {"trees", trees},
+                       {"tree_info", tree_info}};
+  json gradient_booster = {{"name", booster}};
+  if (booster == "dart") {
+    gradient_booster["gbtree"] = {{"name", "gbtree"}, {"model", gbtree_model}};
+    gradient_booster["weight_drop"] = weight_drop;
+  } else {
+    gradient_booster["model"] = gbtree_model;
+  }
+  return {{"version", {3, 2, 0}},
+          {"learner",
+           {{"learner_model_param",
+             {{"base_score", base_score}, {"num_feature", "2"}, {"num_class", "0"},
+              {"num_target", "1"}}},
+            {"objective", {{"name", objective}}},
+            {"feature_names", {"price", "venue"}},
+            {"gradient_booster", gradient_booster}}}};
+}
+
+ForestModel parse_json(const json& document) {
+  const std::string text = document.dump();
+  return ForestModel::parse({reinterpret_cast<const std::uint8_t*>(text.data()), text.size()},
+                            ModelFormat::kJson, "tiny.json");
+}
+
+float predict_one(const ForestModel& forest, std::vector<float> row,
+                  OutputKind kind = OutputKind::kMargin) {
+  float out = -12345.0F;
+  forest.predict(row, 1, {&out, 1}, kind);
+  return out;
+}
+
+std::string error_of(const json& document) {
+  try {
+    (void)parse_json(document);
+  } catch (const Error& error) {
+    return error.what();
+  }
+  return "(no error)";
+}
+
+TEST(ForestReader, NumericAndCategoricalSplitsByHand) {
+  const ForestModel forest =
+      parse_json(model("reg:squarederror", "5E-1", {tree_numeric(), tree_categorical()}));
+  EXPECT_EQ(forest.num_features(), 2u);
+  EXPECT_EQ(forest.num_trees(), 2u);
+  EXPECT_EQ(forest.feature_names(), (std::vector<std::string>{"price", "venue"}));
+  EXPECT_EQ(forest.saved_by_version(), (std::vector<int>{3, 2, 0}));
+  // 0.5 + A + B
+  EXPECT_EQ(predict_one(forest, {0.0F, 1.0F}), 0.5F + 0.25F + 2.0F);    // left; in set
+  EXPECT_EQ(predict_one(forest, {1.0F, 3.0F}), 0.5F - 0.5F + 2.0F);     // 1.0 is not < 1.0
+  EXPECT_EQ(predict_one(forest, {kNaN, kNaN}), 0.5F - 0.5F + 1.0F);     // defaults: right, left
+  EXPECT_EQ(predict_one(forest, {0.0F, 3.7F}), 0.5F + 0.25F + 2.0F);    // 3.7 is category 3
+  EXPECT_EQ(predict_one(forest, {0.0F, 2.0F}), 0.5F + 0.25F + 1.0F);    // not in the set
+  EXPECT_EQ(predict_one(forest, {0.0F, -1.0F}), 0.5F + 0.25F + 1.0F);   // negative: left
+  EXPECT_EQ(predict_one(forest, {0.0F, 3e7F}), 0.5F + 0.25F + 1.0F);    // >= 2^24: left
+  EXPECT_EQ(predict_one(forest, {-std::numeric_limits<float>::infinity(), 1.0F}), 2.75F);
+  EXPECT_EQ(predict_one(forest, {std::numeric_limits<float>::infinity(), 1.0F}), 2.0F);
+}
+
+TEST(ForestReader, LogisticBaseScoreBecomesAMarginAndTheSigmoidIsXGBoosts) {
+  // 3.1+ writes base_score as an array; earlier versions as a scalar.
+  for (const char* base_score : {"[2.5E-1]", "2.5E-1"}) {
+    SCOPED_TRACE(base_score);
+    const ForestModel forest = parse_json(model("binary:logistic", base_score, {tree_numeric()}));
+    const float base_margin = -std::log(1.0F / 0.25F - 1.0F);
+    EXPECT_EQ(predict_one(forest, {0.0F, 0.0F}), base_margin + 0.25F);
+    const float margin = base_margin - 0.5F;
+    const float expected = 1.0F / (std::exp(std::min(-margin, 88.7F)) + 1.0F + 1e-16F);
+    EXPECT_EQ(predict_one(forest, {2.0F, 0.0F}, OutputKind::kTransformed), expected);
+  }
+  const ForestModel poisson = parse_json(model("count:poisson", "[2E0]", {tree_numeric()}));
+  EXPECT_EQ(predict_one(poisson, {0.0F, 0.0F}), std::log(2.0F) + 0.25F);
+  EXPECT_EQ(predict_one(poisson, {0.0F, 0.0F}, OutputKind::kTransformed),
+            std::exp(std::log(2.0F) + 0.25F));
+}
+
+TEST(ForestReader, DartScalesEachTreeByItsWeight) {
+  const ForestModel forest = parse_json(
+      model("reg:squarederror", "0E0", {tree_numeric(), tree_numeric()}, "dart", {0.5, 2.0}));
+  EXPECT_EQ(predict_one(forest, {0.0F, 0.0F}), 0.25F * 0.5F + 0.25F * 2.0F);
+}
+
+TEST(ForestReader, UbjsonReadsTheSameModel) {
+  const json document = model("reg:squarederror", "5E-1", {tree_numeric(), tree_categorical()});
+  const std::vector<std::uint8_t> ubjson = json::to_ubjson(document, true, true);
+  const ForestModel forest = ForestModel::parse(ubjson, ModelFormat::kUbjson, "tiny.ubj");
+  EXPECT_EQ(predict_one(forest, {0.0F, 1.0F}), 2.75F);
+  EXPECT_EQ(predict_one(forest, {kNaN, kNaN}), 1.0F);
+}
+
+TEST(ForestReader, MulticlassSoftmaxAndSoftprob) {
+  json document = model("multi:softprob", "[0E0,1E0,0E0]", {tree_numeric(), tree_numeric(),
+                                                            tree_numeric()});
+  document["learner"]["learner_model_param"]["num_class"] = "3";
+  document["learner"]["gradient_booster"]["model"]["tree_info"] = {0, 1, 1};
+  const ForestModel softprob = parse_json(document);
+  ASSERT_EQ(softprob.num_outputs(OutputKind::kMargin), 3u);
+  std::vector<float> row{0.0F, 0.0F}, margin(3), probability(3);
+  softprob.predict(row, 1, margin, OutputKind::kMargin);
+  EXPECT_EQ(margin, (std::vector<float>{0.25F, 1.5F, 0.0F}));
+  softprob.predict(row, 1, probability, OutputKind::kTransformed);
+  double sum = 0;
+  for (float m : margin) sum += std::exp(m - 1.5F);
+  EXPECT_EQ(probability[1], std::exp(0.0F) / static_cast<float>(sum));
+
+  document["learner"]["objective"]["name"] = "multi:softmax";
+  const ForestModel softmax = parse_json(document);
+  EXPECT_EQ(softmax.num_outputs(OutputKind::kTransformed), 1u);
+  EXPECT_EQ(predict_one(softmax, {0.0F, 0.0F}, OutputKind::kTransformed), 1.0F);
+}
+
+TEST(ForestReader, RefusesWhatItCannotReproduceWithTheReasonAndWhatToDo) {
+  const json good = model("reg:squarederror", "5E-1", {tree_numeric()});
+
+  json unknown = good;
+  // E.g. an objective from an xgboost plugin.
+  unknown["learner"]["objective"]["name"] = "reg:my_plugin_loss";
+  EXPECT_NE(error_of(unknown).find("tiny.json: learner.objective.name: objective "
+                                   "\"reg:my_plugin_loss\" "
+                                   "is not one ForestPredictor can reproduce exactly"),
+            std::string::npos)
+      << error_of(unknown);
+
+  json linear = good;
+  linear["learner"]["gradient_booster"] = {{"name", "gblinear"}, {"model", json::object()}};
+  EXPECT_NE(error_of(linear).find("booster \"gblinear\" is not a tree ensemble"), std::string::npos);
+
+  json vector_leaf = good;
+  vector_leaf["learner"]["gradient_booster"]["model"]["trees"][0]["tree_param"]["size_leaf_vector"] =
+      "3";
+  EXPECT_NE(error_of(vector_leaf).find("learner.gradient_booster.model.trees[0]: the tree has "
+                                       "vector leaves (size_leaf_vector=3"),
+            std::string::npos)
+      << error_of(vector_leaf);
+
+  const std::string legacy = "binf\x01\x02";
+  try {
+    (void)ForestModel::parse({reinterpret_cast<const std::uint8_t*>(legacy.data()), legacy.size()},
+                             ModelFormat::kLegacyBinary, "old.model");
+    ADD_FAILURE() << "accepted the legacy binary format";
+  } catch (const Error& error) {
+    EXPECT_NE(std::string(error.what()).find("old.model: this is XGBoost's legacy binary"),
+              std::string::npos);
+    EXPECT_NE(std::string(error.what()).find("booster.save_model(\"model.ubj\")"), std::string::npos);
+  }
+}
+
+TEST(ForestReader, DamagedModelsAreErrorsNamingTheKey) {
+  const json good = model("reg:squarederror", "5E-1", {tree_numeric(), tree_categorical()});
+  const std::string trees = "learner.gradient_booster.model.trees";
+
+  json cycle = good;
+  cycle["learner"]["gradient_booster"]["model"]["trees"][0]["left_children"] = {1, 0, -1};
+  cycle["learner"]["gradient_booster"]["model"]["trees"][0]["right_children"] = {2, 2, -1};
+  EXPECT_NE(error_of(cycle).find(trees + "[0] node 1: child index 0 is not a fresh node"),
+            std::string::npos)
+      << error_of(cycle);
+
+  json feature = good;
+  feature["learner"]["gradient_booster"]["model"]["trees"][1]["split_indices"] = {7, 0, 0};
+  EXPECT_NE(error_of(feature).find(trees + "[1] node 0: split feature 7 is not below the model's "
+                                   "num_feature 2"),
+            std::string::npos)
+      << error_of(feature);
+
+  json group = good;
+  group["learner"]["gradient_booster"]["model"]["tree_info"] = {0, 4};
+  EXPECT_NE(error_of(group).find("learner.gradient_booster.model.tree_info[1]: output group 4"),
+            std::string::npos)
+      << error_of(group);
+
+  json short_array = good;
+  short_array["learner"]["gradient_booster"]["model"]["trees"][0]["split_conditions"] = {1.0};
+  EXPECT_NE(error_of(short_array).find(trees + "[0].split_conditions: has 1 entries, expected 3"),
+            std::string::npos)
+      << error_of(short_array);
+
+  json categories = good;
+  categories["learner"]["gradient_booster"]["model"]["trees"][1]["categories_sizes"] = {5};
+  EXPECT_NE(error_of(categories).find("its categories_segments/categories_sizes run past"),
+            std::string::npos)
+      << error_of(categories);
+
+  json base = good;
+  base["learner"]["learner_model_param"]["base_score"] = "[0.5,x]";
+  EXPECT_NE(error_of(base).find("learner.learner_model_param.base_score: cannot read base_score"),
+            std::string::npos)
+      << error_of(base);
+
+  const std::string truncated = good.dump().substr(0, 100);
+  try {
+    (void)ForestModel::parse(
+        {reinterpret_cast<const std::uint8_t*>(truncated.data()), truncated.size()},
+        ModelFormat::kJson, "cut.json");
+    ADD_FAILURE() << "accepted a truncated file";
+  } catch (const Error& error) {
+    EXPECT_NE(std::string(error.what()).find("cut.json: not a valid JSON file"), std::string::npos)
+        << error.what();
+    EXPECT_NE(std::string(error.what()).find("re-save the model"), std::string::npos);
+  }
+}
+
+// Malformed files of the kinds the fuzzer produces: each must be an
+// inferloop::Error naming the file, never a crash or a bad read.
+TEST(ForestReader, MalformedFilesAreErrorsNotCrashes) {
+  const json good = model("reg:squarederror", "5E-1", {tree_numeric(), tree_categorical()});
+  const std::string trees = "learner.gradient_booster.model.trees";
+  struct Case {
+    const char* what;
+    json document;
+    std::string expected;  // a part of the message
+  };
+  std::vector<Case> cases;
+  auto add = [&](const char* what, auto&& edit, std::string expected) {
+    json document = good;
+    edit(document);
+    cases.push_back({what, std::move(document), std::move(expected)});
+  };
+  const auto first_tree = [](json& d) -> json& {
+    return d["learner"]["gradient_booster"]["model"]["trees"][0];
+  };
+  add("self loop", [&](json& d) { first_tree(d)["left_children"] = {0, -1, -1}; },
+      trees + "[0] node 0: child index 0 is not a fresh node");
+  add("child past the end", [&](json& d) { first_tree(d)["right_children"] = {9, -1, -1}; },
+      trees + "[0] node 0: child index 9 is not a fresh node");
+  add("negative feature", [&](json& d) { first_tree(d)["split_indices"] = {-3, 0, 0}; },
+      trees + "[0] node 0: split feature -3 is not below");
+  add("trees not an array",
+      [](json& d) { d["learner"]["gradient_booster"]["model"]["trees"] = "x"; },
+      trees + ": expected an array, found string");
+  add("tree_info shorter than trees",
+      [](json& d) { d["learner"]["gradient_booster"]["model"]["tree_info"] = {0}; },
+      "tree_info: has 1 entries, expected 2");
+  add("empty tree", [&](json& d) {
+        for (const char* key : {"left_children", "right_children", "split_indices",
+                                "split_conditions", "default_left", "split_type"}) {
+          first_tree(d)[key] = json::array();
+        }
+      },
+      trees + "[0].left_children: the tree has no nodes");
+  add("string where a number belongs",
+      [&](json& d) { first_tree(d)["split_conditions"] = {"1.0", -0.5, 0.25}; },
+      trees + "[0].split_conditions[0]: expected a number, found string");
+  add("num_feature not a number",
+      [](json& d) { d["learner"]["learner_model_param"]["num_feature"] = "many"; },
+      "learner.learner_model_param.num_feature: expected an integer, found \"many\"");
+  add("negative num_feature",
+      [](json& d) { d["learner"]["learner_model_param"]["num_feature"] = "-1"; },
+      "num_feature -1 is out of range");
+  add("category out of range",
+      [](json& d) { d["learner"]["gradient_booster"]["model"]["trees"][1]["categories"] = {3, -1}; },
+      trees + "[1].categories[1]: category -1 is outside [0, 2^24)");
+  add("unknown split type",
+      [](json& d) { d["learner"]["gradient_booster"]["model"]["trees"][1]["split_type"] = {7, 0, 0}; },
+      trees + "[1] node 0: unknown split_type 7");
+  add("logistic base_score outside (0, 1)", [](json& d) {
+        d["learner"]["objective"]["name"] = "binary:logistic";
+        d["learner"]["learner_model_param"]["base_score"] = "[1.5E0]";
+      },
+      "base_score 1.500000 of objective binary:logistic must lie strictly between 0 and 1");
+  add("base_score vector of the wrong length",
+      [](json& d) { d["learner"]["learner_model_param"]["base_score"] = "[1E0,2E0]"; },
+      "base_score: has 2 values for 1 output groups");
+  add("no learner", [](json& d) { d.erase("learner"); }, "tiny.json: missing key \"learner\"");
+  add("document not an object", [](json& d) { d = json::array({1, 2}); },
+      "tiny.json: expected an object, found array");
+
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.what);
+    const std::string message = error_of(c.document);
+    EXPECT_NE(message.find(c.expected), std::string::npos) << message;
+    EXPECT_EQ(message.rfind("tiny.json: ", 0), 0u) << message;
+  }
+
+  // Bytes that are not a model at all, in either format.
+  for (const auto& [bytes, format] :
+       {std::pair{std::string("\x5b\x24\x69\x23\x4c\x7f\xff\xff\xff\xff\xff\xff\xff"),
+                  ModelFormat::kUbjson},  // a typed array claiming 2^63 entries
+        std::pair{std::string("{\"learner\": NaN"), ModelFormat::kJson},
+        std::pair{std::string(""), ModelFormat::kJson},
+        std::pair{std::string(""), ModelFormat::kUbjson}}) {
+    SCOPED_TRACE(bytes);
+    try {
+      (void)ForestModel::parse({reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()},
+                               format, "junk.bin");
+      ADD_FAILURE() << "accepted junk";
+    } catch (const Error& error) {
+      EXPECT_EQ(std::string(error.what()).rfind("junk.bin: ", 0), 0u) << error.what();
+    }
+  }
+}
+
+}  // namespace
+}  // namespace inferloop
