@@ -52,6 +52,11 @@ std::uint64_t FeatureSlot::publish(std::span<const float> values, Timestamp feat
   back.feature_time = feature_time;
   back.published_at = clock_->now();
   const std::uint64_t feature_seq = back.feature_seq;
+  if (observer_ != nullptr) [[unlikely]] {
+    const FeatureSnapshot snapshot{std::span<const float>(back.values.data(), count), back.rows,
+                                   cols_, feature_seq, feature_time, back.published_at};
+    observer_(observer_context_, snapshot);
+  }
   // Hand the written buffer over and take the previous middle one back.
   const std::uint8_t previous = middle_.exchange(static_cast<std::uint8_t>(back_ | kFresh),
                                                  std::memory_order_acq_rel);

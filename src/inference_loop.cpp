@@ -33,6 +33,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "backtest/engine.hpp"
 #include "inferloop/detail/latency_histogram.hpp"
 #include "inferloop/detail/result_slot.hpp"
 #include "inferloop/detail/wake_signal.hpp"
@@ -73,7 +74,7 @@ WaitStrategy replica_wait_strategy(WaitStrategy poller) {
 
 }  // namespace
 
-class InferenceLoop::Impl {
+class InferenceLoop::Impl final : private detail::BacktestHost {
  public:
   Impl(InferenceConfig config, LoopOptions options)
       : config_(std::move(config)), options_(std::move(options)) {
@@ -94,7 +95,7 @@ class InferenceLoop::Impl {
     }
   }
 
-  ~Impl() { stop(); }
+  ~Impl() override { stop(); }
 
   // ---- lifecycle ---------------------------------------------------------
 
@@ -107,6 +108,10 @@ class InferenceLoop::Impl {
       }
       started_ = true;
     }
+    if (options_.backtest) {
+      start_backtest();
+      return;
+    }
     load_replicas();
     launch_threads();
     running_.store(true, std::memory_order_release);
@@ -115,6 +120,12 @@ class InferenceLoop::Impl {
 
   void stop() noexcept {
     std::lock_guard lock(lifecycle_mutex_);
+    if (backtest_ && !stopped_) {
+      stopped_ = true;
+      backtest_->stop(clock_->now());
+      running_.store(false, std::memory_order_release);
+      return;
+    }
     if (!threads_started_ || stopped_) return;
     stopped_ = true;
     stopping_.store(true, std::memory_order_release);
@@ -159,14 +170,23 @@ class InferenceLoop::Impl {
 
   bool latest(Prediction& out) const noexcept {
     if (!results_ || out.storage.size() < results_->capacity()) return false;
+    sync_backtest();
     return results_->read(out);
   }
 
   std::uint64_t latest_feature_seq() const noexcept {
+    sync_backtest();
     return results_ ? results_->newest_feature_seq() : 0;
   }
 
   bool wait_for(std::uint64_t feature_seq, std::chrono::nanoseconds timeout, Prediction* out) const {
+    if (backtest_) {
+      // Simulated time stands still while we wait: what is not visible now
+      // cannot become visible until the engine moves the clock.
+      sync_backtest();
+      if (delivered_seq_.load(std::memory_order_acquire) < feature_seq) return false;
+      return out == nullptr || latest(*out);
+    }
     // delivered_seq_, not the result slot: a caller woken here may rely on
     // the result being in history() and its callback having returned.
     auto reached = [&] { return delivered_seq_.load(std::memory_order_acquire) >= feature_seq; };
@@ -186,6 +206,7 @@ class InferenceLoop::Impl {
   }
 
   LoopStats stats() const {
+    sync_backtest();
     LoopStats s;
     s.snapshots_published = slot_ ? slot_->last_published_seq() : source_seq_.load(std::memory_order_relaxed);
     s.snapshots_rejected = slot_ ? slot_->rejected() : 0;
@@ -205,6 +226,7 @@ class InferenceLoop::Impl {
   }
 
   std::vector<Prediction> history() const {
+    sync_backtest();
     std::lock_guard lock(history_mutex_);
     std::vector<Prediction> out;
     out.reserve(history_size_);
@@ -232,6 +254,11 @@ class InferenceLoop::Impl {
   }
 
   const InferenceConfig& config() const noexcept { return config_; }
+
+  std::optional<Timestamp> backtest_idle_at() const {
+    if (!backtest_) return std::nullopt;
+    return backtest_->idle_at(clock_->now());
+  }
 
  private:
   struct Replica {
@@ -266,7 +293,11 @@ class InferenceLoop::Impl {
     const ResolvedModel model =
         options_.resolver ? options_.resolver(config_.model_uri) : resolve_model(config_.model_uri);
     SharedPredictorState shared;
-    const auto count = static_cast<std::uint32_t>(config_.num_replicas);
+    // A backtest simulates num_replicas replicas but computes with one
+    // predictor per compute thread.
+    const auto count = static_cast<std::uint32_t>(
+        options_.backtest ? options_.backtest->threads
+                          : static_cast<std::size_t>(config_.num_replicas));
     for (std::uint32_t id = 0; id < count; ++id) {
       auto replica = std::make_unique<Replica>(id);
       PredictorContext context{config_, model, id, shared};
@@ -363,6 +394,78 @@ class InferenceLoop::Impl {
     message += ". Check that the feature source returns data and the predictor succeeds, or raise "
                "startup_timeout";
     throw Error(message);
+  }
+
+  // ---- backtest mode -----------------------------------------------------
+
+  void start_backtest() {
+    const BacktestOptions& backtest = *options_.backtest;
+    if (!clock_->is_simulated()) {
+      throw Error("backtest mode needs a simulated clock: LoopOptions::backtest is set but "
+                  "LoopOptions::clock is not simulated (is_simulated() is false); pass a "
+                  "std::make_shared<inferloop::ManualClock>() and move it as the backtest "
+                  "replays events");
+    }
+    if (options_.feature_source) {
+      throw Error("backtest mode takes snapshots published into loop.features(), but a "
+                  "feature_source callable was given: publish each event's features instead");
+    }
+    if (backtest.threads < 1 || backtest.threads > 256) {
+      throw Error("BacktestOptions::threads is " + std::to_string(backtest.threads) +
+                  "; it must be 1..256 (the threads that compute predictions)");
+    }
+    load_replicas();
+    std::vector<Predictor*> predictors;
+    for (auto& replica : replicas_) predictors.push_back(replica->predictor.get());
+    backtest_ = std::make_unique<detail::BacktestEngine>(
+        backtest, static_cast<std::size_t>(config_.num_replicas), std::move(predictors),
+        num_features_, num_outputs_, config_.max_rows, static_cast<detail::BacktestHost&>(*this));
+    // Snapshots published before start() sat in the triple buffer: the
+    // newest arrives now, the older ones were conflated, as live.
+    FeatureSnapshot early;
+    if (slot_->take_newest(early)) {
+      if (early.feature_seq > 1) conflated_.fetch_add(early.feature_seq - 1);
+      backtest_->on_publish(early);
+    }
+    slot_->set_publish_observer(
+        [](void* engine, const FeatureSnapshot& snapshot) noexcept {
+          static_cast<detail::BacktestEngine*>(engine)->on_publish(snapshot);
+        },
+        backtest_.get());
+    threads_started_.store(true);
+    running_.store(true, std::memory_order_release);
+  }
+
+  void sync_backtest() const noexcept {
+    if (backtest_) backtest_->sync(clock_->now());
+  }
+
+  // BacktestHost: called by the engine, in simulation order.
+  void backtest_dispatched(const detail::SimJob& job) noexcept override {
+    dispatched_.fetch_add(1, std::memory_order_relaxed);
+    in_flight_.fetch_add(1, std::memory_order_relaxed);
+    queue_wait_.record(job.started_at - job.published_at);
+    predict_.record(job.visible_at - job.started_at);
+  }
+  void backtest_conflated() noexcept override {
+    conflated_.fetch_add(1, std::memory_order_relaxed);
+  }
+  void backtest_discarded() noexcept override {
+    discarded_at_stop_.fetch_add(1, std::memory_order_relaxed);
+  }
+  void backtest_result(const Prediction& result) noexcept override {
+    in_flight_.fetch_sub(1, std::memory_order_relaxed);
+    predictions_.fetch_add(1, std::memory_order_relaxed);
+    deliver(result);
+  }
+  void backtest_failed(const LoopError& error) noexcept override {
+    if (error.feature_seq == 0) {
+      source_errors_.fetch_add(1, std::memory_order_relaxed);
+    } else {
+      in_flight_.fetch_sub(1, std::memory_order_relaxed);
+      errors_.fetch_add(1, std::memory_order_relaxed);
+    }
+    report_error(error);
   }
 
   // ---- the poller thread -------------------------------------------------
@@ -570,6 +673,7 @@ class InferenceLoop::Impl {
       result.feature_seq = replica.feature_seq;
       result.feature_time = replica.feature_time;
       result.published_at = replica.published_at;
+      result.started_at = started;
       result.completed_at = finished;
       result.model_version = 1;
       result.replica_id = replica.id;
@@ -664,6 +768,8 @@ class InferenceLoop::Impl {
   std::unique_ptr<FeatureSlot> slot_;
   std::unique_ptr<detail::ResultSlot> results_;
   std::vector<std::unique_ptr<Replica>> replicas_;
+  // Backtest mode only: made by start(), driven under its own mutex.
+  std::unique_ptr<detail::BacktestEngine> backtest_;
 
   // Lifecycle; guarded by lifecycle_mutex_ (owner thread).
   std::mutex lifecycle_mutex_;
@@ -750,5 +856,8 @@ std::vector<Prediction> InferenceLoop::history() const { return impl_->history()
 std::optional<LoopError> InferenceLoop::last_error() const { return impl_->last_error(); }
 ModelInfo InferenceLoop::model_info() const { return impl_->model_info(); }
 const InferenceConfig& InferenceLoop::config() const noexcept { return impl_->config(); }
+std::optional<Timestamp> InferenceLoop::backtest_idle_at() const {
+  return impl_->backtest_idle_at();
+}
 
 }  // namespace inferloop

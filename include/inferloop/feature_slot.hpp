@@ -81,6 +81,19 @@ class FeatureSlot {
   // Why `values_count` values are not a valid snapshot ("" if they are).
   [[nodiscard]] std::string shape_error(std::size_t values_count) const;
 
+  // Backtest mode (include/inferloop/backtest.hpp): InferenceLoop installs
+  // an observer that publish() calls synchronously, on the producer thread,
+  // with every accepted snapshot (`values` valid only during the call), so
+  // that no snapshot is lost to the triple buffer's conflation before the
+  // simulation has seen it. Without one, publish() costs one
+  // well-predicted branch more than it did.
+  // REQUIRES: no publish() is running (install it before publishing starts).
+  using PublishObserver = void (*)(void* context, const FeatureSnapshot& snapshot) noexcept;
+  void set_publish_observer(PublishObserver observer, void* context) noexcept {
+    observer_ = observer;
+    observer_context_ = context;
+  }
+
  private:
   struct Buffer {
     std::vector<float> values;  // capacity max_rows * cols, allocated once
@@ -102,6 +115,9 @@ class FeatureSlot {
   alignas(64) std::uint8_t back_ = 0;
   // Producer-owned: the seq counter.
   std::uint64_t next_seq_ = 1;
+  // Set before publishing starts, then read by the producer only.
+  PublishObserver observer_ = nullptr;
+  void* observer_context_ = nullptr;
   // Shared: index of the middle buffer | kFresh. Exchanged acq_rel by both.
   alignas(64) std::atomic<std::uint8_t> middle_{1};
   // Consumer-owned: index of the buffer take_newest() handed out last.

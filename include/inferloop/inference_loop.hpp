@@ -47,6 +47,7 @@
 #include <string>
 #include <vector>
 
+#include "inferloop/backtest.hpp"
 #include "inferloop/clock.hpp"
 #include "inferloop/config.hpp"
 #include "inferloop/feature_slot.hpp"
@@ -98,6 +99,15 @@ struct LoopOptions {
   ErrorHandler on_error;
   // Where predictor_class_name is looked up; default PredictorRegistry::global().
   const PredictorRegistry* registry = nullptr;
+  // Set: backtest mode (include/inferloop/backtest.hpp, docs/backtesting.md).
+  // The loop runs in the simulated time of `clock` (start() throws unless
+  // clock->is_simulated()); num_replicas is the simulated replica count.
+  // No poller or replica threads run; publish() drives a simulation of them
+  // and latest(), wait_for(), stats() and history() first bring it up to
+  // clock->now(), waiting for the computation of what is visible by then.
+  // on_result then runs on the thread that called one of those (or stop())
+  // and must not publish; a feature_source is refused.
+  std::optional<BacktestOptions> backtest;
 };
 
 struct ModelInfo {
@@ -134,15 +144,20 @@ class InferenceLoop {
 
   // Copies the newest visible result into `out`; false (and `out` untouched)
   // when there is none yet. Never blocks, never allocates, never torn.
+  // NOTE: backtest mode: the newest result visible at clock->now(); it may
+  // wait for that result's computation (simulated time does not move).
   // REQUIRES: out.storage.size() >= the loop's largest result (make_prediction()).
   bool latest(Prediction& out) const noexcept;
-  // feature_seq of the newest visible result (0 = none). Wait-free.
+  // feature_seq of the newest visible result (0 = none). Wait-free (backtest
+  // mode: like latest(), it may wait for computation).
   [[nodiscard]] std::uint64_t latest_feature_seq() const noexcept;
 
   // Blocks until a result for `feature_seq` or a newer snapshot has been
   // delivered (readable by latest(), in history(), its callback returned),
   // or `timeout` passes, or the loop stops (true/false). Copies the newest
   // result into `out` when given. The timeout is wall time, whatever the Clock.
+  // NOTE: backtest mode: simulated time does not pass while waiting, so it
+  // returns at once whether that result is visible at clock->now().
   bool wait_for(std::uint64_t feature_seq, std::chrono::nanoseconds timeout,
                 Prediction* out = nullptr) const;
 
@@ -153,6 +168,12 @@ class InferenceLoop {
   // Throws inferloop::Error before start().
   [[nodiscard]] ModelInfo model_info() const;
   [[nodiscard]] const InferenceConfig& config() const noexcept;
+
+  // Backtest mode: the simulated time at which everything published so far
+  // will have been dispatched (or conflated) and become visible, if nothing
+  // more is published; at least clock->now(). Move the clock there before
+  // stop() to keep the last snapshot's prediction. nullopt in live mode.
+  [[nodiscard]] std::optional<Timestamp> backtest_idle_at() const;
 
  private:
   class Impl;

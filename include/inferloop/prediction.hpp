@@ -19,6 +19,10 @@ struct Prediction {
   std::uint64_t feature_seq = 0;  // 0: no result yet
   Timestamp feature_time{0};      // the engine's timestamp of the snapshot
   Timestamp published_at{0};      // loop Clock time when the snapshot was published
+  // Loop Clock time when a replica began predicting it; completed_at -
+  // started_at is the inference latency a backtest can replay
+  // (docs/backtesting.md).
+  Timestamp started_at{0};
   Timestamp completed_at{0};      // loop Clock time when the result became visible
   // Which model produced it: 1 for the model start() loaded, +1 for each
   // model swapped in later. InferenceLoop::model_info() describes it.

@@ -108,7 +108,7 @@ def check_results(args):
         reader = csv.DictReader(f)
         header = reader.fieldnames
         rows = list(reader)
-    want = ["feature_seq", "feature_time_ns", "published_at_ns", "completed_at_ns",
+    want = ["feature_seq", "feature_time_ns", "published_at_ns", "started_at_ns", "completed_at_ns",
             "model_version", "replica_id", "row", "prediction"]
     if header != want:
         failures.append(f"header {header}, expected {want}")
@@ -122,6 +122,8 @@ def check_results(args):
         previous_seq = seq
         if int(row["completed_at_ns"]) < int(row["published_at_ns"]):
             failures.append(f"line {line}: completed_at_ns before published_at_ns")
+        if not int(row["published_at_ns"]) <= int(row["started_at_ns"]) <= int(row["completed_at_ns"]):
+            failures.append(f"line {line}: started_at_ns outside published_at_ns..completed_at_ns")
         value = np.float32(row["prediction"])
         if not 0.0 <= value <= 1.0:
             failures.append(f"line {line}: prediction {value} is not a probability")

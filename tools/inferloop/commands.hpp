@@ -10,5 +10,6 @@ namespace inferloop::cli {
 int run_command(const std::vector<std::string>& args);
 int predict_command(const std::vector<std::string>& args);
 int validate_command(const std::vector<std::string>& args);
+int backtest_command(const std::vector<std::string>& args);
 
 }  // namespace inferloop::cli

@@ -22,6 +22,8 @@ commands:
                    synthetic market feed; live status, then a latency summary
   predict CONFIG   score a feature CSV in batch and write the predictions
   validate CONFIG  check a config and that its model loads
+  backtest CONFIG  replay a feature CSV in simulated time with modelled
+                   inference latency; deterministic results file
   version          print inferloop's version and the linked XGBoost's
   help             print this text
 
@@ -53,6 +55,7 @@ int main(int argc, char** argv) {
     if (command == "run") return inferloop::cli::run_command(rest);
     if (command == "predict") return inferloop::cli::predict_command(rest);
     if (command == "validate") return inferloop::cli::validate_command(rest);
+    if (command == "backtest") return inferloop::cli::backtest_command(rest);
     if (command == "version" || command == "--version") {
       std::cout << "inferloop " << inferloop::kVersion << " (xgboost " << linked_xgboost()
                 << ")\n";

@@ -30,10 +30,110 @@
 
 #include "commands.hpp"
 #include "csv.hpp"
+#include "feature_file.hpp"
 #include "inferloop/inferloop.hpp"
 #include "synthetic_feed.hpp"
 
 namespace inferloop::cli {
+
+// read_csv reads every cell as float32, which cannot hold a nanosecond epoch
+// timestamp (1.7e18 needs 61 bits), so the first column is read again here as
+// the integer it is.
+namespace {
+std::vector<std::int64_t> read_timestamps(const std::filesystem::path& file) {
+  std::ifstream in(file);
+  if (!in) {
+    throw Error(file.string() + ": cannot open: " + std::strerror(errno));
+  }
+  std::vector<std::int64_t> timestamps;
+  std::string line;
+  std::size_t line_number = 0;
+  while (std::getline(in, line)) {
+    ++line_number;
+    if (line_number == 1) continue;  // header, checked by the caller
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.empty()) continue;
+    const std::string cell = line.substr(0, line.find(','));
+    std::int64_t value = 0;
+    auto [ptr, ec] = std::from_chars(cell.data(), cell.data() + cell.size(), value);
+    if (ec != std::errc{} || ptr != cell.data() + cell.size()) {
+      throw Error(file.string() + ":" + std::to_string(line_number) +
+                  ": column 1 ('timestamp_ns'): expected integer nanoseconds, found '" + cell +
+                  "'");
+    }
+    timestamps.push_back(value);
+  }
+  return timestamps;
+}
+
+}  // namespace
+
+FeatureFile load_feature_file(const std::filesystem::path& file, std::size_t max_rows) {
+  CsvTable table = read_csv(file);
+  if (table.header.size() < 2 || table.header.front() != "timestamp_ns") {
+    throw Error(file.string() +
+                ":1: the first column must be timestamp_ns followed by one column per feature; "
+                "found header '" +
+                (table.header.empty() ? std::string() : table.header.front()) + "'" +
+                (table.header.size() < 2 ? " and no feature columns" : ""));
+  }
+  const std::vector<std::int64_t> timestamps = read_timestamps(file);
+  if (timestamps.size() != table.rows()) {
+    throw Error(file.string() + ": read " + std::to_string(table.rows()) + " rows but " +
+                std::to_string(timestamps.size()) +
+                " timestamps; remove blank lines inside the file");
+  }
+  if (table.rows() == 0) throw Error(file.string() + ": no data rows after the header");
+
+  FeatureFile out;
+  out.feature_names.assign(table.header.begin() + 1, table.header.end());
+  out.cols = out.feature_names.size();
+  const std::size_t width = table.header.size();
+  out.values.reserve(table.rows() * out.cols);
+  for (std::size_t row = 0; row < table.rows(); ++row) {
+    const float* cells = table.values.data() + row * width;
+    out.values.insert(out.values.end(), cells + 1, cells + width);
+    const bool joins_previous = max_rows > 1 && !out.snapshots.empty() &&
+                                out.snapshots.back().timestamp_ns == timestamps[row];
+    if (joins_previous) {
+      auto& snapshot = out.snapshots.back();
+      if (++snapshot.rows > max_rows) {
+        throw Error(file.string() + ":" + std::to_string(row + 2) + ": more than max_rows (" +
+                    std::to_string(max_rows) + ") consecutive rows share timestamp_ns " +
+                    std::to_string(timestamps[row]) +
+                    "; raise max_rows in the config or give the rows distinct timestamps");
+      }
+    } else {
+      out.snapshots.push_back({row, 1, timestamps[row]});
+    }
+  }
+  return out;
+}
+
+void write_results_header(std::ostream& out, std::size_t num_outputs) {
+  out << "feature_seq,feature_time_ns,published_at_ns,started_at_ns,completed_at_ns,model_version,"
+         "replica_id,row";
+  if (num_outputs == 1) {
+    out << ",prediction";
+  } else {
+    for (std::size_t c = 0; c < num_outputs; ++c) out << ",prediction_" << c;
+  }
+  out << '\n';
+}
+
+void write_result_rows(std::ostream& out, const ResultFields& result, const float* values) {
+  for (std::uint32_t r = 0; r < result.rows; ++r) {
+    out << result.feature_seq << ',' << result.feature_time.count() << ','
+        << result.published_at.count() << ',' << result.started_at.count() << ','
+        << result.completed_at.count() << ',' << result.model_version << ','
+        << result.replica_id << ',' << r;
+    for (std::uint32_t c = 0; c < result.cols; ++c) {
+      out << ',' << format_float(values[std::size_t{r} * result.cols + c]);
+    }
+    out << '\n';
+  }
+}
+
 namespace {
 
 constexpr const char* kRunUsage = R"(usage: inferloop run CONFIG [options]
@@ -47,7 +147,9 @@ options:
                       timestamp_ns; 1000 for the synthetic feed)
   --duration S        stop after S seconds (default 10 for the synthetic feed;
                       the whole file for --features)
-  --results CSV       write every result that became the latest to CSV
+  --results CSV       write every result that became the latest to CSV, with
+                      its timestamps (started_at_ns..completed_at_ns is the
+                      latency `inferloop backtest --latency replay:CSV` replays)
   --max-results N     keep at most N results for --results (default 10000000)
   --seed N            seed of the synthetic feed (default 1)
   --quiet             no live status line
@@ -166,100 +268,12 @@ class SigintGuard {
   struct sigaction previous_ {};
 };
 
-// The snapshots of a feature file: values row-major, and per snapshot its
-// first row, row count and timestamp.
-struct FeatureFile {
-  std::vector<std::string> feature_names;
-  std::vector<float> values;
-  std::size_t cols = 0;
-  struct Snapshot {
-    std::size_t first_row;
-    std::size_t rows;
-    std::int64_t timestamp_ns;
-  };
-  std::vector<Snapshot> snapshots;
-};
-
-// read_csv reads every cell as float32, which cannot hold a nanosecond epoch
-// timestamp (1.7e18 needs 61 bits), so the first column is read again here as
-// the integer it is.
-std::vector<std::int64_t> read_timestamps(const std::filesystem::path& file) {
-  std::ifstream in(file);
-  if (!in) {
-    throw Error(file.string() + ": cannot open: " + std::strerror(errno));
-  }
-  std::vector<std::int64_t> timestamps;
-  std::string line;
-  std::size_t line_number = 0;
-  while (std::getline(in, line)) {
-    ++line_number;
-    if (line_number == 1) continue;  // header, checked by the caller
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (line.empty()) continue;
-    const std::string cell = line.substr(0, line.find(','));
-    std::int64_t value = 0;
-    auto [ptr, ec] = std::from_chars(cell.data(), cell.data() + cell.size(), value);
-    if (ec != std::errc{} || ptr != cell.data() + cell.size()) {
-      throw Error(file.string() + ":" + std::to_string(line_number) +
-                  ": column 1 ('timestamp_ns'): expected integer nanoseconds, found '" + cell +
-                  "'");
-    }
-    timestamps.push_back(value);
-  }
-  return timestamps;
-}
-
-FeatureFile load_feature_file(const std::filesystem::path& file, std::size_t max_rows) {
-  CsvTable table = read_csv(file);
-  if (table.header.size() < 2 || table.header.front() != "timestamp_ns") {
-    throw Error(file.string() +
-                ":1: the first column must be timestamp_ns followed by one column per feature; "
-                "found header '" +
-                (table.header.empty() ? std::string() : table.header.front()) + "'" +
-                (table.header.size() < 2 ? " and no feature columns" : ""));
-  }
-  const std::vector<std::int64_t> timestamps = read_timestamps(file);
-  if (timestamps.size() != table.rows()) {
-    throw Error(file.string() + ": read " + std::to_string(table.rows()) + " rows but " +
-                std::to_string(timestamps.size()) +
-                " timestamps; remove blank lines inside the file");
-  }
-  if (table.rows() == 0) throw Error(file.string() + ": no data rows after the header");
-
-  FeatureFile out;
-  out.feature_names.assign(table.header.begin() + 1, table.header.end());
-  out.cols = out.feature_names.size();
-  const std::size_t width = table.header.size();
-  out.values.reserve(table.rows() * out.cols);
-  for (std::size_t row = 0; row < table.rows(); ++row) {
-    const float* cells = table.values.data() + row * width;
-    out.values.insert(out.values.end(), cells + 1, cells + width);
-    const bool joins_previous = max_rows > 1 && !out.snapshots.empty() &&
-                                out.snapshots.back().timestamp_ns == timestamps[row];
-    if (joins_previous) {
-      auto& snapshot = out.snapshots.back();
-      if (++snapshot.rows > max_rows) {
-        throw Error(file.string() + ":" + std::to_string(row + 2) + ": more than max_rows (" +
-                    std::to_string(max_rows) + ") consecutive rows share timestamp_ns " +
-                    std::to_string(timestamps[row]) +
-                    "; raise max_rows in the config or give the rows distinct timestamps");
-      }
-    } else {
-      out.snapshots.push_back({row, 1, timestamps[row]});
-    }
-  }
-  return out;
-}
-
 // Every result that became the latest, in a buffer that stops growing at
 // `capacity` results (then counts what it dropped).
 class ResultRecorder {
  public:
   struct Row {
-    std::uint64_t feature_seq;
-    Timestamp feature_time, published_at, completed_at;
-    std::uint64_t model_version;
-    std::uint32_t replica_id, rows, cols;
+    ResultFields fields;
     std::size_t value_offset;
   };
 
@@ -280,9 +294,7 @@ class ResultRecorder {
       ++dropped_;
       return;
     }
-    rows_.push_back({prediction.feature_seq, prediction.feature_time, prediction.published_at,
-                     prediction.completed_at, prediction.model_version, prediction.replica_id,
-                     prediction.rows, prediction.cols, values_.size()});
+    rows_.push_back({ResultFields::of(prediction), values_.size()});
     const auto values = prediction.values();
     values_.insert(values_.end(), values.begin(), values.end());
   }
@@ -294,28 +306,14 @@ class ResultRecorder {
     std::vector<std::size_t> order(rows_.size());
     for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
     std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
-      return rows_[a].feature_seq < rows_[b].feature_seq;
+      return rows_[a].fields.feature_seq < rows_[b].fields.feature_seq;
     });
     std::ofstream out(file);
     if (!out) throw Error(file.string() + ": cannot create the results file: " + std::strerror(errno));
-    out << "feature_seq,feature_time_ns,published_at_ns,completed_at_ns,model_version,replica_id,row";
-    if (num_outputs == 1) {
-      out << ",prediction";
-    } else {
-      for (std::size_t c = 0; c < num_outputs; ++c) out << ",prediction_" << c;
-    }
-    out << '\n';
+    write_results_header(out, num_outputs);
     for (std::size_t index : order) {
       const Row& row = rows_[index];
-      for (std::uint32_t r = 0; r < row.rows; ++r) {
-        out << row.feature_seq << ',' << row.feature_time.count() << ','
-            << row.published_at.count() << ',' << row.completed_at.count() << ','
-            << row.model_version << ',' << row.replica_id << ',' << r;
-        for (std::uint32_t c = 0; c < row.cols; ++c) {
-          out << ',' << format_float(values_[row.value_offset + std::size_t{r} * row.cols + c]);
-        }
-        out << '\n';
-      }
+      write_result_rows(out, row.fields, values_.data() + row.value_offset);
     }
     out.flush();
     if (!out) throw Error(file.string() + ": writing the results failed: " + std::strerror(errno));

@@ -63,6 +63,7 @@ class ResultSlot {
     entry.feature_seq.store(result.feature_seq, std::memory_order_relaxed);
     entry.feature_time.store(result.feature_time.count(), std::memory_order_relaxed);
     entry.published_at.store(result.published_at.count(), std::memory_order_relaxed);
+    entry.started_at.store(result.started_at.count(), std::memory_order_relaxed);
     entry.completed_at.store(result.completed_at.count(), std::memory_order_relaxed);
     entry.model_version.store(result.model_version, std::memory_order_relaxed);
     entry.shape.store(pack_shape(result.replica_id, result.rows, result.cols),
@@ -91,6 +92,7 @@ class ResultSlot {
       const std::uint64_t feature_seq = entry.feature_seq.load(std::memory_order_relaxed);
       const std::int64_t feature_time = entry.feature_time.load(std::memory_order_relaxed);
       const std::int64_t published_at = entry.published_at.load(std::memory_order_relaxed);
+      const std::int64_t started_at = entry.started_at.load(std::memory_order_relaxed);
       const std::int64_t completed_at = entry.completed_at.load(std::memory_order_relaxed);
       const std::uint64_t model_version = entry.model_version.load(std::memory_order_relaxed);
       const std::uint64_t shape = entry.shape.load(std::memory_order_relaxed);
@@ -110,6 +112,7 @@ class ResultSlot {
       out.feature_seq = feature_seq;
       out.feature_time = Timestamp{feature_time};
       out.published_at = Timestamp{published_at};
+      out.started_at = Timestamp{started_at};
       out.completed_at = Timestamp{completed_at};
       out.model_version = model_version;
       out.replica_id = unpack_replica(shape);
@@ -141,6 +144,7 @@ class ResultSlot {
     std::atomic<std::uint64_t> feature_seq{0};
     std::atomic<std::int64_t> feature_time{0};
     std::atomic<std::int64_t> published_at{0};
+    std::atomic<std::int64_t> started_at{0};
     std::atomic<std::int64_t> completed_at{0};
     std::atomic<std::uint64_t> model_version{0};
     std::atomic<std::uint64_t> shape{0};

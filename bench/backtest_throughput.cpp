@@ -1,0 +1,165 @@
+// Backtest throughput: rows per second of wall time through InferenceLoop's
+// backtest mode, against the same rows through the live loop in the same run
+// (the anchor).
+//
+//   BM_LiveLoopEveryRow      anchor: live loop, 1 replica, spin_then_block;
+//                            publish a row, wait_for its result, next row
+//                            (every row predicted, as a backtest needs)
+//   BM_Backtest/T/R          backtest mode, T compute threads, zero latency,
+//                            1 simulated replica (every row predicted); R=1:
+//                            latest() after every publish (an event-driven
+//                            engine), R=0: publish only (`inferloop backtest`)
+//
+// Each backtest iteration replays kRows rows 1 ms apart from start() to stop().
+// Counters: rows_per_s (wall time), and ratio_vs_live = rows_per_s / the anchor's.
+//
+// The model: --model=PATH, else $INFERLOOP_BENCH_MODEL, else <build>/demo-model
+// (bench/run_loop_overhead.sh trains it with examples/train_demo_model.py).
+#include <benchmark/benchmark.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "inferloop/inferloop.hpp"
+
+namespace {
+
+std::string g_model_uri = INFERLOOP_BENCH_DEFAULT_MODEL;
+double g_live_rows_per_s = 0;  // written by the anchor, read by the backtest benchmarks
+
+constexpr std::size_t kRows = 20000;
+
+std::vector<float> make_rows(std::size_t cols, std::size_t count) {
+  std::vector<float> rows(cols * count);
+  const float base[] = {100.0f, 0.02f, 0.0f, 0.0f, 0.0f, 0.0f, 1.0f, 0.0f};
+  for (std::size_t r = 0; r < count; ++r) {
+    for (std::size_t c = 0; c < cols; ++c) {
+      const float jitter = std::sin(static_cast<float>(r * 31 + c * 7));
+      rows[r * cols + c] = (c < 8 ? base[c] : 0.0f) + jitter * (c == 0 ? 0.5f : 1.0f);
+    }
+  }
+  return rows;
+}
+
+inferloop::InferenceConfig bench_config() {
+  inferloop::InferenceConfig config;
+  config.model_uri = g_model_uri;
+  config.num_replicas = 1;
+  return config;
+}
+
+void BM_LiveLoopEveryRow(benchmark::State& state) {
+  inferloop::InferenceLoop loop(bench_config());
+  loop.start();
+  const std::size_t cols = loop.features().cols();
+  const std::vector<float> rows = make_rows(cols, kRows);
+  std::size_t next = 0;
+  for (auto _ : state) {
+    const std::span<const float> row(rows.data() + (next % kRows) * cols, cols);
+    const auto seq = loop.features().publish(row, inferloop::Timestamp{0});
+    if (!loop.wait_for(seq, std::chrono::seconds(10))) {
+      state.SkipWithError("the live loop gave no result within 10 s");
+      return;
+    }
+    ++next;
+  }
+  loop.stop();
+  state.counters["rows"] = static_cast<double>(state.iterations());
+}
+
+void BM_Backtest(benchmark::State& state) {
+  const auto threads = static_cast<std::size_t>(state.range(0));
+  const bool read_latest = state.range(1) != 0;
+  std::size_t rows_done = 0;
+  for (auto _ : state) {
+    auto clock = std::make_shared<inferloop::ManualClock>(inferloop::Timestamp{0});
+    inferloop::LoopOptions options;
+    options.clock = clock;
+    options.backtest = inferloop::BacktestOptions{};
+    options.backtest->threads = threads;
+    inferloop::InferenceLoop loop(bench_config(), std::move(options));
+    loop.start();
+    const std::size_t cols = loop.features().cols();
+    state.PauseTiming();
+    const std::vector<float> rows = make_rows(cols, kRows);
+    inferloop::Prediction latest = loop.make_prediction();
+    state.ResumeTiming();
+    for (std::size_t r = 0; r < kRows; ++r) {
+      const inferloop::Timestamp at{static_cast<std::int64_t>(r) * 1'000'000};
+      clock->set(at);
+      (void)loop.features().publish(std::span<const float>(rows.data() + r * cols, cols), at);
+      if (read_latest) benchmark::DoNotOptimize(loop.latest(latest));
+    }
+    clock->set(*loop.backtest_idle_at());
+    loop.stop();
+    if (loop.stats().predictions != kRows) {
+      state.SkipWithError("a row was not predicted");
+      return;
+    }
+    rows_done += kRows;
+  }
+  state.counters["rows"] = static_cast<double>(rows_done);
+}
+
+// rows_per_s from wall time (Counter::kIsRate divides by CPU time, which
+// leaves out the time a thread waits), and each backtest's ratio to the
+// anchor measured in this run.
+class RatioReporter : public benchmark::ConsoleReporter {
+ public:
+  void ReportRuns(const std::vector<Run>& runs) override {
+    std::vector<Run> copy = runs;
+    for (Run& run : copy) {
+      auto it = run.counters.find("rows");
+      if (it == run.counters.end()) continue;
+      const double rate = run.real_accumulated_time > 0
+                              ? static_cast<double>(it->second.value) / run.real_accumulated_time
+                              : 0;
+      run.counters.erase(it);
+      run.counters["rows_per_s"] = benchmark::Counter(rate);
+      if (run.benchmark_name().starts_with("BM_LiveLoopEveryRow")) g_live_rows_per_s = rate;
+      if (g_live_rows_per_s > 0 && !run.benchmark_name().starts_with("BM_LiveLoopEveryRow")) {
+        run.counters["ratio_vs_live"] = benchmark::Counter(rate / g_live_rows_per_s);
+      }
+    }
+    ConsoleReporter::ReportRuns(copy);
+  }
+};
+
+}  // namespace
+
+// The anchor first: the ratios need its rate.
+BENCHMARK(BM_LiveLoopEveryRow)->UseRealTime()->MinTime(2.0);
+BENCHMARK(BM_Backtest)
+    ->ArgNames({"threads", "latest"})
+    ->Args({1, 0})
+    ->Args({2, 0})
+    ->Args({4, 0})
+    ->Args({1, 1})
+    ->Args({2, 1})
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond)
+    ->MinTime(2.0);
+
+int main(int argc, char** argv) {
+  if (const char* env = std::getenv("INFERLOOP_BENCH_MODEL")) g_model_uri = env;
+  std::vector<char*> args;
+  for (int i = 0; i < argc; ++i) {
+    if (std::strncmp(argv[i], "--model=", 8) == 0) {
+      g_model_uri = argv[i] + 8;
+    } else {
+      args.push_back(argv[i]);
+    }
+  }
+  int count = static_cast<int>(args.size());
+  benchmark::Initialize(&count, args.data());
+  RatioReporter reporter;
+  benchmark::RunSpecifiedBenchmarks(&reporter);
+  benchmark::Shutdown();
+  return 0;
+}

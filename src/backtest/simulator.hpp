@@ -1,0 +1,187 @@
+// ReplicaSimulator: the live loop's dispatch rules replayed in simulated time.
+//
+// It models only *when* things happen: which snapshot starts on which
+// replica at what time, which snapshots are conflated, and when each result
+// becomes visible. It never sees feature values or predictions, so the
+// schedule cannot depend on them and the computation can run anywhere.
+//
+// The rules are the live poller's (src/inference_loop.cpp):
+//   - a replica is busy from the start of a prediction until its result is
+//     visible (start + the latency model's next draw);
+//   - a snapshot that arrives at t first lets every completion at or before
+//     t happen, in time order; a replica that frees at f takes the pending
+//     snapshot at f;
+//   - then it goes to the next idle replica in round-robin order, or, when
+//     all are busy, becomes the single pending snapshot, conflating the one
+//     it replaces;
+//   - results complete in (visible_at, feature_seq) order; at one instant,
+//     every completion happens before the pending snapshot is dispatched.
+//
+// Threads: not thread-safe; the backtest engine calls it under its mutex.
+// A plain value: copying it forks the simulation (idle_at() relies on this).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <algorithm>
+#include <utility>
+#include <optional>
+#include <vector>
+
+#include "inferloop/backtest.hpp"
+#include "inferloop/clock.hpp"
+
+namespace inferloop::detail {
+
+struct SimJob {
+  std::uint64_t feature_seq = 0;
+  Timestamp published_at{0};
+  Timestamp started_at{0};
+  Timestamp visible_at{0};
+  std::uint32_t replica_id = 0;
+};
+
+// What the simulator reports, in simulation order.
+class SimListener {
+ public:
+  virtual ~SimListener() = default;
+  // `job` started on its replica (`arriving` false: it was the pending snapshot).
+  virtual void on_dispatch(const SimJob& job, bool arriving) = 0;
+  // `job`'s result becomes visible now (job.visible_at).
+  virtual void on_visible(const SimJob& job) = 0;
+  // The pending snapshot `feature_seq` will never be dispatched: replaced by
+  // a newer one (conflated) or dropped by stop() (discarded).
+  virtual void on_conflated(std::uint64_t feature_seq) = 0;
+  virtual void on_discarded(std::uint64_t feature_seq) = 0;
+};
+
+class ReplicaSimulator {
+ public:
+  ReplicaSimulator(std::size_t replicas, LatencySampler sampler)
+      : replicas_(replicas), sampler_(std::move(sampler)) {}
+
+  // Runs every completion (and the dispatches they allow) up to and including t.
+  void advance(Timestamp t, SimListener& listener) {
+    while (true) {
+      const std::optional<Timestamp> next = next_completion();
+      if (!next || *next > t) break;
+      complete_all_at(*next, listener);
+      now_ = std::max(now_, *next);
+      if (pending_) dispatch(*pending_, *next, /*arriving=*/false, listener);
+    }
+    now_ = std::max(now_, t);
+  }
+
+  // A snapshot published at `published_at` (>= every earlier call's time;
+  // an earlier one is treated as arriving at the simulation's current time).
+  void arrive(std::uint64_t feature_seq, Timestamp published_at, SimListener& listener) {
+    const Timestamp at = std::max(published_at, now_);
+    advance(at, listener);
+    SimJob job;
+    job.feature_seq = feature_seq;
+    job.published_at = published_at;
+    if (idle_replica_available()) {
+      dispatch(job, at, /*arriving=*/true, listener);
+      // A zero latency makes the result visible at this very instant.
+      advance(at, listener);
+      return;
+    }
+    if (pending_) listener.on_conflated(pending_->feature_seq);
+    pending_ = job;
+  }
+
+  // The loop stops: the pending snapshot is dropped, every running
+  // prediction completes (in order, at its own visible_at).
+  void stop(SimListener& listener) {
+    if (pending_) listener.on_discarded(pending_->feature_seq);
+    pending_.reset();
+    while (const std::optional<Timestamp> next = next_completion()) {
+      complete_all_at(*next, listener);
+      now_ = std::max(now_, *next);
+    }
+  }
+
+  // When every snapshot published so far will be visible (or conflated) if
+  // nothing more is published: at least the current simulation time.
+  [[nodiscard]] Timestamp idle_at() const {
+    ReplicaSimulator fork = *this;
+    NullListener ignore;
+    while (const std::optional<Timestamp> next = fork.next_completion()) {
+      fork.advance(*next, ignore);
+    }
+    return fork.now_;
+  }
+
+  [[nodiscard]] Timestamp now() const noexcept { return now_; }
+  [[nodiscard]] bool has_pending() const noexcept { return pending_.has_value(); }
+
+ private:
+  struct NullListener final : SimListener {
+    void on_dispatch(const SimJob&, bool) override {}
+    void on_visible(const SimJob&) override {}
+    void on_conflated(std::uint64_t) override {}
+    void on_discarded(std::uint64_t) override {}
+  };
+
+  [[nodiscard]] std::optional<Timestamp> next_completion() const {
+    std::optional<Timestamp> earliest;
+    for (const auto& running : replicas_) {
+      if (running && (!earliest || running->visible_at < *earliest)) earliest = running->visible_at;
+    }
+    return earliest;
+  }
+
+  [[nodiscard]] bool idle_replica_available() const {
+    for (const auto& running : replicas_) {
+      if (!running) return true;
+    }
+    return false;
+  }
+
+  // Every result visible at `t`, oldest snapshot first (so that results
+  // finishing together are all shown, as live deliveries in seq order are).
+  void complete_all_at(Timestamp t, SimListener& listener) {
+    while (true) {
+      std::size_t chosen = replicas_.size();
+      for (std::size_t r = 0; r < replicas_.size(); ++r) {
+        const auto& running = replicas_[r];
+        if (running && running->visible_at == t &&
+            (chosen == replicas_.size() ||
+             running->feature_seq < replicas_[chosen]->feature_seq)) {
+          chosen = r;
+        }
+      }
+      if (chosen == replicas_.size()) return;
+      const SimJob job = *replicas_[chosen];
+      replicas_[chosen].reset();
+      listener.on_visible(job);
+    }
+  }
+
+  // REQUIRES: an idle replica exists (or `job` stays pending: see callers).
+  void dispatch(SimJob job, Timestamp start, bool arriving, SimListener& listener) {
+    const std::size_t count = replicas_.size();
+    for (std::size_t i = 0; i < count; ++i) {
+      const std::size_t index = (next_replica_ + i) % count;
+      if (replicas_[index]) continue;
+      next_replica_ = (index + 1) % count;
+      job.replica_id = static_cast<std::uint32_t>(index);
+      job.started_at = start;
+      job.visible_at = start + sampler_.next();
+      replicas_[index] = job;
+      if (!arriving) pending_.reset();
+      listener.on_dispatch(job, arriving);
+      return;
+    }
+  }
+
+  std::vector<std::optional<SimJob>> replicas_;  // the prediction each replica runs
+  std::size_t next_replica_ = 0;                 // round-robin cursor, as the live poller's
+  std::optional<SimJob> pending_;
+  // Starts before any clock's origin, so the first arrival sets it.
+  Timestamp now_{std::numeric_limits<Timestamp::rep>::min()};
+  LatencySampler sampler_;
+};
+
+}  // namespace inferloop::detail

@@ -1,0 +1,545 @@
+// Backtest mode with a fake predictor: the simulated schedule (a hand-worked
+// case and a property test against the latency model's own draws),
+// determinism across compute threads, and the errors of a bad setup.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "inferloop/backtest.hpp"
+#include "inferloop/error.hpp"
+#include "inferloop/inference_loop.hpp"
+
+namespace inferloop {
+namespace {
+
+using namespace std::chrono_literals;
+
+// out[row][k] = sum(row) + k, like tests/core's FakePredictor; it also
+// records the first feature of every row it predicted (the tests publish
+// rows filled with their feature_seq), so a test knows every snapshot that
+// was computed, visible or not.
+struct Recorder {
+  std::mutex mutex;
+  std::vector<std::uint64_t> computed;  // guarded by mutex
+  std::uint64_t fail_seq = 0;           // predict() throws for this snapshot
+};
+
+class RecordingPredictor final : public Predictor {
+ public:
+  explicit RecordingPredictor(Recorder& recorder) : recorder_(recorder) {}
+  std::size_t num_features() const noexcept override { return 3; }
+  std::size_t num_outputs() const noexcept override { return 2; }
+  std::string describe() const override { return "RecordingPredictor"; }
+  void warm_up() override {}
+  void predict(std::span<const float> features, std::size_t rows, std::span<float> out) override {
+    std::lock_guard lock(recorder_.mutex);
+    for (std::size_t r = 0; r < rows; ++r) {
+      const auto seq = static_cast<std::uint64_t>(features[r * 3]);
+      if (seq == recorder_.fail_seq) throw std::runtime_error("refusing snapshot " + std::to_string(seq));
+    }
+    for (std::size_t r = 0; r < rows; ++r) {
+      recorder_.computed.push_back(static_cast<std::uint64_t>(features[r * 3]));
+      const float sum = features[r * 3] + features[r * 3 + 1] + features[r * 3 + 2];
+      out[r * 2] = sum;
+      out[r * 2 + 1] = sum + 1.0F;
+    }
+  }
+
+ private:
+  Recorder& recorder_;
+};
+
+struct Backtest {
+  Backtest(int replicas, BacktestOptions backtest, std::size_t max_rows = 1) {
+    registry.add("Recording", [this](const PredictorContext&) {
+      return std::make_unique<RecordingPredictor>(recorder);
+    });
+    InferenceConfig config;
+    config.model_uri = "fake://model";
+    config.predictor_class_name = "Recording";
+    config.num_replicas = replicas;
+    config.max_rows = max_rows;
+    config.history_capacity = 4;
+    LoopOptions options;
+    options.clock = clock;
+    options.registry = &registry;
+    options.resolver = [](const std::string& uri) {
+      ResolvedModel model;
+      model.uri = uri;
+      return model;
+    };
+    options.backtest = std::move(backtest);
+    options.on_result = [this](const Prediction& p) {
+      Prediction copy = p;
+      copy.storage.resize(static_cast<std::size_t>(p.rows) * p.cols);
+      results.push_back(std::move(copy));
+    };
+    loop = std::make_unique<InferenceLoop>(config, std::move(options));
+    loop->start();
+  }
+  // Moves the clock to `at` and publishes `rows` rows filled with the next
+  // feature_seq, so every output identifies its snapshot.
+  std::uint64_t publish_at(Timestamp at, std::size_t rows = 1) {
+    clock->set(at);
+    const auto seq = static_cast<float>(loop->features().last_published_seq() + 1);
+    std::vector<float> values(rows * 3, seq);
+    return loop->features().publish(values, at + 7ns);
+  }
+
+  Recorder recorder;
+  PredictorRegistry registry;
+  std::shared_ptr<ManualClock> clock = std::make_shared<ManualClock>(Timestamp{0});
+  std::vector<Prediction> results;  // every delivered result, from on_result
+  std::unique_ptr<InferenceLoop> loop;
+};
+
+BacktestOptions with_latency(LatencyModel model, std::size_t threads = 1, std::uint64_t seed = 1) {
+  BacktestOptions options;
+  options.latency = std::move(model);
+  options.threads = threads;
+  options.seed = seed;
+  return options;
+}
+
+Timestamp us(std::int64_t n) { return Timestamp{n * 1000}; }
+
+// ---- a schedule worked out by hand ---------------------------------------
+
+// 2 replicas; the latency model replays 10, 3, 5, 20, 1 us (then cycles).
+// Publish times (us) and what the live loop would do:
+//   t=0   seq1 -> r0 (k0, L=10), visible at 10
+//   t=1   seq2 -> r1 (k1, L=3),  visible at 4
+//   t=2   seq3 all busy: pending
+//   t=3   seq4 replaces pending seq3 (conflated 1)
+//   t=4         r1 frees: seq2 VISIBLE; pending seq4 -> r1 at 4 (k2, L=5), visible at 9
+//   t=5   seq5 all busy: pending
+//   t=6   seq6 replaces pending seq5 (conflated 2)
+//   t=9         r1 frees: seq4 VISIBLE; pending seq6 -> r1 at 9 (k3, L=20), visible at 29
+//   t=10        r0 frees: seq1 finishes after seq4 is visible: STALE (1)
+//   t=11  seq7 -> r0 (k4, L=1), visible at 12
+//   t=12        r0 frees: seq7 VISIBLE (before seq8 arrives at the same instant)
+//         seq8 -> r0 (round-robin from r1, which is busy; k5 = k0 again, L=10), visible at 22
+//   t=22        seq8 VISIBLE
+//   t=29        r1 frees: seq6 is older than seq8: STALE (2)
+// Totals: published 8, dispatched 6 (1,2,4,6,7,8), conflated 2 (3,5),
+// predictions 6, stale 2 (1,6), visible 2,4,7,8.
+TEST(Backtest, MatchesAHandComputedSchedule) {
+  Backtest b(2, with_latency(LatencyModel::replay({us(10), us(3), us(5), us(20), us(1)})));
+  Prediction latest = b.loop->make_prediction();
+  struct Step {
+    std::int64_t publish_us;            // -1: only move the clock
+    std::int64_t clock_us;              // then read latest() at this time
+    std::uint64_t latest_seq;           // expected newest visible (0: none)
+  };
+  const std::vector<Step> steps = {
+      {0, 0, 0},   {1, 1, 0},   {2, 2, 0},   {3, 3, 0},    {-1, 4, 2},  {5, 5, 2},
+      {6, 8, 2},   {-1, 9, 4},  {-1, 10, 4}, {11, 11, 4},  {12, 12, 7}, {-1, 21, 7},
+      {-1, 22, 8}, {-1, 30, 8},
+  };
+  for (const Step& step : steps) {
+    if (step.publish_us >= 0) b.publish_at(us(step.publish_us));
+    b.clock->set(us(step.clock_us));
+    const bool has = b.loop->latest(latest);
+    SCOPED_TRACE("at " + std::to_string(step.clock_us) + "us");
+    EXPECT_EQ(has, step.latest_seq != 0);
+    if (has) {
+      EXPECT_EQ(latest.feature_seq, step.latest_seq);
+    }
+  }
+  b.loop->stop();
+  const LoopStats stats = b.loop->stats();
+  EXPECT_EQ(stats.snapshots_published, 8U);
+  EXPECT_EQ(stats.dispatched, 6U);
+  EXPECT_EQ(stats.conflated, 2U);
+  EXPECT_EQ(stats.discarded_at_stop, 0U);
+  EXPECT_EQ(stats.predictions, 6U);
+  EXPECT_EQ(stats.stale_results, 2U);
+  EXPECT_EQ(stats.errors, 0U);
+  EXPECT_EQ(stats.in_flight, 0U);
+
+  struct Visible {
+    std::uint64_t seq;
+    std::uint32_t replica;
+    std::int64_t started_us, completed_us;
+  };
+  const std::vector<Visible> expected = {{2, 1, 1, 4}, {4, 1, 4, 9}, {7, 0, 11, 12}, {8, 0, 12, 22}};
+  ASSERT_EQ(b.results.size(), expected.size());
+  for (std::size_t i = 0; i < expected.size(); ++i) {
+    const Prediction& p = b.results[i];
+    SCOPED_TRACE("result " + std::to_string(i));
+    EXPECT_EQ(p.feature_seq, expected[i].seq);
+    EXPECT_EQ(p.replica_id, expected[i].replica);
+    EXPECT_EQ(p.started_at, us(expected[i].started_us));
+    EXPECT_EQ(p.completed_at, us(expected[i].completed_us));
+    EXPECT_EQ(p.feature_time, p.published_at + 7ns);
+    EXPECT_EQ(p.value(0, 0), 3.0F * static_cast<float>(p.feature_seq));
+    EXPECT_EQ(p.value(0, 1), 3.0F * static_cast<float>(p.feature_seq) + 1.0F);
+  }
+  // Stale results were computed all the same: seq 1 and 6 are in the record.
+  std::vector<std::uint64_t> computed = b.recorder.computed;
+  std::sort(computed.begin(), computed.end());
+  EXPECT_EQ(computed, (std::vector<std::uint64_t>{1, 2, 4, 6, 7, 8}));
+  // Simulated latency statistics: queue wait 0,0,1,3,0,0 us; predict = the draws.
+  EXPECT_EQ(stats.queue_wait.count, 6U);
+  EXPECT_EQ(stats.predict.count, 6U);
+  EXPECT_EQ(stats.publish_to_visible.count, 4U);
+}
+
+// The same schedule with no reads between publishes: the simulation must
+// still start seq4 at 4 and seq6 at 9 (when their replicas freed), not at the
+// next publish.
+TEST(Backtest, MatchesTheHandComputedScheduleWithoutReadsInBetween) {
+  Backtest b(2, with_latency(LatencyModel::replay({us(10), us(3), us(5), us(20), us(1)})));
+  for (std::int64_t t : {0, 1, 2, 3, 5, 6, 11, 12}) b.publish_at(us(t));
+  b.clock->set(us(30));
+  b.loop->stop();
+  std::vector<std::vector<std::int64_t>> got;  // seq, replica, started, completed (us)
+  for (const Prediction& p : b.results) {
+    got.push_back({static_cast<std::int64_t>(p.feature_seq), p.replica_id,
+                   p.started_at.count() / 1000, p.completed_at.count() / 1000});
+  }
+  EXPECT_EQ(got, (std::vector<std::vector<std::int64_t>>{
+                     {2, 1, 1, 4}, {4, 1, 4, 9}, {7, 0, 11, 12}, {8, 0, 12, 22}}));
+  const LoopStats stats = b.loop->stats();
+  EXPECT_EQ(stats.conflated, 2U);
+  EXPECT_EQ(stats.stale_results, 2U);
+}
+
+TEST(Backtest, StopDiscardsThePendingSnapshotAndFinishesTheRunningOnes) {
+  Backtest b(1, with_latency(LatencyModel::constant(us(10))));
+  b.publish_at(us(0));  // r0 until 10
+  b.publish_at(us(1));  // pending
+  b.publish_at(us(2));  // replaces it: conflated
+  b.loop->stop();
+  const LoopStats stats = b.loop->stats();
+  EXPECT_EQ(stats.dispatched, 1U);
+  EXPECT_EQ(stats.conflated, 1U);
+  EXPECT_EQ(stats.discarded_at_stop, 1U);
+  ASSERT_EQ(b.results.size(), 1U);
+  EXPECT_EQ(b.results[0].completed_at, us(10));
+}
+
+TEST(Backtest, IdleAtTellsWhenTheLastSnapshotWillBeVisible) {
+  Backtest b(1, with_latency(LatencyModel::constant(us(10))));
+  EXPECT_EQ(b.loop->backtest_idle_at(), us(0));
+  b.publish_at(us(0));  // visible at 10
+  b.publish_at(us(3));  // pending; starts at 10, visible at 20
+  EXPECT_EQ(b.loop->backtest_idle_at(), us(20));
+  EXPECT_EQ(b.loop->latest_feature_seq(), 0U);  // idle_at() only looked ahead
+  b.clock->set(*b.loop->backtest_idle_at());
+  EXPECT_TRUE(b.loop->wait_for(2, 0s));
+  b.loop->stop();
+  EXPECT_EQ(b.loop->stats().discarded_at_stop, 0U);
+}
+
+TEST(Backtest, ZeroLatencyResultsAreVisibleAtTheirPublishTime) {
+  Backtest b(1, with_latency(LatencyModel::zero()), 2);
+  Prediction latest = b.loop->make_prediction();
+  for (int i = 1; i <= 5; ++i) {
+    const auto seq = b.publish_at(us(i), 2);
+    ASSERT_TRUE(b.loop->wait_for(seq, 0s, &latest));
+    EXPECT_EQ(latest.feature_seq, seq);
+    EXPECT_EQ(latest.completed_at, us(i));
+    EXPECT_EQ(latest.rows, 2U);
+  }
+  EXPECT_EQ(b.loop->stats().conflated, 0U);
+  InferenceConfig live_config;
+  live_config.model_uri = "model.json";  // never loaded: the loop is not started
+  EXPECT_FALSE(InferenceLoop(live_config).backtest_idle_at().has_value());
+}
+
+TEST(Backtest, APredictorErrorIsCountedAndTheLoopGoesOn) {
+  Backtest b(1, with_latency(LatencyModel::constant(us(1))));
+  b.recorder.fail_seq = 2;
+  for (int i = 0; i < 4; ++i) b.publish_at(us(10 * i));
+  b.clock->set(us(100));
+  b.loop->stop();
+  const LoopStats stats = b.loop->stats();
+  EXPECT_EQ(stats.errors, 1U);
+  EXPECT_EQ(stats.predictions, 3U);
+  ASSERT_TRUE(b.loop->last_error().has_value());
+  EXPECT_EQ(b.loop->last_error()->feature_seq, 2U);
+  EXPECT_NE(b.loop->last_error()->message.find("refusing snapshot 2"), std::string::npos);
+  ASSERT_EQ(b.results.size(), 3U);
+  EXPECT_EQ(b.results[1].feature_seq, 3U);
+}
+
+// ---- property: nothing is visible before it could have existed ------------
+
+LatencyModel random_model(std::mt19937_64& random) {
+  switch (random() % 4) {
+    case 0:
+      return LatencyModel::zero();
+    case 1:
+      return LatencyModel::constant(Timestamp{static_cast<std::int64_t>(random() % 50'000)});
+    case 2:
+      return LatencyModel::lognormal(Timestamp{static_cast<std::int64_t>(1 + random() % 40'000)},
+                                     Timestamp{static_cast<std::int64_t>(random() % 30'000)});
+    default: {
+      std::vector<Timestamp> draws(1 + random() % 7);
+      for (auto& d : draws) d = Timestamp{static_cast<std::int64_t>(random() % 60'000)};
+      return LatencyModel::replay(draws);
+    }
+  }
+}
+
+TEST(BacktestProperty, NoResultIsVisibleBeforeItsSnapshotTimePlusItsLatency) {
+  std::mt19937_64 random(20261124);
+  for (int trial = 0; trial < 60; ++trial) {
+    const LatencyModel model = random_model(random);
+    const int replicas = 1 + static_cast<int>(random() % 4);
+    const std::uint64_t seed = random();
+    SCOPED_TRACE("trial " + std::to_string(trial) + ": " + model.describe() + ", " +
+                 std::to_string(replicas) + " replicas, seed " + std::to_string(seed));
+    Backtest b(replicas, with_latency(model, 1 + random() % 3, seed));
+    Prediction latest = b.loop->make_prediction();
+    struct Observation {
+      Timestamp now;
+      std::uint64_t published;  // newest feature_seq published by then
+      std::uint64_t latest;     // what latest() returned (0: nothing)
+    };
+    std::vector<Observation> observed;
+    Timestamp now{0};
+    for (int event = 0; event < 200; ++event) {
+      // Bursts at one instant, short gaps and long ones.
+      const auto gap = random() % 3 == 0 ? 0 : static_cast<std::int64_t>(random() % 40'000);
+      now += Timestamp{gap};
+      b.clock->set(now);
+      if (random() % 4 != 0) b.publish_at(now);
+      if (random() % 3 == 0) {
+        now += Timestamp{static_cast<std::int64_t>(random() % 20'000)};
+        b.clock->set(now);
+      }
+      if (b.loop->latest(latest)) {
+        ASSERT_LE(latest.completed_at, now) << "latest() shows a result from the future";
+        ASSERT_LE(latest.published_at, now);
+      }
+      observed.push_back({now, b.loop->features().last_published_seq(),
+                          b.loop->latest(latest) ? latest.feature_seq : 0});
+    }
+    b.loop->stop();
+    const LoopStats stats = b.loop->stats();
+    ASSERT_EQ(stats.snapshots_published, stats.dispatched + stats.conflated + stats.discarded_at_stop);
+    ASSERT_EQ(stats.dispatched, stats.predictions + stats.errors);
+    ASSERT_EQ(stats.predictions, b.results.size() + stats.stale_results);
+
+    // Snapshots are dispatched in feature_seq order, so the k-th smallest
+    // computed seq took the sampler's k-th latency.
+    std::vector<std::uint64_t> computed = b.recorder.computed;
+    std::sort(computed.begin(), computed.end());
+    ASSERT_EQ(computed.size(), stats.dispatched);
+    LatencySampler sampler = model.sampler(seed);
+    std::map<std::uint64_t, Timestamp> latency_of;
+    for (std::uint64_t seq : computed) latency_of[seq] = sampler.next();
+
+    std::map<std::uint32_t, Timestamp> replica_free;  // per replica: end of its last result
+    std::uint64_t previous_seq = 0;
+    for (const Prediction& p : b.results) {
+      ASSERT_TRUE(latency_of.count(p.feature_seq)) << "result for a snapshot never computed";
+      ASSERT_GE(p.started_at, p.published_at);
+      ASSERT_EQ(p.completed_at, p.started_at + latency_of[p.feature_seq])
+          << "feature_seq " << p.feature_seq;
+      ASSERT_GE(p.completed_at, p.published_at + latency_of[p.feature_seq]);
+      ASSERT_GT(p.feature_seq, previous_seq) << "results out of order";
+      previous_seq = p.feature_seq;
+      ASSERT_LT(p.replica_id, static_cast<std::uint32_t>(replicas));
+      ASSERT_EQ(p.value(0, 0), 3.0F * static_cast<float>(p.feature_seq));
+    }
+    // One prediction at a time per replica.
+    std::vector<const Prediction*> by_start;
+    for (const Prediction& p : b.results) by_start.push_back(&p);
+    std::sort(by_start.begin(), by_start.end(),
+              [](auto* a, auto* c) { return a->started_at < c->started_at; });
+    for (const Prediction* p : by_start) {
+      auto it = replica_free.find(p->replica_id);
+      if (it != replica_free.end()) {
+        ASSERT_GE(p->started_at, it->second);
+      }
+      replica_free[p->replica_id] = p->completed_at;
+    }
+    // latest() was always the newest result visible at that moment.
+    for (const Observation& o : observed) {
+      std::uint64_t newest = 0;
+      for (const Prediction& p : b.results) {
+        if (p.completed_at <= o.now && p.feature_seq <= o.published) {
+          newest = std::max(newest, p.feature_seq);
+        }
+      }
+      ASSERT_EQ(o.latest, newest) << "at " << o.now.count() << "ns";
+    }
+  }
+}
+
+// ---- determinism ------------------------------------------------------------
+
+// Every field of every delivered result, values as bits.
+std::string result_stream(int replicas, std::size_t threads, const LatencyModel& model) {
+  BacktestOptions options = with_latency(model, threads, 42);
+  options.max_batch_snapshots = 16;
+  Backtest b(replicas, options, 3);
+  std::mt19937_64 random(7);
+  Timestamp now{1'700'000'000'000'000'000};
+  Prediction latest = b.loop->make_prediction();
+  for (int event = 0; event < 3000; ++event) {
+    now += Timestamp{static_cast<std::int64_t>(random() % 30'000)};
+    b.publish_at(now, 1 + random() % 3);
+    if (event % 5 == 0) (void)b.loop->latest(latest);
+  }
+  b.clock->set(*b.loop->backtest_idle_at());
+  b.loop->stop();
+  std::ostringstream out;
+  const LoopStats s = b.loop->stats();
+  out << s.dispatched << ' ' << s.conflated << ' ' << s.stale_results << ' ' << s.discarded_at_stop
+      << '\n';
+  for (const Prediction& p : b.results) {
+    out << p.feature_seq << ' ' << p.feature_time.count() << ' ' << p.published_at.count() << ' '
+        << p.started_at.count() << ' ' << p.completed_at.count() << ' ' << p.model_version << ' '
+        << p.replica_id << ' ' << p.rows << 'x' << p.cols;
+    for (float v : p.values()) {
+      std::uint32_t bits = 0;
+      std::memcpy(&bits, &v, sizeof bits);
+      out << ' ' << bits;
+    }
+    out << '\n';
+  }
+  return out.str();
+}
+
+TEST(BacktestDeterminism, SameStreamForAnyNumberOfComputeThreads) {
+  const LatencyModel model = LatencyModel::lognormal(us(40), us(15));
+  for (int replicas : {1, 4}) {
+    SCOPED_TRACE(std::to_string(replicas) + " replicas");
+    const std::string reference = result_stream(replicas, 1, model);
+    EXPECT_GT(std::count(reference.begin(), reference.end(), '\n'), 100);
+    EXPECT_EQ(result_stream(replicas, 1, model), reference);
+    EXPECT_EQ(result_stream(replicas, 2, model), reference);
+    EXPECT_EQ(result_stream(replicas, 8, model), reference);
+  }
+}
+
+TEST(BacktestDeterminism, TheSeedChoosesTheLatencies) {
+  const LatencyModel model = LatencyModel::lognormal(us(40), us(15));
+  LatencySampler a = model.sampler(1), b = model.sampler(1), c = model.sampler(2);
+  bool differs = false;
+  double sum = 0;
+  for (int i = 0; i < 20000; ++i) {
+    const Timestamp x = a.next();
+    ASSERT_EQ(x, b.next());
+    ASSERT_GE(x.count(), 0);
+    differs |= x != c.next();
+    sum += static_cast<double>(x.count());
+  }
+  EXPECT_TRUE(differs);
+  // The mean is the latency's own mean (not its log's): 40us within 2%.
+  EXPECT_NEAR(sum / 20000.0, 40'000.0, 800.0);
+}
+
+// ---- errors -----------------------------------------------------------------
+
+TEST(BacktestErrors, ANonSimulatedClockIsRefusedByStart) {
+  PredictorRegistry registry;
+  Recorder recorder;
+  registry.add("Recording", [&](const PredictorContext&) {
+    return std::make_unique<RecordingPredictor>(recorder);
+  });
+  InferenceConfig config;
+  config.model_uri = "fake://model";
+  config.predictor_class_name = "Recording";
+  LoopOptions options;
+  options.registry = &registry;
+  options.resolver = [](const std::string& uri) {
+    ResolvedModel model;
+    model.uri = uri;
+    return model;
+  };
+  options.backtest = BacktestOptions{};
+  InferenceLoop loop(config, std::move(options));  // default clock: the system clock
+  try {
+    loop.start();
+    FAIL() << "start() accepted the system clock in backtest mode";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("backtest mode needs a simulated clock"), std::string::npos)
+        << e.what();
+    EXPECT_NE(std::string(e.what()).find("ManualClock"), std::string::npos) << e.what();
+  }
+}
+
+std::string parse_error(std::string_view spec) {
+  try {
+    (void)LatencyModel::parse(spec);
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+TEST(BacktestErrors, BadLatencySpecsSayWhatIsWrongAndShowValidOnes) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"", "unknown latency model ''"},
+      {"gaussian:1us", "unknown latency model 'gaussian'"},
+      {"constant", "'constant' needs an argument"},
+      {"constant:50", "add a unit"},
+      {"constant:-5us", "cannot be negative"},
+      {"lognormal:40us", "needs MEAN,STDDEV"},
+      {"lognormal:0us,1us", "mean must be above 0"},
+      {"lognormal:40us,abc", "lognormal stddev"},
+      {"zero:1us", "'zero' takes no argument"},
+      {"replay:/no/such/latencies.csv", "/no/such/latencies.csv: cannot open"},
+  };
+  for (const auto& [spec, reason] : cases) {
+    const std::string message = parse_error(spec);
+    EXPECT_NE(message.find(reason), std::string::npos) << spec << " -> " << message;
+    if (!spec.starts_with("replay:")) {
+      EXPECT_NE(message.find("constant:50us, lognormal:40us,15us"), std::string::npos) << message;
+    }
+  }
+}
+
+TEST(BacktestLatencyModel, ParsesEachKind) {
+  EXPECT_EQ(LatencyModel::parse("zero").describe(), "zero");
+  EXPECT_EQ(LatencyModel::parse("constant:50us").describe(), "constant:50us");
+  EXPECT_EQ(LatencyModel::parse("constant:1.5ms").describe(), "constant:1500us");
+  EXPECT_EQ(LatencyModel::parse("lognormal:40us,15us").describe(), "lognormal:40us,15us");
+  LatencySampler constant = LatencyModel::parse("constant:250ns").sampler(9);
+  EXPECT_EQ(constant.next(), 250ns);
+}
+
+TEST(BacktestLatencyModel, ReplaysTheLatenciesOfAResultsFileAndCycles) {
+  const auto file = std::filesystem::path(::testing::TempDir()) / "inferloop-replay-latencies.csv";
+  {
+    std::ofstream out(file);
+    out << "feature_seq,feature_time_ns,published_at_ns,started_at_ns,completed_at_ns,"
+           "model_version,replica_id,row,prediction\n"
+        << "1,0,100,150,1150,1,0,0,0.5\n"
+        << "3,0,300,300,2300,1,1,0,0.5\n"
+        << "3,0,300,300,2300,1,1,1,0.25\n"  // row 1 of the same result: no new latency
+        << "4,0,400,410,420,1,0,0,0.5\n";
+  }
+  const LatencyModel model = LatencyModel::parse("replay:" + file.string());
+  EXPECT_EQ(model.kind(), LatencyModel::Kind::kReplay);
+  LatencySampler sampler = model.sampler(1);
+  for (Timestamp want : {1000ns, 2000ns, 10ns, 1000ns, 2000ns}) EXPECT_EQ(sampler.next(), want);
+
+  std::ofstream(file) << "feature_seq,completed_at_ns\n1,5\n";
+  EXPECT_NE(parse_error("replay:" + file.string()).find("no 'started_at_ns' column"),
+            std::string::npos);
+  std::ofstream(file) << "feature_seq,started_at_ns,completed_at_ns\n1,5,x\n";
+  EXPECT_NE(parse_error("replay:" + file.string()).find(":2: column 3 ('completed_at_ns')"),
+            std::string::npos);
+  std::filesystem::remove(file);
+}
+
+}  // namespace
+}  // namespace inferloop

@@ -1,0 +1,246 @@
+// `inferloop backtest`: replay a feature file through the loop in simulated
+// time (include/inferloop/backtest.hpp) and write every result that would
+// have become visible, as fast as the machine computes.
+//
+// The main thread plays the engine: for each snapshot it sets a ManualClock
+// to the snapshot's timestamp_ns and publishes it. After the last one it
+// moves the clock to when the loop will be idle (so the last snapshot's
+// prediction is kept), stops the loop and prints a summary. Results reach the
+// file through on_result, which in backtest mode runs on this thread, in
+// feature_seq order.
+#include <charconv>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "commands.hpp"
+#include "feature_file.hpp"
+#include "inferloop/inferloop.hpp"
+
+namespace inferloop::cli {
+namespace {
+
+constexpr const char* kBacktestUsage = R"(usage: inferloop backtest CONFIG --features CSV --latency SPEC --results CSV [options]
+
+Replays a feature file through an InferenceLoop in simulated time: each
+snapshot is published at its timestamp_ns, predictions become visible after a
+modelled inference latency on the config's num_replicas simulated replicas
+(busy replicas conflate snapshots exactly as a live loop would), and every
+result that becomes visible is written to --results. The same inputs, config,
+latency and seed give a byte-identical results file, whatever --threads is.
+
+options:
+  --features CSV   the feature file (as for `inferloop run`): timestamp_ns, then
+                   one column per model feature; timestamps must not decrease
+  --latency SPEC   the inference latency of each simulated prediction:
+                     zero                  visible the instant it starts
+                     constant:50us         always 50 us
+                     lognormal:40us,15us   random, mean 40 us, std dev 15 us
+                                           (of the latency itself; seeded)
+                     replay:FILE           the latencies (completed_at_ns -
+                                           started_at_ns) of a results file from
+                                           `inferloop run --results`, cycled
+                   units: ns, us, ms, s
+  --results CSV    write the results here (the format of `inferloop run --results`)
+  --threads N      threads computing predictions (default 1); changes speed only
+  --seed S         seed of the latency model (default 1)
+  -h, --help       this text
+
+Exit status: 0 success, 1 error (config, model, data, or a prediction
+failed), 2 usage error.
+)";
+
+struct BacktestCliOptions {
+  std::filesystem::path config;
+  std::filesystem::path features;
+  std::string latency;
+  std::filesystem::path results;
+  std::size_t threads = 1;
+  std::uint64_t seed = 1;
+};
+
+struct UsageError {
+  std::string message;
+};
+
+template <typename Number>
+Number parse_number(const std::string& option, const std::string& text) {
+  Number value{};
+  const char* end = text.data() + text.size();
+  auto [ptr, ec] = std::from_chars(text.data(), end, value);
+  if (ec != std::errc{} || ptr != end) {
+    throw UsageError{option + ": expected a non-negative integer, found '" + text + "'"};
+  }
+  return value;
+}
+
+BacktestCliOptions parse_options(const std::vector<std::string>& args) {
+  BacktestCliOptions options;
+  std::vector<std::string> positional;
+  bool have_features = false, have_latency = false, have_results = false;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    std::string arg = args[i];
+    std::optional<std::string> inline_value;
+    if (arg.starts_with("--") && arg.find('=') != std::string::npos) {
+      inline_value = arg.substr(arg.find('=') + 1);
+      arg = arg.substr(0, arg.find('='));
+    }
+    auto value = [&]() -> std::string {
+      if (inline_value) return *inline_value;
+      if (i + 1 >= args.size()) throw UsageError{arg + " needs a value"};
+      return args[++i];
+    };
+    if (arg == "--features") {
+      options.features = value();
+      have_features = true;
+    } else if (arg == "--latency") {
+      options.latency = value();
+      have_latency = true;
+    } else if (arg == "--results") {
+      options.results = value();
+      have_results = true;
+    } else if (arg == "--threads") {
+      options.threads = parse_number<std::size_t>(arg, value());
+      if (options.threads < 1 || options.threads > 256) {
+        throw UsageError{"--threads must be 1..256, found " + std::to_string(options.threads)};
+      }
+    } else if (arg == "--seed") {
+      options.seed = parse_number<std::uint64_t>(arg, value());
+    } else if (arg.starts_with("-") && arg != "-") {
+      throw UsageError{"unknown option '" + arg + "'"};
+    } else {
+      positional.push_back(arg);
+    }
+  }
+  if (positional.size() != 1) {
+    throw UsageError{positional.empty() ? "missing CONFIG"
+                                        : "expected one CONFIG, found " +
+                                              std::to_string(positional.size()) + " arguments"};
+  }
+  if (!have_features) throw UsageError{"missing --features CSV"};
+  if (!have_latency) throw UsageError{"missing --latency SPEC (e.g. --latency constant:50us)"};
+  if (!have_results) throw UsageError{"missing --results CSV"};
+  options.config = positional.front();
+  return options;
+}
+
+int backtest(const BacktestCliOptions& options) {
+  const InferenceConfig config = load_config(options.config);
+  BacktestOptions backtest;
+  backtest.latency = LatencyModel::parse(options.latency);
+  backtest.seed = options.seed;
+  backtest.threads = options.threads;
+  const FeatureFile file = load_feature_file(options.features, config.max_rows);
+  for (std::size_t i = 1; i < file.snapshots.size(); ++i) {
+    if (file.snapshots[i].timestamp_ns < file.snapshots[i - 1].timestamp_ns) {
+      // +2: the header line, and lines count from 1.
+      throw Error(options.features.string() + ":" +
+                  std::to_string(file.snapshots[i].first_row + 2) + ": timestamp_ns " +
+                  std::to_string(file.snapshots[i].timestamp_ns) + " is before the previous " +
+                  "snapshot's " + std::to_string(file.snapshots[i - 1].timestamp_ns) +
+                  "; a backtest replays events in time order: sort the file by timestamp_ns");
+    }
+  }
+
+  std::ofstream results(options.results, std::ios::binary);
+  if (!results) {
+    throw Error(options.results.string() + ": cannot create the results file; check the folder "
+                "exists and is writable");
+  }
+  std::uint64_t results_written = 0;
+  auto clock = std::make_shared<ManualClock>(Timestamp{file.snapshots.front().timestamp_ns});
+  LoopOptions loop_options;
+  loop_options.clock = clock;
+  loop_options.backtest = backtest;
+  loop_options.on_result = [&](const Prediction& prediction) {
+    write_result_rows(results, ResultFields::of(prediction), prediction.storage.data());
+    ++results_written;
+  };
+  InferenceLoop loop(config, std::move(loop_options));
+  loop.start();
+  FeatureSlot& slot = loop.features();
+  const std::size_t cols = slot.cols();
+  if (file.cols != cols) {
+    throw Error(options.features.string() + ":1: has " + std::to_string(file.cols) +
+                " feature columns after timestamp_ns but the model (" + config.model_uri +
+                ") takes " + std::to_string(cols) +
+                "; write one column per model feature, in the model's order");
+  }
+  const ModelInfo info = loop.model_info();
+  write_results_header(results, info.num_outputs);
+
+  const auto started = std::chrono::steady_clock::now();
+  for (const auto& snapshot : file.snapshots) {
+    clock->set(Timestamp{snapshot.timestamp_ns});
+    (void)slot.publish(std::span<const float>(file.values.data() + snapshot.first_row * cols,
+                                              snapshot.rows * cols),
+                       Timestamp{snapshot.timestamp_ns});
+  }
+  // Run on until the last snapshot's prediction is visible, rather than
+  // letting stop() discard it.
+  const Timestamp end = loop.backtest_idle_at().value_or(clock->now());
+  clock->set(end);
+  loop.stop();
+  const double elapsed_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  results.flush();
+  if (!results) throw Error(options.results.string() + ": writing the results failed");
+
+  const LoopStats stats = loop.stats();
+  const std::size_t rows = file.values.size() / cols;
+  std::cout << "inferloop backtest: " << options.features.string() << " with latency "
+            << backtest.latency.describe() << ", seed " << options.seed << "\n"
+            << "model        " << info.predictor << ", " << info.num_features << " features -> "
+            << info.num_outputs << " output(s)\n"
+            << "simulated    " << config.num_replicas << " replica(s), "
+            << std::fixed << std::setprecision(6)
+            << static_cast<double>(end.count() - file.snapshots.front().timestamp_ns) / 1e9
+            << " s of simulated time\n"
+            << "counters     rows " << rows << "  snapshots " << stats.snapshots_published
+            << "  dispatched " << stats.dispatched << "  conflated " << stats.conflated
+            << "  stale " << stats.stale_results << "  errors " << stats.errors << "\n"
+            << "results      " << results_written << " written to " << options.results.string()
+            << "\n"
+            << "throughput   " << std::setprecision(0)
+            << (elapsed_s > 0 ? static_cast<double>(rows) / elapsed_s : 0.0) << " rows/s ("
+            << std::setprecision(3) << elapsed_s << " s wall, " << options.threads
+            << " compute thread(s))\n";
+  if (stats.errors > 0) {
+    const auto error = loop.last_error();
+    std::cerr << "inferloop backtest: error: " << stats.errors << " prediction(s) failed; last: "
+              << (error ? error->message : std::string("(not recorded)")) << "\n";
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace
+
+int backtest_command(const std::vector<std::string>& args) {
+  for (const auto& arg : args) {
+    if (arg == "-h" || arg == "--help") {
+      std::cout << kBacktestUsage;
+      return 0;
+    }
+  }
+  BacktestCliOptions options;
+  try {
+    options = parse_options(args);
+  } catch (const UsageError& error) {
+    std::cerr << "inferloop backtest: " << error.message << "\n\n" << kBacktestUsage;
+    return 2;
+  }
+  try {
+    return backtest(options);
+  } catch (const std::exception& error) {
+    std::cerr << "inferloop backtest: error: " << error.what() << "\n";
+    return 1;
+  }
+}
+
+}  // namespace inferloop::cli
