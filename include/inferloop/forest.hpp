@@ -16,8 +16,8 @@
 // binary format (re-save it with xgboost: booster.save_model("model.ubj")).
 //
 // Lifecycle and thread safety: load() builds an immutable model; copies share
-// it. predict() is const, never allocates, and may be called from any number
-// of threads at once.
+// it. predict() is const, never allocates (it uses up to 48 KiB of the
+// caller's stack), and may be called from any number of threads at once.
 #pragma once
 
 #include <cstddef>

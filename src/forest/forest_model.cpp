@@ -16,6 +16,8 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <limits>
+#include <utility>
 
 #include "forest/forest_model.hpp"
 #include "inferloop/error.hpp"
@@ -87,6 +89,78 @@ inline void add_tree_block(const Forest& forest, std::size_t first, std::uint32_
   }
 }
 
+// Trees walked in lockstep by add_perfect_trees_at: each group's positions
+// stay in registers. Shallow trees run ahead faster in groups of 16; deeper
+// trees leave the first cache levels, and 32 outstanding loads hide more of
+// that latency (measured on the 100x6, 500x6 and 1000x8 bench models).
+template <std::uint32_t kDepth>
+constexpr std::size_t kPerfectGroup = kDepth <= 6 ? 16 : 32;
+
+// The compact-layout walk (see detail::PerfectNode) of trees [first, first +
+// count), all padded to kDepth, over an expanded row; leaves in tree order.
+// With the depth a constant the whole lockstep walk of a group is unrolled
+// and its positions stay in registers: about half the instructions per node
+// of the general walk, which keeps 32 positions in memory.
+template <std::uint32_t kDepth>
+void add_perfect_trees_at(const Forest& forest, std::size_t first, std::size_t count,
+                          const float* expanded, float* margins) noexcept {
+  const detail::PerfectNode* nodes = forest.perfect_nodes.data();
+  const std::uint32_t* roots = forest.perfect_root.data() + first;
+  std::array<float, kTreeBlock> leaves;
+  std::size_t k = 0;
+  for (; k + kPerfectGroup<kDepth> <= count; k += kPerfectGroup<kDepth>) {
+    const detail::PerfectNode* tree[kPerfectGroup<kDepth>];
+    std::uint32_t index[kPerfectGroup<kDepth>];
+#pragma GCC unroll 32
+    for (std::size_t g = 0; g < kPerfectGroup<kDepth>; ++g) {
+      tree[g] = nodes + roots[k + g];
+      index[g] = 0;
+    }
+#pragma GCC unroll 32
+    for (std::uint32_t level = 0; level < kDepth; ++level) {
+#pragma GCC unroll 32
+      for (std::size_t g = 0; g < kPerfectGroup<kDepth>; ++g) {
+        const detail::PerfectNode node = tree[g][index[g]];
+        const bool right = expanded[node.feature] >= node.threshold;
+        index[g] = 2 * index[g] + 1 + static_cast<std::uint32_t>(right);
+      }
+    }
+#pragma GCC unroll 32
+    for (std::size_t g = 0; g < kPerfectGroup<kDepth>; ++g) {
+      leaves[k + g] = tree[g][index[g]].threshold;
+    }
+  }
+  for (; k < count; ++k) {
+    const detail::PerfectNode* tree = nodes + roots[k];
+    std::uint32_t index = 0;
+    for (std::uint32_t level = 0; level < kDepth; ++level) {
+      const bool right = expanded[tree[index].feature] >= tree[index].threshold;
+      index = 2 * index + 1 + static_cast<std::uint32_t>(right);
+    }
+    leaves[k] = tree[index].threshold;
+  }
+  for (std::size_t i = 0; i < count; ++i) margins[forest.tree_group[first + i]] += leaves[i];
+}
+
+using PerfectWalk = void (*)(const Forest&, std::size_t, std::size_t, const float*,
+                             float*) noexcept;
+
+template <std::uint32_t... kDepths>
+constexpr std::array<PerfectWalk, sizeof...(kDepths)> perfect_walks(
+    std::integer_sequence<std::uint32_t, kDepths...>) {
+  return {&add_perfect_trees_at<kDepths>...};
+}
+
+constexpr auto kPerfectWalks =
+    perfect_walks(std::make_integer_sequence<std::uint32_t, detail::kPerfectMaxDepth + 1>());
+
+void add_perfect_trees(const Forest& forest, std::size_t block, const float* expanded,
+                       float* margins) noexcept {
+  const std::size_t first = block * kTreeBlock;
+  const std::size_t count = std::min(kTreeBlock, forest.tree_root.size() - first);
+  kPerfectWalks[forest.block_depth[block]](forest, first, count, expanded, margins);
+}
+
 void add_trees(const Forest& forest, std::size_t block, const float* row,
                float* margins) noexcept {
   const std::size_t first = block * kTreeBlock;
@@ -121,9 +195,38 @@ void compute_margins(const Forest& forest, const float* features, std::size_t ro
     std::copy(forest.base_margin.begin(), forest.base_margin.end(), margins + row * groups);
   }
   const std::size_t blocks = forest.block_depth.size();
-  for (std::size_t block = 0; block < blocks; ++block) {
-    for (std::size_t row = 0; row < rows; ++row) {
-      add_trees(forest, block, features + row * width, margins + row * groups);
+  if (!forest.any_perfect) {
+    for (std::size_t block = 0; block < blocks; ++block) {
+      for (std::size_t row = 0; row < rows; ++row) {
+        add_trees(forest, block, features + row * width, margins + row * groups);
+      }
+    }
+    return;
+  }
+  // Expanded rows (see detail::PerfectNode) for as many rows as fit.
+  std::array<float, detail::kExpandedRowCapacity> expanded;
+  const std::size_t stride = 2 * width;
+  const std::size_t pass_rows = expanded.size() / std::max<std::size_t>(1, stride);
+  for (std::size_t pass = 0; pass < rows; pass += pass_rows) {
+    const std::size_t count = std::min(pass_rows, rows - pass);
+    for (std::size_t row = 0; row < count; ++row) {
+      const float* in = features + (pass + row) * width;
+      float* out = expanded.data() + row * stride;
+      std::copy(in, in + width, out);
+      for (std::size_t j = 0; j < width; ++j) {
+        out[width + j] = std::isnan(in[j]) ? std::numeric_limits<float>::infinity() : in[j];
+      }
+    }
+    for (std::size_t block = 0; block < blocks; ++block) {
+      const bool perfect = forest.block_perfect[block] != 0;
+      for (std::size_t row = 0; row < count; ++row) {
+        float* row_margins = margins + (pass + row) * groups;
+        if (perfect) {
+          add_perfect_trees(forest, block, expanded.data() + row * stride, row_margins);
+        } else {
+          add_trees(forest, block, features + (pass + row) * width, row_margins);
+        }
+      }
     }
   }
 }

@@ -9,7 +9,8 @@
 // A leaf is a node that never moves: threshold NaN (no value is >= NaN),
 // missing-goes-right off, and `left` pointing at itself. That lets the
 // evaluator walk several trees in lockstep for a fixed number of steps with
-// no branch per node.
+// no branch per node. Shallow numerical blocks also get the compact layout
+// (PerfectNode below), which the evaluator prefers.
 #pragma once
 
 #include <cstddef>
@@ -32,6 +33,26 @@ struct ForestNode {
   std::uint32_t left;  // index of the left child in Forest::nodes; right = left + 1
 };
 static_assert(sizeof(ForestNode) == 12, "three words per node keeps trees compact");
+
+// The compact layout for shallow numerical trees: a tree of depth D is stored
+// as a complete binary tree in heap order (children of i at 2i+1 and 2i+2),
+// 2^(D+1) - 1 nodes, so a step needs no child index. A leaf above depth D is
+// pushed down: every node of its subtree is a filler and every slot at depth
+// D holds a copy of its value, so whatever the row, the walk ends on a copy.
+// At depth D a node's threshold is the leaf value.
+//
+// `feature` indexes the expanded row: [0, width) is the row as given, [width,
+// 2 width) the row with NaN replaced by +inf. A missing-goes-right split reads
+// the second half, where NaN becomes +inf and goes right (nothing is above
+// +inf; thresholds are never NaN here); a missing-goes-left split reads the
+// first half, where NaN >= threshold is false. A present value is the same in
+// both halves, so `value >= threshold` alone is XGBoost's !(value < threshold)
+// with its default direction, and the step has no NaN test.
+struct PerfectNode {
+  std::uint32_t feature;
+  float threshold;
+};
+static_assert(sizeof(PerfectNode) == 8, "two words per node");
 
 inline constexpr std::uint32_t kFeatureMask = (1u << 29) - 1;
 inline constexpr std::uint32_t kCategoricalBit = 1u << 29;
@@ -57,6 +78,15 @@ struct Forest {
   std::vector<std::uint32_t> tree_group;   // output group (tree_info)
   // Per block of kTreeBlock consecutive trees: the deepest tree's depth.
   std::vector<std::uint32_t> block_depth;
+
+  // The compact layout (see PerfectNode), built for a block whose depth is at
+  // most kPerfectMaxDepth when the model has no categorical split and its
+  // expanded row fits kExpandedRowCapacity. Every tree of such a block is
+  // padded to the block's depth, so the block walks in lockstep unchanged.
+  std::vector<PerfectNode> perfect_nodes;
+  std::vector<std::uint32_t> perfect_root;     // per tree; meaningful in a perfect block
+  std::vector<std::uint8_t> block_perfect;     // per block: 1 if it has the compact layout
+  bool any_perfect = false;
 
   // Categorical splits: for node i with kCategoricalBit, the sorted categories
   // that go right are category_values[category_ranges[i].begin .. end).
@@ -84,6 +114,17 @@ struct Forest {
 // Trees walked together by one row: their node loads overlap. For one row on
 // 100-1000 tree models, 16 was 20-30% faster than 8 and 32 a few % faster than 16.
 inline constexpr std::size_t kTreeBlock = 32;
+
+// Deeper blocks keep the general layout: a padded tree doubles per level, and
+// past this a lone deep branch would cost more memory than the walk saves.
+inline constexpr std::uint32_t kPerfectMaxDepth = 10;
+// A block keeps the general layout when padding would make it more than this
+// many times its node count (the benchmark's trained models pad by 1.1x to
+// 2.8x; the bound keeps a sparse or hostile file from amplifying memory).
+inline constexpr std::size_t kPerfectMaxGrowth = 8;
+// Floats of expanded rows (2 x num_features each) the evaluator keeps on its
+// stack: 32 KiB. A model wider than half of this uses the general layout.
+inline constexpr std::size_t kExpandedRowCapacity = 8192;
 
 // Parses an XGBoost JSON/UBJSON model. Throws inferloop::Error naming
 // `source_name`, the key (e.g. learner.gradient_booster.model.trees[3]) and

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <limits>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -115,6 +116,104 @@ TEST(ForestReader, NumericAndCategoricalSplitsByHand) {
   EXPECT_EQ(predict_one(forest, {0.0F, 3e7F}), 0.5F + 0.25F + 1.0F);    // >= 2^24: left
   EXPECT_EQ(predict_one(forest, {-std::numeric_limits<float>::infinity(), 1.0F}), 2.75F);
   EXPECT_EQ(predict_one(forest, {std::numeric_limits<float>::infinity(), 1.0F}), 2.0F);
+}
+
+// A numeric tree from (left, right, feature, condition, default_left) rows;
+// a leaf has left -1 and its value as condition.
+json tree_of(const std::vector<std::tuple<int, int, int, float, bool>>& nodes) {
+  json left = json::array(), right = json::array(), feature = json::array(),
+       condition = json::array(), default_left = json::array(), split_type = json::array();
+  for (const auto& [l, r, f, c, d] : nodes) {
+    left.push_back(l);
+    right.push_back(r);
+    feature.push_back(f);
+    condition.push_back(c);
+    default_left.push_back(d ? 1 : 0);
+    split_type.push_back(0);
+  }
+  return {{"tree_param", {{"num_nodes", std::to_string(nodes.size())}, {"size_leaf_vector", "1"}}},
+          {"left_children", left},
+          {"right_children", right},
+          {"split_indices", feature},
+          {"split_conditions", condition},
+          {"default_left", default_left},
+          {"split_type", split_type},
+          {"categories", json::array()},
+          {"categories_nodes", json::array()},
+          {"categories_segments", json::array()},
+          {"categories_sizes", json::array()}};
+}
+
+// XGBoost's rule, node by node on the JSON: a missing value takes the
+// default, a present one goes right iff !(value < condition).
+float reference_leaf(const json& tree, const std::vector<float>& row) {
+  int node = 0;
+  while (tree["left_children"][node].get<int>() != -1) {
+    const float value = row[tree["split_indices"][node].get<std::size_t>()];
+    const float condition = tree["split_conditions"][node].is_null()
+                                ? kNaN
+                                : tree["split_conditions"][node].get<float>();
+    const bool right = std::isnan(value) ? tree["default_left"][node].get<int>() == 0
+                                         : !(value < condition);
+    node = tree[right ? "right_children" : "left_children"][node].get<int>();
+  }
+  return tree["split_conditions"][node].get<float>();
+}
+
+TEST(ForestReader, ShallowAndDeepNumericTreesFollowXGBoostsRuleForEveryValue) {
+  const float inf = std::numeric_limits<float>::infinity();
+  const float max = std::numeric_limits<float>::max();
+  // Leaves at several depths (a shallow leaf is padded in the compact
+  // layout), both defaults, NaN conditions (every present value goes right).
+  const std::vector<json> shapes = {
+      tree_numeric(),
+      tree_of({{1, 2, 1, -2.0F, true}, {-1, -1, 0, 1.0F, false}, {-1, -1, 0, 3.0F, false}}),
+      tree_of({{1, 2, 0, 0.0F, false},
+               {-1, -1, 0, 0.125F, false},
+               {3, 4, 1, 5.0F, true},
+               {5, 6, 0, 10.0F, false},
+               {-1, -1, 0, 1.5F, false},
+               {-1, -1, 0, 0.5F, false},
+               {-1, -1, 0, 0.75F, false}}),
+      tree_of({{1, 2, 1, kNaN, false}, {-1, -1, 0, -4.0F, false}, {-1, -1, 0, 8.0F, false}}),
+      tree_of({{1, 2, 0, kNaN, true}, {-1, -1, 0, 16.0F, false}, {-1, -1, 0, -32.0F, false}}),
+      tree_of({{-1, -1, 0, 0.0625F, false}}),
+  };
+  // A chain deeper than any compact layout, alone in the second block of 32.
+  std::vector<std::tuple<int, int, int, float, bool>> chain;
+  for (int depth = 0; depth < 14; ++depth) {
+    const int next = 2 * depth + 2;
+    chain.emplace_back(2 * depth + 1, next, depth % 2, static_cast<float>(depth - 7),
+                       depth % 3 == 0);
+    chain.emplace_back(-1, -1, 0, 0.5F * static_cast<float>(depth), false);
+  }
+  chain.emplace_back(-1, -1, 0, 100.0F, false);
+  json trees = json::array();
+  for (std::size_t t = 0; t < 32; ++t) trees.push_back(shapes[(t * 7) % shapes.size()]);
+  trees.push_back(tree_of(chain));
+  trees.push_back(shapes[2]);
+  // UBJSON carries the NaN conditions (JSON text cannot).
+  const std::vector<std::uint8_t> ubjson =
+      json::to_ubjson(model("reg:squarederror", "5E-1", trees), true, true);
+  const ForestModel forest = ForestModel::parse(ubjson, ModelFormat::kUbjson, "shapes.ubj");
+
+  const std::vector<float> values = {kNaN, -inf, inf,  -max, max,  -7.0F, -2.0F, -0.0F,
+                                     0.0F, 1.0F, 5.0F, 6.0F, 10.0F, 1.0000001F};
+  std::vector<float> rows;
+  std::vector<float> expected;
+  for (const float a : values) {
+    for (const float b : values) {
+      const std::vector<float> row{a, b};
+      float margin = 0.5F;
+      for (const json& tree : trees) margin += reference_leaf(tree, row);
+      rows.insert(rows.end(), row.begin(), row.end());
+      expected.push_back(margin);
+      EXPECT_EQ(predict_one(forest, row), margin) << "row " << a << ", " << b;
+    }
+  }
+  std::vector<float> batch(expected.size());
+  forest.predict(rows, expected.size(), batch, OutputKind::kMargin);
+  EXPECT_EQ(batch, expected);
 }
 
 TEST(ForestReader, LogisticBaseScoreBecomesAMarginAndTheSigmoidIsXGBoosts) {
