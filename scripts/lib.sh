@@ -6,6 +6,7 @@ INFERLOOP_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # The venvs live in the checkout by default; CI or a developer can move them.
 INFERLOOP_VENV="${INFERLOOP_VENV:-$INFERLOOP_ROOT/.venv}"
 INFERLOOP_VENV_XGB17="${INFERLOOP_VENV_XGB17:-$INFERLOOP_ROOT/.venv-xgb17}"
+INFERLOOP_VENV_KSERVE="${INFERLOOP_VENV_KSERVE:-$INFERLOOP_ROOT/.venv-kserve}"
 # Debian's interpreter, never a pyenv/conda python3 that happens to be first on
 # PATH: the venvs must be reproducible on a fresh Debian 12.
 INFERLOOP_SYSTEM_PYTHON="${INFERLOOP_SYSTEM_PYTHON:-/usr/bin/python3}"

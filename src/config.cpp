@@ -53,7 +53,8 @@ using Field = std::variant<std::optional<std::string> InferenceConfig::*,
                            nanoseconds InferenceConfig::*,
                            bool InferenceConfig::*,
                            WaitStrategy InferenceConfig::*,
-                           OutputKind InferenceConfig::*>;
+                           OutputKind InferenceConfig::*,
+                           std::vector<std::string> InferenceConfig::*>;
 
 // Extra rule for string keys.
 enum class TextRule { kAny, kNonEmpty, kDevice };
@@ -76,7 +77,7 @@ struct KeySpec {
 
 // Documentation order. docs/configuration.md lists the same keys in the same
 // order, with the same defaults and constraints.
-const std::array<KeySpec, 15> kKeys{{
+const std::array<KeySpec, 16> kKeys{{
     {.name = "deployment_name",
      .field = &InferenceConfig::deployment_name,
      .default_value = "",
@@ -149,6 +150,10 @@ const std::array<KeySpec, 15> kKeys{{
      .expected = "a positive integer (1..256)",
      .min = 1,
      .max = 256},
+    {.name = "endpoints",
+     .field = &InferenceConfig::endpoints,
+     .default_value = "[]",
+     .expected = "a list of http:// or https:// base URLs, e.g. [\"http://10.0.0.5:8080\"]"},
 }};
 
 constexpr std::string_view kInferenceConfigKey = "inference_config";
@@ -364,6 +369,18 @@ bool is_device(std::string_view text) {
          parsed >= 0;
 }
 
+// Remote predictors join paths onto these, so only a scheme + authority
+// (+ optional path prefix) makes sense; anything else is a typo.
+std::optional<std::string> check_endpoints(const KeySpec& spec,
+                                           const std::vector<std::string>& urls) {
+  for (const std::string& url : urls) {
+    const bool http = url.starts_with("http://") && url.size() > 7;
+    const bool https = url.starts_with("https://") && url.size() > 8;
+    if (!http && !https) return expected_found(spec, quote_text(url));
+  }
+  return std::nullopt;
+}
+
 std::optional<std::string> check_text(const KeySpec& spec, const std::string& value) {
   switch (spec.text_rule) {
     case TextRule::kAny:
@@ -475,6 +492,17 @@ std::string_view unit_of(std::string_view default_value) {
 // Reads `value` into the member `spec` names. Returns the problem, if any.
 std::optional<std::string> read_value(const KeySpec& spec, const YAML::Node& value,
                                       InferenceConfig& config) {
+  if (const auto* list = std::get_if<std::vector<std::string> InferenceConfig::*>(&spec.field)) {
+    if (!value.IsSequence()) return expected_found(spec, describe(value));
+    std::vector<std::string> items;
+    for (const YAML::Node& item : value) {
+      if (!item.IsScalar()) return expected_found(spec, "an item that is " + describe(item));
+      items.push_back(item.Scalar());
+    }
+    if (auto problem = check_endpoints(spec, items)) return problem;
+    config.*(*list) = std::move(items);
+    return std::nullopt;
+  }
   if (value.IsSequence() || value.IsMap()) return expected_found(spec, describe(value));
 
   auto read_text = [&]() -> std::optional<std::string> {
@@ -524,6 +552,8 @@ std::optional<std::string> read_value(const KeySpec& spec, const YAML::Node& val
       }
       config.*member = *result.value;
       return std::nullopt;
+    } else if constexpr (std::is_same_v<Member, std::vector<std::string>>) {
+      return std::nullopt;  // read above, before the scalar checks
     } else if constexpr (std::is_same_v<Member, bool>) {
       if (classify(value) != ScalarKind::kBool) return expected_found(spec, describe(value));
       config.*member = value.Scalar().front() != 'f' && value.Scalar().front() != 'F';
@@ -564,6 +594,8 @@ std::optional<std::string> check_value(const KeySpec& spec, const InferenceConfi
       return check_integer(spec, value);
     } else if constexpr (std::is_same_v<Member, nanoseconds>) {
       return check_duration(spec, value);
+    } else if constexpr (std::is_same_v<Member, std::vector<std::string>>) {
+      return check_endpoints(spec, value);
     } else {
       return check_enum(spec, value);
     }

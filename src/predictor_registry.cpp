@@ -9,6 +9,7 @@
 
 #include "inferloop/error.hpp"
 #include "inferloop/predictor.hpp"
+#include "inferloop/remote.hpp"
 #include "forest/forest_predictor.hpp"
 #include "xgboost_predictor.hpp"
 
@@ -43,6 +44,9 @@ PredictorRegistry& PredictorRegistry::global() {
   static PredictorRegistry* const registry = [] {
     auto* created = new PredictorRegistry();  // never destroyed: usable during static teardown
     created->add("XGBoostPredictor", &detail::make_xgboost_predictor);
+    created->add("KServeV2Predictor", remote_predictor_factory(RemoteProtocol::kKServeV2));
+    created->add("MlflowScoringPredictor", remote_predictor_factory(RemoteProtocol::kMlflowScoring));
+    created->add("RayServePredictor", remote_predictor_factory(RemoteProtocol::kRayServe));
     created->add("ForestPredictor", &detail::make_forest_predictor);
     return created;
   }();

@@ -71,6 +71,11 @@ struct InferenceConfig {
   // Threads each predictor call may use (XGBoost's nthread). 1 is fastest for
   // one row; raise it only for large snapshots.
   int predictor_threads = 1;
+  // Remote predictors (KServeV2Predictor, MlflowScoringPredictor,
+  // RayServePredictor): base URLs of the serving endpoints, e.g.
+  // "http://10.0.0.5:8080". Replica i uses endpoints[i % size] while it is
+  // healthy. Ignored by in-process predictors. See docs/scaling.md.
+  std::vector<std::string> endpoints;
 
   // Throws inferloop::Error listing every problem found (one per line).
   void validate() const;

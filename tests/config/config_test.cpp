@@ -89,12 +89,13 @@ void expect_same_config(const InferenceConfig& actual, const InferenceConfig& ex
   EXPECT_EQ(actual.output, expected.output);
   EXPECT_EQ(actual.share_booster, expected.share_booster);
   EXPECT_EQ(actual.predictor_threads, expected.predictor_threads);
+  EXPECT_EQ(actual.endpoints, expected.endpoints);
 }
 
 const std::string kValidKeys =
     "deployment_name, model_uri, predictor_class_name, num_replicas, device, num_features, "
     "max_rows, wait_strategy, spin_duration, interval, startup_timeout, history_capacity, output, "
-    "share_booster, predictor_threads";
+    "share_booster, predictor_threads, endpoints";
 
 const std::string kMissingModelUri =
     "required key is missing; add it, e.g. \"model_uri: models/my-model.json\" (a model file: "
@@ -603,6 +604,24 @@ TEST(Validate, HugeSizeIsOutOfRange) {
                 std::to_string(std::numeric_limits<std::size_t>::max()));
 }
 
+TEST(ConfigValues, EndpointsAreAListOfHttpUrls) {
+  EXPECT_EQ(parse_with("endpoints: [\"http://10.0.0.5:8080\", https://h/serve]").endpoints,
+            (std::vector<std::string>{"http://10.0.0.5:8080", "https://h/serve"}));
+  EXPECT_TRUE(parse_with("endpoints: []").endpoints.empty());
+  const std::string expected =
+      "expected a list of http:// or https:// base URLs, e.g. [\"http://10.0.0.5:8080\"], found ";
+  EXPECT_EQ(error_with("endpoints: http://h:1"),
+            "inline.yaml:2:12: endpoints: " + expected + "string \"http://h:1\"");
+  EXPECT_EQ(error_with("endpoints: [http://h:1, h:2]"),
+            "inline.yaml:2:12: endpoints: " + expected + "\"h:2\"");
+  EXPECT_EQ(error_with("endpoints: [[http://h:1]]"),
+            "inline.yaml:2:12: endpoints: " + expected + "an item that is a sequence");
+  InferenceConfig config;
+  config.model_uri = "m.json";
+  config.endpoints = {"ftp://h"};
+  EXPECT_EQ(validate_error(config), "<C++>: endpoints: " + expected + "\"ftp://h\"");
+}
+
 // --- keys and docs ------------------------------------------------------------------------
 
 TEST(ConfigKeys, DocumentationOrder) {
@@ -610,7 +629,7 @@ TEST(ConfigKeys, DocumentationOrder) {
       "deployment_name", "model_uri",       "predictor_class_name", "num_replicas",
       "device",          "num_features",    "max_rows",             "wait_strategy",
       "spin_duration",   "interval",        "startup_timeout",      "history_capacity",
-      "output",          "share_booster",   "predictor_threads"};
+      "output",          "share_booster",   "predictor_threads",    "endpoints"};
   EXPECT_EQ(config_keys(), expected);
 }
 

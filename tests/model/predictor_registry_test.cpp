@@ -50,10 +50,12 @@ TEST(PredictorRegistry, GlobalHasXGBoostPredictor) {
 TEST(PredictorRegistry, UnknownNameListsKnownOnesAndSuggestsTheClosest) {
   EXPECT_EQ(create_error(PredictorRegistry::global(), "XGBoostPredicter"),
             "unknown predictor_class_name \"XGBoostPredicter\"; known predictors: "
-            "ForestPredictor, XGBoostPredictor; did you mean \"XGBoostPredictor\"?");
+            "ForestPredictor, KServeV2Predictor, MlflowScoringPredictor, RayServePredictor, "
+            "XGBoostPredictor; did you mean \"XGBoostPredictor\"?");
   EXPECT_EQ(create_error(PredictorRegistry::global(), "Linear"),
             "unknown predictor_class_name \"Linear\"; known predictors: "
-            "ForestPredictor, XGBoostPredictor");
+            "ForestPredictor, KServeV2Predictor, MlflowScoringPredictor, RayServePredictor, "
+            "XGBoostPredictor");
 }
 
 TEST(PredictorRegistry, UserPredictorsAreAddedCreatedAndListedSorted) {
