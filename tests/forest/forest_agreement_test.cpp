@@ -128,8 +128,15 @@ void expect_agreement(const VersionFixtures& set, std::size_t minimum_models) {
   EXPECT_GE(compared, minimum_models) << "fewer models than forest_models.py writes";
 }
 
-#define INFERLOOP_FOREST_REQUIRE(set, what)                                                  \
+// A build configured with the venv's python trains the models in a ctest
+// fixture, so their absence there is a failure (a broken fixture must not
+// pass as a skip); without that python the test skips, saying why.
+#define INFERLOOP_FOREST_REQUIRE(set, what, expected)                                       \
   if (!(set)) {                                                                              \
+    if (expected) {                                                                          \
+      FAIL() << "no " what " models in " INFERLOOP_FOREST_FIXTURES                           \
+             " although this build trains them: did the forest_fixtures_* tests run?";      \
+    }                                                                                        \
     GTEST_SKIP() << "no " what " models in " INFERLOOP_FOREST_FIXTURES                       \
                     " (configure with -DINFERLOOP_PYTHON=... / -DINFERLOOP_PYTHON_XGB17=... " \
                     "and run through ctest)";                                                \
@@ -137,13 +144,13 @@ void expect_agreement(const VersionFixtures& set, std::size_t minimum_models) {
 
 TEST(ForestAgreement, CurrentXGBoostEveryObjectiveJsonAndUbjson) {
   const auto set = current_fixtures();
-  INFERLOOP_FOREST_REQUIRE(set, "current-xgboost");
+  INFERLOOP_FOREST_REQUIRE(set, "current-xgboost", INFERLOOP_EXPECT_CURRENT_MODELS);
   expect_agreement(*set, 2 * 27);
 }
 
 TEST(ForestAgreement, XGBoost17EveryObjectiveJsonAndUbjson) {
   const auto set = fixtures_for("xgb1.7");
-  INFERLOOP_FOREST_REQUIRE(set, "xgboost 1.7");
+  INFERLOOP_FOREST_REQUIRE(set, "xgboost 1.7", INFERLOOP_EXPECT_XGB17_MODELS);
   expect_agreement(*set, 2 * 24);
 }
 
@@ -186,7 +193,7 @@ TEST(ForestAgreement, RefusesGblinearLegacyBinaryVectorLeavesAndAft) {
     EXPECT_GE(set->manifest.at("refuse").size(), 3u);
     expect_refusals(*set);
   }
-  if (sets == 0) GTEST_SKIP() << "no trained models in " INFERLOOP_FOREST_FIXTURES;
+  INFERLOOP_FOREST_REQUIRE(sets != 0, "trained", INFERLOOP_EXPECT_CURRENT_MODELS);
 }
 
 // --- ForestPredictor, through the registry -----------------------------------
@@ -204,7 +211,7 @@ struct PredictorFixture {
 TEST(ForestPredictor, IsRegisteredAndMatchesXGBoostThroughThePredictorInterface) {
   ASSERT_TRUE(PredictorRegistry::global().contains("ForestPredictor"));
   const auto set = current_fixtures();
-  INFERLOOP_FOREST_REQUIRE(set, "current-xgboost");
+  INFERLOOP_FOREST_REQUIRE(set, "current-xgboost", INFERLOOP_EXPECT_CURRENT_MODELS);
   const std::vector<float> features = read_f32(set->root / "features.f32");
   for (const char* name : {"softprob", "softmax", "binary_logistic"}) {
     for (const OutputKind kind : {OutputKind::kMargin, OutputKind::kTransformed}) {
@@ -232,7 +239,7 @@ TEST(ForestPredictor, IsRegisteredAndMatchesXGBoostThroughThePredictorInterface)
 
 TEST(ForestPredictor, ReplicasShareOneModelAndWrongWidthsAreErrors) {
   const auto set = current_fixtures();
-  INFERLOOP_FOREST_REQUIRE(set, "current-xgboost");
+  INFERLOOP_FOREST_REQUIRE(set, "current-xgboost", INFERLOOP_EXPECT_CURRENT_MODELS);
   PredictorFixture fixture;
   fixture.config.model_uri = (set->root / "squarederror.json").string();
   fixture.model = resolve_model(fixture.config.model_uri);
