@@ -57,7 +57,7 @@ using Field = std::variant<std::optional<std::string> InferenceConfig::*,
                            std::vector<std::string> InferenceConfig::*>;
 
 // Extra rule for string keys.
-enum class TextRule { kAny, kNonEmpty, kDevice };
+enum class TextRule { kAny, kNonEmpty, kDevice, kHttpUrlOrEmpty };
 
 constexpr std::int64_t kInt64Max = std::numeric_limits<std::int64_t>::max();
 
@@ -77,7 +77,7 @@ struct KeySpec {
 
 // Documentation order. docs/configuration.md lists the same keys in the same
 // order, with the same defaults and constraints.
-const std::array<KeySpec, 16> kKeys{{
+const std::array<KeySpec, 21> kKeys{{
     {.name = "deployment_name",
      .field = &InferenceConfig::deployment_name,
      .default_value = "",
@@ -85,8 +85,9 @@ const std::array<KeySpec, 16> kKeys{{
     {.name = "model_uri",
      .field = &InferenceConfig::model_uri,
      .default_value = "",
-     .expected = "a non-empty path or file:// URI of an XGBoost model file or an MLflow model "
-                 "folder, e.g. \"models/my-model.json\"",
+     .expected = "a non-empty model URI: an MLflow URI (models:/name@alias, models:/name/3, "
+                 "runs:/<run_id>/model, ...), or a path or file:// URI of an XGBoost model file "
+                 "or an MLflow model folder, e.g. \"models/my-model.json\"",
      .text_rule = TextRule::kNonEmpty,
      .required = true},
     {.name = "predictor_class_name",
@@ -154,6 +155,30 @@ const std::array<KeySpec, 16> kKeys{{
      .field = &InferenceConfig::endpoints,
      .default_value = "[]",
      .expected = "a list of http:// or https:// base URLs, e.g. [\"http://10.0.0.5:8080\"]"},
+    {.name = "mlflow_tracking_uri",
+     .field = &InferenceConfig::mlflow_tracking_uri,
+     .default_value = "",
+     .expected = "an http:// or https:// URL of an MLflow tracking server, e.g. "
+                 "\"http://mlflow.internal:5000\" (empty = MLFLOW_TRACKING_URI)",
+     .text_rule = TextRule::kHttpUrlOrEmpty},
+    {.name = "model_cache_dir",
+     .field = &InferenceConfig::model_cache_dir,
+     .default_value = "",
+     .expected = "a folder path (empty = $XDG_CACHE_HOME/inferloop, else ~/.cache/inferloop)"},
+    {.name = "model_refresh_interval",
+     .field = &InferenceConfig::model_refresh_interval,
+     .default_value = "0s",
+     .expected = "a duration with a unit (ns, us, ms, s), e.g. \"30s\" (\"0s\" = never poll "
+                 "MLflow for a new version)"},
+    {.name = "use_cache_when_offline",
+     .field = &InferenceConfig::use_cache_when_offline,
+     .default_value = "false",
+     .expected = "true or false"},
+    {.name = "max_artifact_bytes",
+     .field = &InferenceConfig::max_artifact_bytes,
+     .default_value = "2147483648",
+     .expected = "a positive integer number of bytes (the largest model file downloaded)",
+     .min = 1},
 }};
 
 constexpr std::string_view kInferenceConfigKey = "inference_config";
@@ -391,6 +416,9 @@ std::optional<std::string> check_text(const KeySpec& spec, const std::string& va
     case TextRule::kDevice:
       if (!is_device(value)) return expected_found(spec, quote_text(value));
       return std::nullopt;
+    case TextRule::kHttpUrlOrEmpty:
+      if (value.empty()) return std::nullopt;
+      return check_endpoints(spec, {value});
   }
   return std::nullopt;
 }

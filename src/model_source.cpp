@@ -1,13 +1,14 @@
 // Model sources: model_uri -> a model file on local disk, plus what the
 // MLmodel file says about it.
 //
-// resolve_model() dispatches on the URI's scheme (kResolvers below). Only
-// local paths and file:// URIs are resolved so far; an MLflow registry
-// resolver (models:/, runs:/, mlflow-artifacts:/) adds one entry to
-// kResolvers that downloads the artifacts to a local folder and hands that
-// folder to resolve_local().
+// resolve_model() dispatches on the URI's scheme: local paths and file://
+// URIs are read here; models:/, runs:/, mlflow-artifacts: and http(s)
+// artifact-proxy URLs go to an MlflowClient (src/mlflow/client.cpp), which
+// downloads the artifacts to a folder in its cache and hands that folder back
+// to resolve_local() (exported as detail::resolve_local_model()).
 //
-// Thread safety: every function here is reentrant; they only read files.
+// Thread safety: every function here is reentrant; local resolution only
+// reads files (MLflow resolution makes a client per call).
 #include "inferloop/model_source.hpp"
 
 #include <xgboost/c_api.h>
@@ -25,7 +26,9 @@
 #include <yaml-cpp/yaml.h>
 
 #include "inferloop/error.hpp"
+#include "inferloop/mlflow.hpp"
 #include "inferloop/predictor.hpp"
+#include "mlflow/detail.hpp"
 
 namespace inferloop {
 namespace {
@@ -334,34 +337,41 @@ ResolvedModel resolve_local(const std::string& uri, const fs::path& path) {
   return model;
 }
 
-// --- scheme dispatch -------------------------------------------------------
-
-// One entry per URI scheme inferloop resolves. A registry-backed resolver
-// (models:/, runs:/, mlflow-artifacts:/) belongs here: download to a local
-// folder, call resolve_local() on it, then set uri and registry_version.
-struct ModelResolver {
-  std::string_view scheme;
-  ResolvedModel (*resolve)(const std::string& uri);
-};
-
-constexpr std::array kResolvers{
-    ModelResolver{"file", [](const std::string& uri) { return resolve_local(uri, file_uri_path(uri)); }},
-};
-
 }  // namespace
 
-ResolvedModel resolve_model(const std::string& model_uri) {
+namespace detail {
+
+ResolvedModel resolve_local_model(const std::string& uri, const fs::path& path) {
+  return resolve_local(uri, path);
+}
+
+fs::path file_uri_to_path(const std::string& uri) { return file_uri_path(uri); }
+
+std::string model_uri_scheme(std::string_view uri) { return uri_scheme(uri); }
+
+}  // namespace detail
+
+ResolvedModel resolve_model(const std::string& model_uri) { return resolve_model(model_uri, MlflowOptions{}); }
+
+ResolvedModel resolve_model(const std::string& model_uri, const MlflowOptions& mlflow) {
   if (model_uri.empty()) {
     throw Error("model_uri is empty; " + std::string(kPointAtModel));
   }
   const std::string scheme = uri_scheme(model_uri);
   if (scheme.empty()) return resolve_local(model_uri, fs::path(model_uri));
-  for (const ModelResolver& resolver : kResolvers) {
-    if (resolver.scheme == scheme) return resolver.resolve(model_uri);
+  if (scheme == "file") return resolve_local(model_uri, file_uri_path(model_uri));
+  // The client is made per call: it reads the environment and opens a
+  // connection only for URIs that need a server, never for local paths.
+  if (scheme == "models" || scheme == "runs" || scheme == "mlflow-artifacts" || scheme == "http" ||
+      scheme == "https") {
+    MlflowClient client(mlflow);
+    return client.resolve(model_uri);
   }
   throw Error("model_uri " + single_quoted(model_uri) + ": URI scheme '" + scheme +
-              ":' is not supported: only local paths and file:// URIs are resolved so far. "
-              "Download the model (e.g. `mlflow artifacts download -u " + model_uri +
+              ":' is not supported: inferloop resolves local paths, file:// URIs and MLflow URIs "
+              "(models:/, runs:/, mlflow-artifacts:/, http(s) artifact-proxy URLs), and downloads "
+              "only through an MLflow tracking server's artifact proxy. Download the model (e.g. "
+              "`mlflow artifacts download -u " + model_uri +
               " -d DIR`) and set model_uri to the local folder");
 }
 

@@ -38,8 +38,11 @@ struct InferenceConfig {
   // Optional label for logs and status lines (the Ray Serve deployment name
   // in the reference design).
   std::optional<std::string> deployment_name;
-  // Required. A local path or file:// URI to a model file (.json, .ubj,
-  // legacy binary) or to an MLflow model folder (one holding an MLmodel file).
+  // Required. An MLflow model URI (models:/name@alias, models:/name/3,
+  // models:/name/latest, runs:/<run_id>/model, mlflow-artifacts:/..., ...:
+  // docs/mlflow.md), or a local path or file:// URI to a model file (.json,
+  // .ubj, legacy binary) or to an MLflow model folder (one holding an MLmodel
+  // file).
   std::string model_uri;
   // Registered predictor name; see PredictorRegistry.
   std::string predictor_class_name = "XGBoostPredictor";
@@ -76,6 +79,23 @@ struct InferenceConfig {
   // "http://10.0.0.5:8080". Replica i uses endpoints[i % size] while it is
   // healthy. Ignored by in-process predictors. See docs/scaling.md.
   std::vector<std::string> endpoints;
+
+  // --- MLflow (docs/mlflow.md) -------------------------------------------
+  // Tracking server for models:/, runs:/ and mlflow-artifacts:/ URIs; empty =
+  // the MLFLOW_TRACKING_URI environment variable.
+  std::string mlflow_tracking_uri;
+  // Where downloaded models are kept; empty = $XDG_CACHE_HOME/inferloop, else
+  // ~/.cache/inferloop.
+  std::string model_cache_dir;
+  // How often a running loop asks MLflow whether a moving reference (alias,
+  // stage, latest) names a new version, and swaps it in when it does. 0 = never
+  // (InferenceLoop::reload() still works).
+  std::chrono::nanoseconds model_refresh_interval{0};
+  // Start from the cached copy of a model resolved by version (models:/name/3,
+  // runs:/, a logged model id) when the tracking server cannot be reached.
+  bool use_cache_when_offline = false;
+  // Largest model file downloaded from MLflow, in bytes.
+  std::size_t max_artifact_bytes = std::size_t{2} << 30;
 
   // Throws inferloop::Error listing every problem found (one per line).
   void validate() const;

@@ -3,11 +3,12 @@
 // resolve_model() accepts a local path or a file:// URI, pointing either at a
 // model file (.json, .ubj, legacy binary) or at an MLflow model folder (a
 // folder holding an `MLmodel` file, whose `flavors.xgboost.data` names the
-// model file). Other schemes (models:/, runs:/, mlflow-artifacts:/, http(s))
-// are resolved against an MLflow tracking server; this is the one place to add
-// them (see ModelResolver in src/model_source.cpp).
+// model file). models:/, runs:/, mlflow-artifacts: and http(s) artifact-proxy
+// URIs are resolved against an MLflow tracking server by an MlflowClient
+// (include/inferloop/mlflow.hpp), which downloads into its cache first.
 //
-// Thread safety: resolve_model() is reentrant; it only reads the filesystem.
+// Thread safety: resolve_model() is reentrant (for MLflow URIs it makes its own
+// client per call).
 #pragma once
 
 #include <cstddef>
@@ -17,6 +18,8 @@
 #include <vector>
 
 namespace inferloop {
+
+struct MlflowOptions;
 
 enum class ModelFormat { kJson, kUbjson, kLegacyBinary };
 
@@ -38,13 +41,28 @@ struct ResolvedModel {
   std::optional<std::filesystem::path> mlmodel_file;
   std::optional<std::string> mlflow_xgb_version;  // flavors.xgboost.xgb_version
   std::vector<SignatureColumn> signature_inputs;  // empty when there is no signature
-  // Registry version ("3") when the model came from the MLflow registry;
-  // empty for local models.
+  // Registry name and version ("3") when the model came from the MLflow
+  // registry; empty otherwise.
+  std::string registry_name;
   std::string registry_version;
+  // Where MLflow keeps the model ("mlflow-artifacts:/1/models/m-.../artifacts"),
+  // for URIs resolved through a tracking server; empty for local models.
+  std::string artifact_uri;
+  // The local copy in the MLflow cache the model was read from (empty for
+  // local models), and whether it was taken from there without asking the
+  // server (MlflowOptions::use_cache_when_offline).
+  std::filesystem::path cache_path;
+  bool from_cache = false;
+  // How it was resolved, one line per REST call or cache decision (no secrets).
+  std::vector<std::string> resolution;
 };
 
 // Throws inferloop::Error naming the URI, the path tried and what to do.
+// URIs that need MLflow (models:/, runs:/, mlflow-artifacts:/, http(s)://)
+// go through an MlflowClient (include/inferloop/mlflow.hpp) with `mlflow`;
+// the first overload uses default options (the environment).
 [[nodiscard]] ResolvedModel resolve_model(const std::string& model_uri);
+[[nodiscard]] ResolvedModel resolve_model(const std::string& model_uri, const MlflowOptions& mlflow);
 
 // Reads `version` from a JSON or UBJSON XGBoost model file. Throws
 // inferloop::Error when the file is neither (or is not an XGBoost model).

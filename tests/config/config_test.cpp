@@ -90,12 +90,23 @@ void expect_same_config(const InferenceConfig& actual, const InferenceConfig& ex
   EXPECT_EQ(actual.share_booster, expected.share_booster);
   EXPECT_EQ(actual.predictor_threads, expected.predictor_threads);
   EXPECT_EQ(actual.endpoints, expected.endpoints);
+  EXPECT_EQ(actual.mlflow_tracking_uri, expected.mlflow_tracking_uri);
+  EXPECT_EQ(actual.model_cache_dir, expected.model_cache_dir);
+  EXPECT_EQ(actual.model_refresh_interval, expected.model_refresh_interval);
+  EXPECT_EQ(actual.use_cache_when_offline, expected.use_cache_when_offline);
+  EXPECT_EQ(actual.max_artifact_bytes, expected.max_artifact_bytes);
 }
+
+const std::string kModelUriExpected =
+    "expected a non-empty model URI: an MLflow URI (models:/name@alias, models:/name/3, "
+    "runs:/<run_id>/model, ...), or a path or file:// URI of an XGBoost model file or an MLflow "
+    "model folder, e.g. \"models/my-model.json\", found ";
 
 const std::string kValidKeys =
     "deployment_name, model_uri, predictor_class_name, num_replicas, device, num_features, "
     "max_rows, wait_strategy, spin_duration, interval, startup_timeout, history_capacity, output, "
-    "share_booster, predictor_threads, endpoints";
+    "share_booster, predictor_threads, endpoints, mlflow_tracking_uri, model_cache_dir, "
+    "model_refresh_interval, use_cache_when_offline, max_artifact_bytes";
 
 const std::string kMissingModelUri =
     "required key is missing; add it, e.g. \"model_uri: models/my-model.json\" (a model file: "
@@ -395,16 +406,11 @@ TEST(ConfigValues, Strings) {
             "inline.yaml:2:23: predictor_class_name: expected a non-empty registered predictor "
             "name, e.g. \"XGBoostPredictor\", found \"\"");
   EXPECT_EQ(parse_error("model_uri: \"\"\n"),
-            "inline.yaml:1:12: model_uri: expected a non-empty path or file:// URI of an XGBoost "
-            "model file or an MLflow model folder, e.g. \"models/my-model.json\", found \"\"");
+            "inline.yaml:1:12: model_uri: " + kModelUriExpected + "\"\"");
   EXPECT_EQ(parse_error("model_uri:\n"),
-            "inline.yaml:1:1: model_uri: expected a non-empty path or file:// URI of an XGBoost "
-            "model file or an MLflow model folder, e.g. \"models/my-model.json\", found an empty "
-            "value");
+            "inline.yaml:1:1: model_uri: " + kModelUriExpected + "an empty value");
   EXPECT_EQ(parse_error("model_uri: [a.json]\n"),
-            "inline.yaml:1:12: model_uri: expected a non-empty path or file:// URI of an XGBoost "
-            "model file or an MLflow model folder, e.g. \"models/my-model.json\", found a "
-            "sequence");
+            "inline.yaml:1:12: model_uri: " + kModelUriExpected + "a sequence");
   EXPECT_EQ(parse_with("deployment_name: live").deployment_name, "live");
   EXPECT_FALSE(parse_with("deployment_name:").deployment_name.has_value());
   EXPECT_EQ(parse_with("predictor_class_name: Custom").predictor_class_name, "Custom");
@@ -575,8 +581,7 @@ TEST(Validate, ReportsEveryProblem) {
   config.predictor_threads = 300;
   EXPECT_EQ(
       validate_error(config),
-      "<C++>: model_uri: expected a non-empty path or file:// URI of an XGBoost model file or an "
-      "MLflow model folder, e.g. \"models/my-model.json\", found \"\"\n"
+      "<C++>: model_uri: " + kModelUriExpected + "\"\"\n"
       "<C++>: predictor_class_name: expected a non-empty registered predictor name, e.g. "
       "\"XGBoostPredictor\", found \"\"\n"
       "<C++>: num_replicas: expected a positive integer (1..64), found 0\n"
@@ -604,6 +609,30 @@ TEST(Validate, HugeSizeIsOutOfRange) {
                 std::to_string(std::numeric_limits<std::size_t>::max()));
 }
 
+TEST(ConfigValues, MlflowKeys) {
+  const InferenceConfig config = parse_with(
+      "mlflow_tracking_uri: http://127.0.0.1:5000\n"
+      "model_cache_dir: /var/cache/models\n"
+      "model_refresh_interval: 30s\n"
+      "use_cache_when_offline: true\n"
+      "max_artifact_bytes: 1048576");
+  EXPECT_EQ(config.mlflow_tracking_uri, "http://127.0.0.1:5000");
+  EXPECT_EQ(config.model_cache_dir, "/var/cache/models");
+  EXPECT_EQ(config.model_refresh_interval, std::chrono::seconds(30));
+  EXPECT_TRUE(config.use_cache_when_offline);
+  EXPECT_EQ(config.max_artifact_bytes, 1048576U);
+  EXPECT_EQ(error_with("mlflow_tracking_uri: localhost:5000"),
+            "inline.yaml:2:22: mlflow_tracking_uri: expected an http:// or https:// URL of an MLflow "
+            "tracking server, e.g. \"http://mlflow.internal:5000\" (empty = MLFLOW_TRACKING_URI), "
+            "found \"localhost:5000\"");
+  EXPECT_EQ(error_with("max_artifact_bytes: 0"),
+            "inline.yaml:2:21: max_artifact_bytes: expected a positive integer number of bytes (the "
+            "largest model file downloaded), found 0");
+  EXPECT_NE(error_with("model_refresh_intervall: 5s")
+                .find("did you mean \"model_refresh_interval\"?"),
+            std::string::npos);
+}
+
 TEST(ConfigValues, EndpointsAreAListOfHttpUrls) {
   EXPECT_EQ(parse_with("endpoints: [\"http://10.0.0.5:8080\", https://h/serve]").endpoints,
             (std::vector<std::string>{"http://10.0.0.5:8080", "https://h/serve"}));
@@ -629,7 +658,9 @@ TEST(ConfigKeys, DocumentationOrder) {
       "deployment_name", "model_uri",       "predictor_class_name", "num_replicas",
       "device",          "num_features",    "max_rows",             "wait_strategy",
       "spin_duration",   "interval",        "startup_timeout",      "history_capacity",
-      "output",          "share_booster",   "predictor_threads",    "endpoints"};
+      "output",          "share_booster",   "predictor_threads",    "endpoints",
+      "mlflow_tracking_uri", "model_cache_dir", "model_refresh_interval",
+      "use_cache_when_offline", "max_artifact_bytes"};
   EXPECT_EQ(config_keys(), expected);
 }
 

@@ -146,14 +146,17 @@ TEST(ModelSource, JsonThatIsNotAnXGBoostModel) {
             "model file (.json/.ubj) or an MLflow model folder");
 }
 
-TEST(ModelSource, RegistrySchemesAreRefusedByName) {
-  for (const std::string scheme : {"models", "runs", "mlflow-artifacts", "https", "http", "s3"}) {
-    const std::string uri = scheme + ":/some/model";
+TEST(ModelSource, SchemesOutsideMlflowAreRefusedByName) {
+  // models:/, runs:/, mlflow-artifacts:/ and http(s) go to MlflowClient
+  // (tests/mlflow); storage schemes MLflow's client reads directly do not.
+  for (const std::string scheme : {"s3", "gs", "hdfs"}) {
+    const std::string uri = scheme + "://bucket/some/model";
     EXPECT_EQ(resolve_error(uri),
               "model_uri '" + uri + "': URI scheme '" + scheme +
-                  ":' is not supported: only local paths and file:// URIs are resolved so far. "
-                  "Download the model (e.g. `mlflow artifacts download -u " + uri +
-                  " -d DIR`) and set model_uri to the local folder");
+                  ":' is not supported: inferloop resolves local paths, file:// URIs and MLflow URIs "
+                  "(models:/, runs:/, mlflow-artifacts:/, http(s) artifact-proxy URLs), and downloads "
+                  "only through an MLflow tracking server's artifact proxy. Download the model (e.g. "
+                  "`mlflow artifacts download -u " + uri + " -d DIR`) and set model_uri to the local folder");
   }
 }
 

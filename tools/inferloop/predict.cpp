@@ -14,6 +14,7 @@
 #include "csv.hpp"
 #include "inferloop/config.hpp"
 #include "inferloop/error.hpp"
+#include "inferloop/mlflow.hpp"
 #include "inferloop/model_source.hpp"
 #include "inferloop/predictor.hpp"
 
@@ -171,7 +172,7 @@ int score(const PredictOptions& options) {
   if (options.device) config.device = *options.device;
   if (options.threads) config.predictor_threads = *options.threads;
 
-  const ResolvedModel model = resolve_model(config.model_uri);
+  const ResolvedModel model = resolve_model(config.model_uri, mlflow_options(config));
   SharedPredictorState shared;
   const PredictorContext context{config, model, 0, shared};
   const std::unique_ptr<Predictor> predictor =

@@ -43,7 +43,7 @@ int validate(const std::filesystem::path& config_file) {
   }
 
   const InferenceConfig config = load_config(config_file);
-  const ResolvedModel model = resolve_model(config.model_uri);
+  const ResolvedModel model = resolve_model(config.model_uri, mlflow_options(config));
   SharedPredictorState shared;
   const PredictorContext context{config, model, 0, shared};
   const std::unique_ptr<Predictor> predictor =

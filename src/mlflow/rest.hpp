@@ -1,0 +1,114 @@
+// RestClient: MLflow's REST API over one libcurl easy handle (kept open
+// between calls: HTTP keep-alive), with MLflow's authentication, TLS
+// settings and retry policy. Used by MlflowClient (src/mlflow/client.cpp).
+//
+// Every call takes a Call: the model URI being resolved (for messages), a
+// hint saying what to do when the call fails, and the trace that collects one
+// line per request and retry. Failures throw RestError, whose message names
+// the URI, the endpoint (without userinfo), the HTTP status, MLflow's
+// error_code and message, the attempts made and the hint. Secrets (the
+// token, the password, URL userinfo) are scrubbed from every message and
+// trace line.
+//
+// Threads: one thread at a time (libcurl's rule for an easy handle).
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "inferloop/error.hpp"
+#include "inferloop/mlflow.hpp"
+
+namespace inferloop::detail {
+
+class RestError : public Error {
+ public:
+  RestError(const std::string& message, bool unreachable, long status, std::string error_code)
+      : Error(message), unreachable_(unreachable), status_(status), error_code_(std::move(error_code)) {}
+  // No answer came back after every retry: connection refused, timeouts, or
+  // a retryable status (408/429/5xx) every time. use_cache_when_offline
+  // applies only to these.
+  [[nodiscard]] bool unreachable() const noexcept { return unreachable_; }
+  [[nodiscard]] long status() const noexcept { return status_; }  // 0: no HTTP answer
+  [[nodiscard]] const std::string& error_code() const noexcept { return error_code_; }
+
+ private:
+  bool unreachable_;
+  long status_;
+  std::string error_code_;
+};
+
+// Where a request's messages and trace lines go.
+struct Call {
+  const std::string& model_uri;
+  std::string hint;                       // what to do when it fails, e.g. "check the alias exists: ..."
+  std::vector<std::string>* trace;        // one line per request / retry; may be null
+  // Probing whether a path is a file: a 500/502/504 there usually means "a
+  // folder, not a file" and retrying it only delays the error, so only
+  // 408/429/503 (the server asking to come back) are retried.
+  bool probe = false;
+};
+
+class RestClient {
+ public:
+  // `options` with the environment applied (MlflowOptions::from_environment()).
+  explicit RestClient(const MlflowOptions& options);
+  ~RestClient();
+  RestClient(const RestClient&) = delete;
+  RestClient& operator=(const RestClient&) = delete;
+
+  // 2xx with a JSON body -> the body; anything else throws RestError.
+  nlohmann::json get_json(const std::string& url, const Call& call);
+  nlohmann::json post_json(const std::string& url, const nlohmann::json& body, const Call& call);
+
+  // Streams `url` into `file` (created or truncated). Throws RestError when
+  // the answer is not 2xx or has more than max_bytes bytes (the transfer is
+  // aborted as soon as it does). Returns the bytes written.
+  std::uint64_t download(const std::string& url, const std::filesystem::path& file,
+                         std::uint64_t max_bytes, const Call& call);
+
+  // "key=value&key=value" with every value escaped by curl_easy_escape.
+  std::string query(const std::vector<std::pair<std::string, std::string>>& parameters);
+  // Each '/'-separated segment of `path` escaped by curl_easy_escape.
+  std::string escape_path(const std::string& path);
+
+  // `text` with every secret this client knows replaced by "***".
+  [[nodiscard]] std::string scrub(std::string text) const;
+
+  // Sleeps `wait`, in small steps so that options.cancel is noticed within
+  // ~20 ms. Throws RestError when cancelled.
+  void sleep_cancellable(std::chrono::milliseconds wait, const Call& call, const std::string& what);
+  void throw_if_cancelled(const Call& call, const std::string& what) const;
+
+ private:
+  enum class Method { kGet, kPost };
+  // One request with retries. `sink` receives the bytes of a 2xx answer and
+  // returns false to abort (a write failed); the body of any other answer is
+  // kept for the error message. `before_attempt` runs before every attempt
+  // (a download truncates its file). `streaming`: a download, which may take
+  // long; see the timeout comment in rest.cpp.
+  void perform(Method method, const std::string& url, const std::string* post_body,
+               const std::function<bool(const char*, std::size_t)>& sink,
+               const std::function<void()>& before_attempt, const Call& call,
+               std::uint64_t max_bytes, bool streaming);
+
+  MlflowOptions options_;
+  void* curl_;          // CURL*, owned
+  void* get_headers_;   // curl_slist*: Authorization (when a token is set)
+  void* post_headers_;  // curl_slist*: the same plus Content-Type: application/json
+  std::mt19937_64 random_;  // jitter; seeded once from std::random_device
+  // libcurl's detailed transport error ("Failed to connect to ... port ...");
+  // CURL_ERROR_SIZE is 256.
+  std::array<char, 256> error_buffer_{};
+};
+
+}  // namespace inferloop::detail
