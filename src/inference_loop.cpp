@@ -20,6 +20,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <filesystem>
 #include <condition_variable>
 #include <mutex>
 #include <optional>
@@ -38,6 +39,7 @@
 #include "inferloop/detail/result_slot.hpp"
 #include "inferloop/detail/wake_signal.hpp"
 #include "inferloop/error.hpp"
+#include "inferloop/mlflow.hpp"
 
 namespace inferloop {
 
@@ -71,6 +73,32 @@ WaitStrategy replica_wait_strategy(WaitStrategy poller) {
       return WaitStrategy::kSpinThenBlock;
   }
 }
+
+// What makes two resolutions of model_uri the same model: MLflow's version
+// plus the file (cache folders are content-addressed, so new content means a
+// new path) and, for local files replaced in place, its size and mtime.
+std::string model_identity(const ResolvedModel& model) {
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(model.model_file, ec);
+  const auto mtime = std::filesystem::last_write_time(model.model_file, ec);
+  return model.registry_version + "|" + model.model_file.string() + "|" + std::to_string(size) +
+         "|" + std::to_string(mtime.time_since_epoch().count());
+}
+
+// models:/name@alias/sub at version 4 -> models:/name/4/sub: the refresh
+// resolves the version it saw, even if the alias moves again meanwhile.
+std::string pinned_registry_uri(const ModelUri& uri, const std::string& version) {
+  std::string pinned = "models:/" + uri.name + "/" + version;
+  if (!uri.path.empty()) pinned += "/" + uri.path;
+  return pinned;
+}
+
+// A model loaded by a live reload, waiting for the poller to switch replicas
+// over to it: predictors[i] is replica i's (null once the replica took it).
+struct ModelGeneration {
+  std::uint64_t model_version = 0;
+  std::vector<std::unique_ptr<Predictor>> predictors;
+};
 
 }  // namespace
 
@@ -116,6 +144,7 @@ class InferenceLoop::Impl final : private detail::BacktestHost {
     launch_threads();
     running_.store(true, std::memory_order_release);
     wait_for_first_result();
+    launch_refresh_thread();
   }
 
   void stop() noexcept {
@@ -128,6 +157,12 @@ class InferenceLoop::Impl final : private detail::BacktestHost {
     }
     if (!threads_started_ || stopped_) return;
     stopped_ = true;
+    // Reloads first: abandon a download in progress, join the refresh
+    // thread, and wait for an application thread inside reload().
+    reload_cancel_.store(true, std::memory_order_release);
+    if (refresh_io_) refresh_io_->stop();
+    if (refresh_thread_.joinable()) refresh_thread_.join();
+    std::unique_lock reload_lock(reload_mutex_);
     stopping_.store(true, std::memory_order_release);
     poller_wake_.notify();
     if (poller_io_) poller_io_->stop();
@@ -142,6 +177,11 @@ class InferenceLoop::Impl final : private detail::BacktestHost {
     for (auto& replica : replicas_) {
       if (replica->thread.joinable()) replica->thread.join();
     }
+    // Every thread is gone: free models a reload left behind.
+    delete staged_.exchange(nullptr, std::memory_order_acq_rel);
+    adopting_.reset();
+    retired_.clear();
+    reload_lock.unlock();
     running_.store(false, std::memory_order_release);
     std::lock_guard wait_lock(wait_mutex_);
     wait_cv_.notify_all();
@@ -219,6 +259,8 @@ class InferenceLoop::Impl final : private detail::BacktestHost {
     s.stale_results = stale_results_.load(std::memory_order_relaxed);
     s.history_dropped = history_dropped_.load(std::memory_order_relaxed);
     s.in_flight = in_flight_.load(std::memory_order_relaxed);
+    s.model_swaps = model_swaps_.load(std::memory_order_relaxed);
+    s.model_reload_failures = model_reload_failures_.load(std::memory_order_relaxed);
     s.queue_wait = queue_wait_.summary();
     s.predict = predict_.summary();
     s.publish_to_visible = publish_to_visible_.summary();
@@ -260,6 +302,101 @@ class InferenceLoop::Impl final : private detail::BacktestHost {
     return backtest_->idle_at(clock_->now());
   }
 
+  // ---- live reload ---------------------------------------------------------
+
+  // Any thread; serialised by reload_mutex_. Throws after counting and
+  // reporting a failure; the serving model is untouched until staging.
+  InferenceLoop::ReloadOutcome reload() {
+    if (options_.backtest) {
+      throw Error("loop.reload() in backtest mode: a backtest replays one model; start another "
+                  "backtest to compare models");
+    }
+    if (!threads_started_.load() || !running()) {
+      throw Error("loop.reload() called while the loop is not running: call start() first");
+    }
+    std::lock_guard lock(reload_mutex_);
+    collect_retired();
+    if (reload_cancel_.load(std::memory_order_acquire)) {
+      throw Error("loop.reload(): the loop is stopping");
+    }
+    const std::uint64_t serving = last_model_version_;
+    try {
+      ResolvedModel candidate;
+      if (uri_moving_ && !options_.resolver) {
+        if (!refresh_client_) {
+          MlflowOptions mlflow = mlflow_options(config_).from_environment();
+          // A refresh is retried by the next one: a server that is down must
+          // not hold the refresh thread in minutes of backoff.
+          mlflow.max_retries = std::min(mlflow.max_retries, 2);
+          mlflow.cancel = &reload_cancel_;
+          refresh_client_ = std::make_unique<MlflowClient>(std::move(mlflow));
+        }
+        const std::string version = refresh_client_->current_version(config_.model_uri);
+        if (version == serving_registry_version_) {
+          return {false, serving, version,
+                  "'" + config_.model_uri + "' still names registry version " + version};
+        }
+        candidate = refresh_client_->resolve(pinned_registry_uri(*parsed_uri_, version));
+        candidate.uri = config_.model_uri;
+      } else {
+        candidate = resolve_configured(config_.model_uri);
+        if (model_identity(candidate) == serving_identity_) {
+          return {false, serving, candidate.registry_version,
+                  "'" + config_.model_uri + "' still resolves to the model serving (" +
+                      candidate.model_file.string() + ")"};
+        }
+      }
+      SharedPredictorState shared;
+      auto generation = std::make_unique<ModelGeneration>();
+      generation->predictors = make_predictors(candidate, shared);
+      generation->model_version = serving + 1;
+      // Before staging: after it, the poller owns these predictors.
+      const std::string description = generation->predictors.front()->describe();
+      {
+        // Room for what the poller retires at the switch (each replica's old
+        // predictor, and a previous generation's unused ones), so that it
+        // never allocates.
+        std::lock_guard retired_lock(retired_mutex_);
+        retired_.reserve(retired_.size() + 4 * replicas_.size());
+      }
+      // A generation staged earlier that no dispatch took yet is replaced.
+      std::unique_ptr<ModelGeneration> unused(
+          staged_.exchange(generation.release(), std::memory_order_acq_rel));
+      last_model_version_ = serving + 1;
+      const std::string detail =
+          serving_registry_version_.empty() || candidate.registry_version.empty()
+              ? "model file " + candidate.model_file.string()
+              : "registry version " + serving_registry_version_ + " -> " +
+                    candidate.registry_version;
+      serving_identity_ = model_identity(candidate);
+      serving_registry_version_ = candidate.registry_version;
+      model_swaps_.fetch_add(1, std::memory_order_relaxed);
+      ModelInfo info{last_model_version_, candidate, description, num_features_, num_outputs_};
+      {
+        std::lock_guard model_lock(model_mutex_);
+        model_info_ = info;
+      }
+      if (options_.on_model_change) {
+        try {
+          options_.on_model_change(info);
+        } catch (...) {
+          // Like the other callbacks: a throwing handler must not undo the swap.
+        }
+      }
+      return {true, last_model_version_, candidate.registry_version, detail};
+    } catch (const std::exception& e) {
+      model_reload_failures_.fetch_add(1, std::memory_order_relaxed);
+      std::string message = "reload of '" + config_.model_uri + "' failed; still serving model_version " +
+                            std::to_string(serving) +
+                            (serving_registry_version_.empty()
+                                 ? std::string()
+                                 : " (registry version " + serving_registry_version_ + ")") +
+                            ": " + e.what();
+      report_error({message, 0, 0, clock_->now()});
+      throw Error(message);
+    }
+  }
+
  private:
   struct Replica {
     explicit Replica(std::uint32_t replica_id) : id(replica_id), io(1) {}
@@ -283,44 +420,91 @@ class InferenceLoop::Impl final : private detail::BacktestHost {
     std::uint64_t feature_seq = 0;
     Timestamp feature_time{0};
     Timestamp published_at{0};
+    // Which model `predictor` is: the poller switches it (and `predictor`)
+    // to a reloaded model while the replica is idle.
+    std::uint64_t model_version = 1;
     // Owned by the replica thread.
     Prediction output;
   };
 
   // ---- start() helpers ---------------------------------------------------
 
-  void load_replicas() {
-    const ResolvedModel model =
-        options_.resolver ? options_.resolver(config_.model_uri) : resolve_model(config_.model_uri);
-    SharedPredictorState shared;
+  ResolvedModel resolve_configured(const std::string& uri) {
+    if (options_.resolver) return options_.resolver(uri);
+    MlflowOptions mlflow = mlflow_options(config_);
+    mlflow.cancel = &reload_cancel_;
+    return resolve_model(uri, mlflow);
+  }
+
+  // Owner thread (start) or a reloading thread. One predictor per replica
+  // (per compute thread in a backtest), each checked against the loop's
+  // shape (set here by the first load) and warmed up.
+  std::vector<std::unique_ptr<Predictor>> make_predictors(const ResolvedModel& model,
+                                                          SharedPredictorState& shared) {
     // A backtest simulates num_replicas replicas but computes with one
     // predictor per compute thread.
     const auto count = static_cast<std::uint32_t>(
         options_.backtest ? options_.backtest->threads
                           : static_cast<std::size_t>(config_.num_replicas));
+    std::vector<std::unique_ptr<Predictor>> predictors;
     for (std::uint32_t id = 0; id < count; ++id) {
-      auto replica = std::make_unique<Replica>(id);
       PredictorContext context{config_, model, id, shared};
-      replica->predictor = registry_->create(config_.predictor_class_name, context);
-      replicas_.push_back(std::move(replica));
+      predictors.push_back(registry_->create(config_.predictor_class_name, context));
     }
-    const Predictor& first = *replicas_.front()->predictor;
-    num_features_ = first.num_features();
-    num_outputs_ = first.num_outputs();
-    check_width(model, first);
-    for (auto& replica : replicas_) {
-      if (replica->predictor->num_features() != num_features_ ||
-          replica->predictor->num_outputs() != num_outputs_) {
-        throw Error("replica " + std::to_string(replica->id) + " of '" + config_.model_uri +
+    const Predictor& first = *predictors.front();
+    const bool first_load = num_features_ == 0;
+    if (first_load) {
+      num_features_ = first.num_features();
+      num_outputs_ = first.num_outputs();
+      check_width(model, first);
+    } else if (first.num_features() != num_features_ || first.num_outputs() != num_outputs_) {
+      throw Error("the new model " + model.model_file.string() +
+                  (model.registry_version.empty() ? std::string()
+                                                  : " (registry version " + model.registry_version + ")") +
+                  " takes " + std::to_string(first.num_features()) + " features and gives " +
+                  std::to_string(first.num_outputs()) + " output(s) per row, but this loop serves " +
+                  std::to_string(num_features_) + " and " + std::to_string(num_outputs_) +
+                  ": a live reload cannot change the shape; restart the loop to serve it");
+    } else {
+      check_width(model, first);
+    }
+    for (std::uint32_t id = 0; id < count; ++id) {
+      Predictor& predictor = *predictors[id];
+      if (predictor.num_features() != num_features_ || predictor.num_outputs() != num_outputs_) {
+        throw Error("replica " + std::to_string(id) + " of '" + config_.model_uri +
                     "' reports a different shape than replica 0; every replica must serve the "
                     "same model");
       }
       try {
-        replica->predictor->warm_up();
+        predictor.warm_up();
       } catch (const std::exception& e) {
-        throw Error("warm-up of replica " + std::to_string(replica->id) + " (" +
-                    replica->predictor->describe() + ") failed: " + e.what());
+        throw Error("warm-up of replica " + std::to_string(id) + " (" + predictor.describe() +
+                    ") failed: " + e.what());
       }
+    }
+    return predictors;
+  }
+
+  void load_replicas() {
+    const ResolvedModel model = resolve_configured(config_.model_uri);
+    SharedPredictorState shared;
+    std::vector<std::unique_ptr<Predictor>> predictors = make_predictors(model, shared);
+    for (std::uint32_t id = 0; id < predictors.size(); ++id) {
+      auto replica = std::make_unique<Replica>(id);
+      replica->predictor = std::move(predictors[id]);
+      replicas_.push_back(std::move(replica));
+    }
+    const Predictor& first = *replicas_.front()->predictor;
+    serving_identity_ = model_identity(model);
+    serving_registry_version_ = model.registry_version;
+    try {
+      parsed_uri_ = parse_model_uri(config_.model_uri);
+      uri_moving_ = parsed_uri_->moving();
+    } catch (const Error&) {
+      // A URI only a custom resolver understands: reload() resolves it again.
+      uri_moving_ = false;
+    }
+    for (auto& replica : replicas_) {
       replica->input.assign(config_.max_rows * num_features_, 0.0F);
       replica->output = Prediction(config_.max_rows * num_outputs_);
     }
@@ -370,6 +554,44 @@ class InferenceLoop::Impl final : private detail::BacktestHost {
       poller_main();
     });
     threads_started_.store(true);
+  }
+
+  // A refresh thread only where polling can find something new: a moving
+  // MLflow reference, or a custom resolver (asked again on each tick).
+  void launch_refresh_thread() {
+    if (config_.model_refresh_interval.count() == 0) return;
+    if (!uri_moving_ && !options_.resolver) return;
+    refresh_io_ = std::make_unique<asio::io_context>(1);
+    refresh_thread_ = std::thread([this] {
+      name_this_thread("inferloop-mdl");
+      asio::steady_timer timer(*refresh_io_);
+      std::function<void(const boost::system::error_code&)> tick =
+          [&](const boost::system::error_code& ec) {
+            if (ec || reload_cancel_.load(std::memory_order_acquire)) return;
+            try {
+              reload();
+            } catch (...) {
+              // Counted and reported by reload(); the next tick retries.
+            }
+            timer.expires_after(config_.model_refresh_interval);
+            timer.async_wait(tick);
+          };
+      timer.expires_after(config_.model_refresh_interval);
+      timer.async_wait(tick);
+      refresh_io_->run();
+    });
+  }
+
+  // Reloading thread, under reload_mutex_: frees the predictors the poller
+  // switched replicas away from (outside the lock: freeing a model can take
+  // milliseconds, and the poller takes retired_mutex_ to retire one).
+  void collect_retired() {
+    std::vector<std::unique_ptr<Predictor>> garbage;
+    {
+      std::lock_guard lock(retired_mutex_);
+      garbage.reserve(retired_.capacity());
+      std::swap(garbage, retired_);
+    }
   }
 
   void wait_for_first_result() {
@@ -624,8 +846,10 @@ class InferenceLoop::Impl final : private detail::BacktestHost {
 
   // Poller thread. Dispatches `pending_` to the next idle replica, if any.
   bool dispatch_pending() {
+    if (staged_.load(std::memory_order_relaxed) != nullptr) adopt_staged_model();
     Replica* replica = find_idle_replica();
     if (replica == nullptr) return false;
+    if (replica->model_version != serving_version_) switch_model(*replica);
     std::copy(pending_.values.begin(), pending_.values.end(), replica->input.begin());
     replica->rows = pending_.rows;
     replica->feature_seq = pending_.feature_seq;
@@ -638,6 +862,29 @@ class InferenceLoop::Impl final : private detail::BacktestHost {
     asio::post(replica->io, [this, replica] { predict_on(*replica); });
     replica->wake.notify();
     return true;
+  }
+
+  // Poller thread. Takes a staged reload: every dispatch from now on uses it.
+  void adopt_staged_model() {
+    std::unique_ptr<ModelGeneration> next(staged_.exchange(nullptr, std::memory_order_acquire));
+    if (!next) return;
+    if (adopting_) {
+      // Replicas that never got round to the previous reload skip it.
+      std::lock_guard lock(retired_mutex_);
+      for (auto& unused : adopting_->predictors) {
+        if (unused) retired_.push_back(std::move(unused));
+      }
+    }
+    adopting_ = std::move(next);
+    serving_version_ = adopting_->model_version;
+  }
+
+  // Poller thread, `replica` idle (so the poller owns its predictor).
+  void switch_model(Replica& replica) {
+    std::lock_guard lock(retired_mutex_);
+    retired_.push_back(std::move(replica.predictor));
+    replica.predictor = std::move(adopting_->predictors[replica.id]);
+    replica.model_version = serving_version_;
   }
 
   // ---- replica threads ---------------------------------------------------
@@ -675,7 +922,7 @@ class InferenceLoop::Impl final : private detail::BacktestHost {
       result.published_at = replica.published_at;
       result.started_at = started;
       result.completed_at = finished;
-      result.model_version = 1;
+      result.model_version = replica.model_version;
       result.replica_id = replica.id;
       result.rows = static_cast<std::uint32_t>(rows);
       result.cols = static_cast<std::uint32_t>(num_outputs_);
@@ -833,6 +1080,36 @@ class InferenceLoop::Impl final : private detail::BacktestHost {
 
   mutable std::mutex model_mutex_;
   std::optional<ModelInfo> model_info_;  // guarded by model_mutex_
+
+  // ---- live reload -------------------------------------------------------
+  // Serialises reload() (application threads and the refresh thread) and
+  // guards everything below up to staged_.
+  std::mutex reload_mutex_;
+  // Set by stop() (release); read by reloads and, through
+  // MlflowOptions::cancel, by a download in progress (acquire).
+  std::atomic<bool> reload_cancel_{false};
+  std::unique_ptr<MlflowClient> refresh_client_;
+  std::optional<ModelUri> parsed_uri_;  // set by start(), read-only afterwards
+  bool uri_moving_ = false;             // set by start(), read-only afterwards
+  std::string serving_identity_;        // model_identity() of the newest model
+  std::string serving_registry_version_;
+  std::uint64_t last_model_version_ = 1;  // model_version of the newest model
+  std::thread refresh_thread_;            // owner thread: start() and stop()
+  std::unique_ptr<asio::io_context> refresh_io_;
+  // The hand-over to the poller: written by a reload (exchange, acq_rel),
+  // taken by the poller (exchange, acquire: the predictors were built and
+  // warmed before the release).
+  std::atomic<ModelGeneration*> staged_{nullptr};
+  // Poller-thread state: the generation replicas are switching to, and the
+  // model_version new dispatches get.
+  std::unique_ptr<ModelGeneration> adopting_;
+  std::uint64_t serving_version_ = 1;
+  // Predictors switched away from, freed by the next reload or stop().
+  std::mutex retired_mutex_;
+  std::vector<std::unique_ptr<Predictor>> retired_;
+  // Written by reloads (relaxed), read by stats().
+  std::atomic<std::uint64_t> model_swaps_{0};
+  std::atomic<std::uint64_t> model_reload_failures_{0};
 };
 
 // ---- InferenceLoop: forwards to Impl -------------------------------------
@@ -855,6 +1132,7 @@ LoopStats InferenceLoop::stats() const { return impl_->stats(); }
 std::vector<Prediction> InferenceLoop::history() const { return impl_->history(); }
 std::optional<LoopError> InferenceLoop::last_error() const { return impl_->last_error(); }
 ModelInfo InferenceLoop::model_info() const { return impl_->model_info(); }
+InferenceLoop::ReloadOutcome InferenceLoop::reload() { return impl_->reload(); }
 const InferenceConfig& InferenceLoop::config() const noexcept { return impl_->config(); }
 std::optional<Timestamp> InferenceLoop::backtest_idle_at() const {
   return impl_->backtest_idle_at();

@@ -27,8 +27,25 @@
 //     replica's thread.
 //   - start(), stop() and the destructor: one owner thread, not concurrently.
 //   - features(): its producer side from one engine thread at a time.
-//   - latest(), wait_for(), stats(), history(), last_error(), model_info():
-//     any thread, any time.
+//   - latest(), wait_for(), stats(), history(), last_error(), model_info(),
+//     reload(): any thread, any time (reload() calls are serialised).
+//   - a refresh thread, when config.model_refresh_interval is set and
+//     model_uri is a moving MLflow reference (alias, stage, latest): a
+//     Boost.Asio timer asks MLflow which version the reference names and
+//     reloads when it changes.
+//
+// Live reload (reload(), or the refresh thread): the new model is resolved,
+// downloaded, loaded into fresh predictors for every replica and warmed up on
+// the reloading thread, off the hot path. Then it is staged, and the poller
+// switches each replica over at its next dispatch (a replica busy with the
+// old model finishes that prediction first). Every snapshot dispatched after
+// the swap uses the new model and every one before it the old, so results
+// carry model_version N or N+1, model_version never goes backwards in what
+// latest() shows, no snapshot is dropped or answered twice, and no replica
+// pauses for more than the pointer swap. A reload that fails (download, a
+// corrupt model, a different feature width) changes nothing: the old model
+// keeps serving, the failure is counted (stats().model_reload_failures),
+// reported to the error handler and retried at the next refresh.
 //
 // Errors: start() throws inferloop::Error (and leaves the loop stopped) when
 // the config, the model or the first result fails. A predictor that throws
@@ -79,6 +96,8 @@ struct LoopError {
 
 using ResultCallback = std::function<void(const Prediction&)>;
 using ErrorHandler = std::function<void(const LoopError&)>;
+struct ModelInfo;
+using ModelChangeHandler = std::function<void(const ModelInfo&)>;
 
 // Turns config.model_uri into a model a predictor can load.
 using ModelResolver = std::function<ResolvedModel(const std::string& model_uri)>;
@@ -97,6 +116,9 @@ struct LoopOptions {
   ResultCallback on_result;
   // Called on the thread where the error happened.
   ErrorHandler on_error;
+  // Called on the reloading thread after a live reload staged a new model
+  // (every snapshot dispatched from then on uses it).
+  ModelChangeHandler on_model_change;
   // Where predictor_class_name is looked up; default PredictorRegistry::global().
   const PredictorRegistry* registry = nullptr;
   // Set: backtest mode (include/inferloop/backtest.hpp, docs/backtesting.md).
@@ -111,6 +133,8 @@ struct LoopOptions {
 };
 
 struct ModelInfo {
+  // The loop's model_version: 1 for the model start() loaded, +1 per swap.
+  // model.registry_version is MLflow's version of the same model.
   std::uint64_t model_version = 0;
   ResolvedModel model;
   std::string predictor;  // Predictor::describe() of replica 0
@@ -168,6 +192,22 @@ class InferenceLoop {
   // Throws inferloop::Error before start().
   [[nodiscard]] ModelInfo model_info() const;
   [[nodiscard]] const InferenceConfig& config() const noexcept;
+
+  // What a reload() did.
+  struct ReloadOutcome {
+    bool swapped = false;            // a new model now serves new snapshots
+    std::uint64_t model_version = 0; // the loop's model_version serving from now on
+    std::string registry_version;    // its MLflow version, when from the registry
+    std::string detail;              // "registry version 1 -> 2", or why nothing changed
+  };
+  // Asks now whether model_uri names a different model than the one serving
+  // (for an MLflow alias/stage/latest: its current version; otherwise the
+  // resolved model file), and if so loads it and swaps it in (see Live
+  // reload above). Returns when the new model is staged. Throws
+  // inferloop::Error when resolving or loading fails; the old model keeps
+  // serving and the failure is counted. Throws in backtest mode and before
+  // start().
+  ReloadOutcome reload();
 
   // Backtest mode: the simulated time at which everything published so far
   // will have been dispatched (or conflated) and become visible, if nothing

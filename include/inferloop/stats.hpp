@@ -31,6 +31,8 @@ struct LoopStats {
   std::uint64_t stale_results = 0;        // results not published: a newer one was already there
   std::uint64_t history_dropped = 0;      // results pushed out of the bounded history
   std::uint64_t in_flight = 0;            // snapshots being predicted right now
+  std::uint64_t model_swaps = 0;          // new models swapped in (live reload)
+  std::uint64_t model_reload_failures = 0;  // reload attempts that failed (old model kept)
 
   LatencySummary queue_wait;          // published_at -> a replica starts predicting
   LatencySummary predict;             // predictor call alone
