@@ -11,5 +11,6 @@ int run_command(const std::vector<std::string>& args);
 int predict_command(const std::vector<std::string>& args);
 int validate_command(const std::vector<std::string>& args);
 int backtest_command(const std::vector<std::string>& args);
+int resolve_command(const std::vector<std::string>& args);
 
 }  // namespace inferloop::cli

@@ -1,5 +1,6 @@
 // inferloop: the command-line front end. Dispatches to one subcommand per
-// file (run.cpp, predict.cpp, validate.cpp); each returns the exit code:
+// file (run.cpp, predict.cpp, validate.cpp, backtest.cpp, resolve.cpp); each
+// returns the exit code:
 // 0 success, 1 runtime error (bad config, model, data), 2 usage error.
 #include <exception>
 #include <iostream>
@@ -24,6 +25,8 @@ commands:
   validate CONFIG  check a config and that its model loads
   backtest CONFIG  replay a feature CSV in simulated time with modelled
                    inference latency; deterministic results file
+  resolve URI      show how a model URI resolves: MLflow REST calls, registry
+                   version, cached copy, format, signature
   version          print inferloop's version and the linked XGBoost's
   help             print this text
 
@@ -56,6 +59,7 @@ int main(int argc, char** argv) {
     if (command == "predict") return inferloop::cli::predict_command(rest);
     if (command == "validate") return inferloop::cli::validate_command(rest);
     if (command == "backtest") return inferloop::cli::backtest_command(rest);
+    if (command == "resolve") return inferloop::cli::resolve_command(rest);
     if (command == "version" || command == "--version") {
       std::cout << "inferloop " << inferloop::kVersion << " (xgboost " << linked_xgboost()
                 << ")\n";

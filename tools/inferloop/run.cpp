@@ -351,8 +351,17 @@ class StatusLine {
  public:
   explicit StatusLine(bool enabled) : enabled_(enabled), tty_(isatty(STDERR_FILENO) == 1) {}
 
+  // A line of its own (a model swap, a failed reload), between status lines.
+  void note(const std::string& text) {
+    if (open_) std::cerr << '\n';
+    open_ = false;
+    last_width_ = 0;
+    std::cerr << text << '\n' << std::flush;
+  }
+
   void print(double elapsed_s, const LoopStats& now, const LoopStats& before, double window_s,
-             const std::optional<float>& latest) {
+             const std::optional<float>& latest, std::uint64_t model_version,
+             const std::string& registry_version) {
     if (!enabled_) return;
     std::ostringstream line;
     line << std::fixed << std::setprecision(1) << elapsed_s << "s  published/s "
@@ -362,7 +371,9 @@ class StatusLine {
          << static_cast<double>(now.predictions - before.predictions) / window_s
          << std::setprecision(1) << "  p50/p99 " << micros(now.publish_to_visible.p50) << "/"
          << micros(now.publish_to_visible.p99) << " us  conflated " << now.conflated
-         << "  errors " << now.errors << "  latest ";
+         << "  errors " << now.errors << "  model v" << model_version;
+    if (!registry_version.empty()) line << " (registry " << registry_version << ")";
+    line << "  latest ";
     if (latest) {
       line << std::setprecision(6) << *latest;
     } else {
@@ -411,6 +422,10 @@ void print_summary(std::ostream& out, const InferenceLoop& loop, const LoopStats
       << to_string(info.model.format) << ", saved by xgboost "
       << version_string(info.model.saved_by_version) << "; linked xgboost "
       << version_string(linked_xgboost_version()) << ")\n";
+  if (!info.model.registry_name.empty()) {
+    out << "registry     " << info.model.registry_name << " version " << info.model.registry_version
+        << " (" << info.model.uri << ")\n";
+  }
   out << "predictor    " << info.predictor << ", " << info.num_features << " features -> "
       << info.num_outputs << " output(s), model_version " << info.model_version << "\n";
   out << "loop         " << config.num_replicas << " replica(s), wait_strategy "
@@ -420,7 +435,9 @@ void print_summary(std::ostream& out, const InferenceLoop& loop, const LoopStats
       << stats.conflated << "  discarded_at_stop " << stats.discarded_at_stop << "\n"
       << "             predictions " << stats.predictions << "  errors " << stats.errors
       << "  stale_results " << stats.stale_results << "  history_dropped "
-      << stats.history_dropped << "\n";
+      << stats.history_dropped << "\n"
+      << "             model_swaps " << stats.model_swaps << "  model_reload_failures "
+      << stats.model_reload_failures << "\n";
   if (elapsed_s > 0) {
     out << "rates        " << std::setprecision(1)
         << static_cast<double>(stats.snapshots_published) / elapsed_s << " published/s, "
@@ -467,6 +484,36 @@ int run(const RunOptions& options) {
     loop_options.on_result = [recorder = recorder.get()](const Prediction& prediction) {
       recorder->record(prediction);
     };
+  }
+
+  // Model swaps and failed reloads happen on the loop's refresh thread; the
+  // main thread prints them between status lines.
+  std::mutex notes_mutex;
+  std::vector<std::string> notes;
+  loop_options.on_model_change = [&](const ModelInfo& changed) {
+    const std::lock_guard lock(notes_mutex);
+    notes.push_back("inferloop run: swapped in " +
+                    (changed.model.registry_version.empty()
+                         ? changed.model.model_file.string()
+                         : "registry version " + changed.model.registry_version) +
+                    " of " + changed.model.uri + " as model_version " +
+                    std::to_string(changed.model_version));
+  };
+  loop_options.on_error = [&](const LoopError& error) {
+    if (error.feature_seq != 0) return;  // prediction errors: counted, summarised at the end
+    const std::lock_guard lock(notes_mutex);
+    notes.push_back("inferloop run: " + error.message);
+  };
+  if (config.model_refresh_interval.count() > 0) {
+    bool moving = false;
+    try {
+      moving = parse_model_uri(config.model_uri).moving();
+    } catch (const Error&) {
+    }
+    if (!moving) {
+      std::cerr << "inferloop run: note: model_refresh_interval is set but " << config.model_uri
+                << " names a fixed model (not an MLflow alias, stage or latest); nothing to poll\n";
+    }
   }
 
   InferenceLoop loop(config, std::move(loop_options));
@@ -537,8 +584,15 @@ int run(const RunOptions& options) {
       const LoopStats stats = loop.stats();
       std::optional<float> latest_value;
       if (loop.latest(latest) && latest.rows > 0 && latest.cols > 0) latest_value = latest.value();
+      {
+        const std::lock_guard lock(notes_mutex);
+        for (const std::string& text : notes) status.note(text);
+        notes.clear();
+      }
+      const ModelInfo serving = loop.model_info();
       status.print(std::chrono::duration<double>(now - started).count(), stats, status_before,
-                   std::chrono::duration<double>(now - last_status).count(), latest_value);
+                   std::chrono::duration<double>(now - last_status).count(), latest_value,
+                   serving.model_version, serving.model.registry_version);
       status_before = stats;
       last_status = now;
       next_status += std::chrono::seconds(1);
@@ -574,6 +628,7 @@ int run(const RunOptions& options) {
   }
   const double elapsed_s = std::chrono::duration<double>(steady::now() - started).count();
   loop.stop();
+  for (const std::string& text : notes) status.note(text);
   status.finish();
   const LoopStats stats = loop.stats();
   print_summary(std::cout, loop, stats, elapsed_s, stop_reason);
