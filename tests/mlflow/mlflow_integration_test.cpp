@@ -16,6 +16,15 @@
 //     a truncated download, a listing entry escaping the folder, a server
 //     that never answers, a file larger than max_artifact_bytes; and a failed
 //     download leaves nothing behind;
+//   - credentials reach a server that demands them (fault server "auth"):
+//     a bearer token and Basic auth, from MlflowOptions and from MLflow's
+//     environment variables, for the REST calls and the artifact downloads;
+//     wrong or missing credentials are a clear 401 error; no secret appears
+//     in a resolution line, a log line or a message;
+//   - TLS (fault server "tls", HTTPS with a self-signed certificate): it
+//     verifies against server_cert_path, downloads through https, fails
+//     clearly without the certificate, resolves with insecure_tls, and
+//     refuses insecure_tls together with a CA bundle;
 //   - current_version() follows an alias when it moves;
 //   - an InferenceLoop configured with models:/name@alias serves like xgboost.
 //
@@ -39,11 +48,15 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <initializer_list>
 #include <limits>
 #include <memory>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <typeinfo>
+#include <utility>
 #include <vector>
 
 #include "inferloop/config.hpp"
@@ -52,6 +65,7 @@
 #include "inferloop/mlflow.hpp"
 #include "inferloop/model_source.hpp"
 #include "inferloop/predictor.hpp"
+#include "mlflow_test_support.hpp"
 
 namespace inferloop {
 namespace {
@@ -60,36 +74,9 @@ namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
+using namespace mlflow_test;
 
-const std::string kWork = INFERLOOP_MLFLOW_WORK;
 const std::string kModel = "inferloop-test";
-
-json state() {
-  std::ifstream in(kWork + "/state.json");
-  if (!in) throw Error("no " + kWork + "/state.json: the fixture inferloop_mlflow_server did not run");
-  return json::parse(in);
-}
-
-std::string tracking_uri() { return state().at("tracking_uri"); }
-
-std::string fixture_command(const std::string& args) {
-  return std::string(INFERLOOP_PYTHON_EXE) + " " + INFERLOOP_MLFLOW_FIXTURES + " " + args +
-         " --work " + kWork;
-}
-
-// Runs mlflow_fixtures.py and returns its stdout (one JSON line or nothing).
-// Throws when it fails, so that a broken fixture cannot pass as a test result.
-std::string run_fixture(const std::string& args) {
-  const std::string line = fixture_command(args);
-  std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(line.c_str(), "r"), pclose);
-  if (!pipe) throw Error("cannot run " + line);
-  std::string out;
-  char buffer[4096];
-  for (std::size_t n; (n = std::fread(buffer, 1, sizeof buffer, pipe.get())) > 0;) out.append(buffer, n);
-  const int status = pclose(pipe.release());
-  if (status != 0) throw Error(line + " failed (status " + std::to_string(status) + ")");
-  return out;
-}
 
 // Starts (or restarts) the fault server for `mode`; returns its URL. Stops it
 // when it goes out of scope.
@@ -108,27 +95,6 @@ struct FaultServer {
   std::string mode;
   std::string url;
 };
-
-std::vector<float> read_features(std::size_t& rows) {
-  std::ifstream in(state().at("features_csv").get<std::string>());
-  std::vector<float> values;
-  rows = 0;
-  for (std::string line; std::getline(in, line); ++rows) {
-    std::istringstream cells(line);
-    for (std::string cell; std::getline(cells, cell, ',');) {
-      // The file holds each float32 as its exact double: strtod then cast is exact.
-      values.push_back(cell == "nan" ? std::numeric_limits<float>::quiet_NaN()
-                                     : static_cast<float>(std::strtod(cell.c_str(), nullptr)));
-    }
-  }
-  return values;
-}
-
-std::uint32_t bits(float value) {
-  std::uint32_t word;
-  std::memcpy(&word, &value, sizeof word);
-  return word;
-}
 
 std::vector<std::uint32_t> expected_bits(const std::string& version) {
   return state().at("models").at(version).at("expected_bits").get<std::vector<std::uint32_t>>();
@@ -546,6 +512,332 @@ TEST_F(Mlflow, OversizeArtifactIsRefusedBeforeDownload) {
       << message;
   EXPECT_EQ(fault.counters().value("model_downloads", -1), 0) << "it was downloaded anyway";
   EXPECT_TRUE(leftovers().empty()) << "left behind:" << join(leftovers());
+}
+
+// --- credentials and TLS ----------------------------------------------------------------
+
+// Sets environment variables for its lifetime; restores what was there before
+// (or unsets them) when it goes out of scope, whatever happens.
+class EnvGuard {
+ public:
+  EnvGuard(std::initializer_list<std::pair<std::string, std::string>> values) {
+    for (const auto& [name, value] : values) {
+      const char* old = std::getenv(name.c_str());
+      saved_.push_back({name, old != nullptr, old != nullptr ? std::string(old) : std::string()});
+      ::setenv(name.c_str(), value.c_str(), 1);
+    }
+  }
+  ~EnvGuard() {
+    for (auto it = saved_.rbegin(); it != saved_.rend(); ++it) {
+      if (it->was_set) {
+        ::setenv(it->name.c_str(), it->value.c_str(), 1);
+      } else {
+        ::unsetenv(it->name.c_str());
+      }
+    }
+  }
+  EnvGuard(const EnvGuard&) = delete;
+  EnvGuard& operator=(const EnvGuard&) = delete;
+
+ private:
+  struct Saved {
+    std::string name;
+    bool was_set;
+    std::string value;
+  };
+  std::vector<Saved> saved_;
+};
+
+// The auth fault server's credentials (state.json faults.auth).
+struct Credentials {
+  std::string token, username, password;
+};
+
+Credentials auth_credentials() {
+  const json entry = state().at("faults").at("auth");
+  return {entry.at("token"), entry.at("username"), entry.at("password")};
+}
+
+// Every secret (and every wrong secret a test sent) that must never be printed.
+// The username is not a secret (and "alice" is too common to look for).
+std::vector<std::string> secrets_of(const Credentials& credentials) {
+  return {credentials.token, credentials.password, "SECRET", "tok-WRONG-9999", "pw-WRONG-2323"};
+}
+
+// "" when no line holds a secret or an Authorization header, else the first
+// offending line (with the secret masked, so the test log stays clean).
+std::string leaked(const std::vector<std::string>& lines, const std::vector<std::string>& secrets) {
+  for (const auto& line : lines) {
+    if (contains_nocase(line, "authorization:") || contains_nocase(line, "bearer ")) return line;
+    for (const auto& secret : secrets) {
+      if (!secret.empty() && contains(line, secret)) {
+        return "a secret (" + std::to_string(secret.size()) + " characters) in: " +
+               line.substr(0, line.find(secret)) + "<...>";
+      }
+    }
+  }
+  return "";
+}
+
+// The counters file's auth_schemes entry for `scheme` (0 when absent).
+int scheme_count(const json& counters, const std::string& scheme) {
+  if (!counters.contains("auth_schemes")) return 0;
+  return counters.at("auth_schemes").value(scheme, 0);
+}
+
+TEST_F(Mlflow, AuthBearerTokenFromOptionsResolvesAndPredicts) {
+  FaultServer fault("auth");
+  const Credentials credentials = auth_credentials();
+  MlflowOptions options = fast_options(fault.url);
+  options.token = credentials.token;
+  MlflowClient client(options);
+  ResolvedModel model;
+  try {
+    model = client.resolve("models:/" + kModel + "/1");
+  } catch (const std::exception& error) {
+    FAIL() << error.what() << "\n  log:" << join(log_);
+  }
+  show_resolution(model);
+  EXPECT_EQ(model.registry_version, "1");
+  EXPECT_EQ(first_difference(forest_predictions(model), expected_bits("1")), "");
+  const json counters = fault.counters();
+  EXPECT_GE(counters.value("model_downloads", 0), 1) << "the download did not go through the proxy";
+  EXPECT_EQ(counters.value("answered_401", -1), 0) << counters.dump();
+  EXPECT_EQ(scheme_count(counters, "Bearer"), counters.value("requests", -1))
+      << "every request (REST calls and downloads) carries the token: " << counters.dump();
+  EXPECT_EQ(leaked(model.resolution, secrets_of(credentials)), "");
+  EXPECT_EQ(leaked(log_, secrets_of(credentials)), "");
+}
+
+TEST_F(Mlflow, AuthBasicFromOptionsResolvesAndPredicts) {
+  FaultServer fault("auth");
+  const Credentials credentials = auth_credentials();
+  MlflowOptions options = fast_options(fault.url);
+  options.username = credentials.username;
+  options.password = credentials.password;
+  MlflowClient client(options);
+  ResolvedModel model;
+  try {
+    model = client.resolve("models:/" + kModel + "@champion");
+  } catch (const std::exception& error) {
+    FAIL() << error.what() << "\n  log:" << join(log_);
+  }
+  show_resolution(model);
+  EXPECT_EQ(model.registry_version, "1");
+  EXPECT_EQ(first_difference(forest_predictions(model), expected_bits("1")), "");
+  const json counters = fault.counters();
+  EXPECT_GE(counters.value("model_downloads", 0), 1);
+  EXPECT_EQ(counters.value("answered_401", -1), 0) << counters.dump();
+  EXPECT_EQ(scheme_count(counters, "Basic"), counters.value("requests", -1)) << counters.dump();
+  EXPECT_EQ(leaked(model.resolution, secrets_of(credentials)), "");
+  EXPECT_EQ(leaked(log_, secrets_of(credentials)), "");
+}
+
+TEST_F(Mlflow, AuthFromEnvironmentVariables) {
+  FaultServer fault("auth");
+  const Credentials credentials = auth_credentials();
+  {
+    EnvGuard env({{"MLFLOW_TRACKING_TOKEN", credentials.token}});
+    // Nothing but the tracking URI (and this test's cache) in the options.
+    MlflowOptions options = fast_options(fault.url);
+    options.cache_dir = cache_ / "token";
+    MlflowClient client(options);
+    EXPECT_TRUE(client.options().username.empty());
+    ResolvedModel model;
+    try {
+      model = client.resolve("models:/" + kModel + "/1");
+    } catch (const std::exception& error) {
+      FAIL() << "MLFLOW_TRACKING_TOKEN: " << error.what() << "\n  log:" << join(log_);
+    }
+    show_resolution(model);
+    EXPECT_EQ(first_difference(forest_predictions(model), expected_bits("1")), "");
+    EXPECT_EQ(leaked(model.resolution, secrets_of(credentials)), "");
+  }
+  EXPECT_EQ(std::getenv("MLFLOW_TRACKING_TOKEN"), nullptr) << "the guard did not unset it";
+  const json after_token = fault.counters();
+  EXPECT_EQ(after_token.value("answered_401", -1), 0) << after_token.dump();
+  EXPECT_GE(scheme_count(after_token, "Bearer"), 1) << after_token.dump();
+  {
+    EnvGuard env({{"MLFLOW_TRACKING_USERNAME", credentials.username},
+                  {"MLFLOW_TRACKING_PASSWORD", credentials.password}});
+    MlflowOptions options = fast_options(fault.url);
+    options.cache_dir = cache_ / "basic";
+    MlflowClient client(options);
+    ResolvedModel model;
+    try {
+      model = client.resolve("models:/" + kModel + "/2");
+    } catch (const std::exception& error) {
+      FAIL() << "MLFLOW_TRACKING_USERNAME/PASSWORD: " << error.what() << "\n  log:" << join(log_);
+    }
+    show_resolution(model);
+    EXPECT_EQ(first_difference(forest_predictions(model), expected_bits("2")), "");
+    EXPECT_EQ(leaked(model.resolution, secrets_of(credentials)), "");
+  }
+  EXPECT_EQ(std::getenv("MLFLOW_TRACKING_USERNAME"), nullptr);
+  EXPECT_EQ(std::getenv("MLFLOW_TRACKING_PASSWORD"), nullptr);
+  const json after_basic = fault.counters();
+  EXPECT_EQ(after_basic.value("answered_401", -1), 0) << after_basic.dump();
+  EXPECT_GE(scheme_count(after_basic, "Basic"), 1) << after_basic.dump();
+  EXPECT_EQ(leaked(log_, secrets_of(credentials)), "");
+}
+
+TEST_F(Mlflow, AuthWrongOrMissingCredentialsAreAClear401) {
+  FaultServer fault("auth");
+  const Credentials credentials = auth_credentials();
+  const std::string uri = "models:/" + kModel + "/1";
+  struct Case {
+    std::string what;
+    std::function<void(MlflowOptions&)> set;
+  };
+  const std::vector<Case> cases = {
+      {"no credentials", [](MlflowOptions&) {}},
+      {"wrong token", [](MlflowOptions& o) { o.token = "tok-WRONG-9999"; }},
+      {"wrong password",
+       [&](MlflowOptions& o) {
+         o.username = credentials.username;
+         o.password = "pw-WRONG-2323";
+       }},
+      // Basic wins over a token (as in MLflow's client): the right token
+      // cannot rescue a wrong password, and must not be printed either.
+      {"wrong password with the right token",
+       [&](MlflowOptions& o) {
+         o.token = credentials.token;
+         o.username = credentials.username;
+         o.password = "pw-WRONG-2323";
+       }},
+  };
+  int failures = 0;
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.what);
+    log_.clear();
+    MlflowOptions options = fast_options(fault.url);
+    options.cache_dir = cache_ / std::to_string(failures);
+    c.set(options);
+    MlflowClient client(options);
+    const auto began = Clock::now();
+    const std::string message = resolve_error(client, uri);
+    ++failures;
+    EXPECT_LT(Clock::now() - began, 5s) << "a 401 is not retried";
+    EXPECT_TRUE(contains(message, uri)) << message;
+    EXPECT_TRUE(contains(message, "HTTP 401")) << message;
+    EXPECT_TRUE(contains(message, "UNAUTHENTICATED")) << message;
+    EXPECT_TRUE(contains(message, "credentials")) << message;
+    EXPECT_TRUE(contains(message, "MLFLOW_TRACKING_TOKEN")) << message;
+    EXPECT_TRUE(contains(message, "MLFLOW_TRACKING_USERNAME")) << message;
+    EXPECT_EQ(leaked({message}, secrets_of(credentials)), "");
+    EXPECT_EQ(leaked(log_, secrets_of(credentials)), "");
+    EXPECT_FALSE(std::any_of(log_.begin(), log_.end(),
+                             [](const std::string& line) { return contains_nocase(line, "retry"); }))
+        << "log:" << join(log_);
+  }
+  const json counters = fault.counters();
+  EXPECT_EQ(counters.value("answered_401", -1), failures) << "one request each: " << counters.dump();
+  EXPECT_EQ(counters.value("auth_accepted", -1), 0) << counters.dump();
+  EXPECT_EQ(scheme_count(counters, "none"), 1) << counters.dump();
+  EXPECT_EQ(scheme_count(counters, "Bearer"), 1) << counters.dump();
+  EXPECT_EQ(scheme_count(counters, "Basic"), 2) << counters.dump();
+  EXPECT_TRUE(leftovers().empty()) << join(leftovers());
+}
+
+std::string tls_cert() { return state().at("faults").at("tls").at("cert"); }
+
+// Every REST call and download line went to `https_base`, none over http.
+void expect_all_https(const std::vector<std::string>& lines, const std::string& https_base) {
+  bool download = false;
+  for (const auto& line : lines) {
+    EXPECT_FALSE(contains(line, "http://")) << "not through TLS: " << line;
+    if (contains(line, https_base + "/api/2.0/mlflow-artifacts/artifacts")) download = true;
+  }
+  EXPECT_TRUE(download) << "no artifact request to " << https_base << ":" << join(lines);
+}
+
+TEST_F(Mlflow, TlsWithTheServerCertificateResolvesOverHttps) {
+  FaultServer fault("tls");
+  ASSERT_TRUE(fault.url.starts_with("https://127.0.0.1:")) << fault.url;
+  MlflowOptions options = fast_options(fault.url);
+  options.server_cert_path = tls_cert();
+  MlflowClient client(options);
+  ResolvedModel model;
+  try {
+    model = client.resolve("models:/" + kModel + "/1");
+  } catch (const std::exception& error) {
+    FAIL() << error.what() << "\n  log:" << join(log_);
+  }
+  show_resolution(model);
+  EXPECT_EQ(model.registry_version, "1");
+  EXPECT_EQ(first_difference(forest_predictions(model), expected_bits("1")), "");
+  expect_all_https(model.resolution, fault.url);
+  const json counters = fault.counters();
+  EXPECT_GE(counters.value("model_downloads", 0), 1) << counters.dump();
+  EXPECT_EQ(counters.value("tls_handshake_failures", -1), 0) << counters.dump();
+}
+
+TEST_F(Mlflow, TlsWithoutTheCertificateIsAClearError) {
+  FaultServer fault("tls");
+  MlflowClient client(fast_options(fault.url));
+  const std::string uri = "models:/" + kModel + "/1";
+  const auto began = Clock::now();
+  const std::string message = resolve_error(client, uri);
+  EXPECT_LT(Clock::now() - began, 5s) << "a certificate that does not verify is not retried";
+  EXPECT_TRUE(contains(message, uri)) << message;
+  EXPECT_TRUE(contains(message, fault.url.substr(std::string("https://").size()))) << message;
+  EXPECT_TRUE(contains_nocase(message, "certificate")) << message;
+  EXPECT_TRUE(contains(message, "MLFLOW_TRACKING_SERVER_CERT_PATH")) << message;
+  EXPECT_TRUE(contains(message, "MLFLOW_TRACKING_INSECURE_TLS")) << message;
+  // The server records the failed handshake in its own thread, possibly
+  // after the client has already given up: wait for it (briefly).
+  json counters = fault.counters();
+  for (const auto until = Clock::now() + 5s;
+       counters.value("tls_handshake_failures", 0) < 1 && Clock::now() < until;
+       counters = fault.counters()) {
+    std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_GE(counters.value("tls_handshake_failures", 0), 1) << counters.dump();
+  EXPECT_EQ(counters.value("requests", 0), 0) << "a request got through: " << counters.dump();
+  EXPECT_TRUE(leftovers().empty()) << join(leftovers());
+}
+
+TEST_F(Mlflow, TlsInsecureResolvesWithoutTheCertificate) {
+  FaultServer fault("tls");
+  MlflowOptions options = fast_options(fault.url);
+  options.insecure_tls = 1;
+  MlflowClient client(options);
+  ResolvedModel model;
+  try {
+    model = client.resolve("models:/" + kModel + "/1");
+  } catch (const std::exception& error) {
+    FAIL() << error.what() << "\n  log:" << join(log_);
+  }
+  show_resolution(model);
+  EXPECT_EQ(first_difference(forest_predictions(model), expected_bits("1")), "");
+  expect_all_https(model.resolution, fault.url);
+}
+
+TEST_F(Mlflow, TlsInsecureAndACaBundleTogetherAreRefused) {
+  FaultServer fault("tls");
+  const std::string cert = tls_cert();
+  {
+    MlflowOptions options = fast_options(fault.url);
+    options.insecure_tls = 1;
+    options.server_cert_path = cert;
+    try {
+      MlflowClient client(options);
+      ADD_FAILURE() << "MlflowClient accepted insecure_tls with server_cert_path";
+    } catch (const Error& error) {
+      std::printf("[ message  ] %s\n", error.what());
+      EXPECT_TRUE(contains(error.what(), "MLFLOW_TRACKING_INSECURE_TLS")) << error.what();
+      EXPECT_TRUE(contains(error.what(), "MLFLOW_TRACKING_SERVER_CERT_PATH")) << error.what();
+    }
+  }
+  {
+    // The same from the environment: one in the options, one in the environment.
+    EnvGuard env({{"MLFLOW_TRACKING_INSECURE_TLS", "true"}});
+    MlflowOptions options = fast_options(fault.url);
+    options.server_cert_path = cert;
+    EXPECT_THROW(MlflowClient client(options), Error);
+  }
+  EXPECT_EQ(std::getenv("MLFLOW_TRACKING_INSECURE_TLS"), nullptr);
+  EXPECT_EQ(fault.counters().value("requests", 0), 0);
 }
 
 // --- moving references ---------------------------------------------------------------

@@ -43,12 +43,33 @@ for inferloop's MLflow resolver tests (tests/mlflow/mlflow_integration_test.cpp)
                escape       every listing holding an MLmodel also lists a file
                             "../../evil" (4 bytes), which is served if asked for;
                hang         reads each request and never answers;
-               oversize     listings give the model file file_size 2^40.
+               oversize     listings give the model file file_size 2^40;
+               auth         every request needs "Authorization: Bearer
+                            <token>" or "Authorization: Basic
+                            base64(<username>:<password>)" with the fixed
+                            test credentials in state.json faults.auth
+                            ("token", "username", "password"); anything else
+                            is answered 401 + WWW-Authenticate with MLflow's
+                            JSON error body {"error_code": "UNAUTHENTICATED",
+                            "message": ...}. The Authorization header is not
+                            passed upstream;
+               tls          proxies like the others, but speaks HTTPS only
+                            (url https://127.0.0.1:P), with a self-signed
+                            certificate for 127.0.0.1 and localhost (subject
+                            alternative names IP:127.0.0.1, DNS:localhost)
+                            made at start with `cryptography`; its PEM is
+                            DIR/fault-tls-cert.pem (state.json faults.tls.cert,
+                            usable as a CA bundle), its key
+                            DIR/fault-tls-key.pem.
              Use its url as the tracking URI (get-download-uri answers
              mlflow-artifacts:/ without a host, so downloads go through it too).
              It counts what it did in DIR/fault-M.json: {"requests",
              "answered_429", "model_downloads", "truncated", "evil_downloads",
-             "paths": [the last 100 "METHOD path" lines]}.
+             "answered_401", "auth_schemes": {"Bearer"|"Basic"|"none"|other
+             scheme: count of requests carrying it}, "auth_accepted",
+             "auth_rejected", "tls_handshake_failures", "tls_errors": [the
+             last 20 handshake errors], "paths": [the last 100 "METHOD path"
+             lines]}. Credentials are never written there, nor to its log.
   fault-stop --work DIR [--mode M]    stops one fault server, or all.
 
 state.json:
@@ -68,7 +89,9 @@ state.json:
               "registry_name": "inferloop-test" or "", "registry_version": "1" or "",
               "moving": "" | "alias" | "stage" | "latest"}],
    "registered": [{"name", "version", "seed", "alias", "corrupt"}],
-   "faults": {M: {"url", "port", "pgid", "argv", "log", "counters"}}}
+   "faults": {M: {"url", "port", "pgid", "argv", "log", "counters"},
+              "auth": {..., "token", "username", "password"},
+              "tls": {..., "url": "https://127.0.0.1:P", "cert", "key"}}}
 Expected predictions are xgboost's booster.predict(DMatrix(features)) as
 float32, for the rows of features.csv (each float32 written as the repr of
 its exact double, "nan" for missing).
@@ -80,6 +103,7 @@ import os
 import signal
 import socket
 import socketserver
+import ssl
 import subprocess
 import sys
 import threading
@@ -100,7 +124,12 @@ EXPERIMENT = "inferloop-test"
 NUM_FEATURES = 5
 NUM_ROWS = 200
 MODEL_FILES = ("model.ubj", "model.json", "model.xgb")
-FAULT_MODES = ("retry-after", "truncate", "escape", "hang", "oversize")
+FAULT_MODES = ("retry-after", "truncate", "escape", "hang", "oversize", "auth", "tls")
+# The auth fault server's credentials: distinctive, so that a test can look
+# for them in every message and log line inferloop produces.
+AUTH_TOKEN = "tok-SECRET-4711"
+AUTH_USERNAME = "alice"
+AUTH_PASSWORD = "pw-SECRET-0815"
 OVERSIZE = 1 << 40
 print_result = print  # main() points it at the real stdout
 
@@ -424,11 +453,19 @@ def fault(args):
     counters = os.path.join(state["work"], f"fault-{args.mode}.json")
     if os.path.exists(counters):
         os.remove(counters)
-    entry = {"url": f"http://127.0.0.1:{port}", "port": port, "pgid": None, "counters": counters,
+    scheme = "https" if args.mode == "tls" else "http"
+    entry = {"url": f"{scheme}://127.0.0.1:{port}", "port": port, "pgid": None, "counters": counters,
              "log": os.path.join(state["work"], f"fault-{args.mode}.log"),
              "argv": [sys.executable, os.path.abspath(__file__), "fault-serve", "--work",
                       state["work"], "--mode", args.mode, "--port", str(port),
                       "--upstream", state["tracking_uri"], "--counters", counters]}
+    if args.mode == "auth":
+        entry.update(token=AUTH_TOKEN, username=AUTH_USERNAME, password=AUTH_PASSWORD)
+    if args.mode == "tls":
+        entry["cert"] = os.path.join(state["work"], "fault-tls-cert.pem")
+        entry["key"] = os.path.join(state["work"], "fault-tls-key.pem")
+        make_certificate(entry["cert"], entry["key"])
+        entry["argv"] += ["--cert", entry["cert"], "--key", entry["key"]]
     process = launch(entry)
     state["faults"][args.mode] = entry
     save_state(args.work, state)
@@ -438,7 +475,13 @@ def fault(args):
             raise SystemExit(f"fault server {args.mode} exited with {process.returncode}; "
                              f"see {entry['log']}")
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as probe:
+                if args.mode == "tls":
+                    # A full handshake, verified against the new certificate:
+                    # a bare connect would count as a failed handshake.
+                    context = ssl.create_default_context(cafile=entry["cert"])
+                    with context.wrap_socket(probe, server_hostname="127.0.0.1"):
+                        pass
                 break
         except OSError:
             if time.time() > deadline:
@@ -446,6 +489,48 @@ def fault(args):
                 raise SystemExit(f"fault server {args.mode} not listening on {port}; see {entry['log']}")
             time.sleep(0.1)
     print_result(json.dumps({"mode": args.mode, "url": entry["url"]}))
+
+
+def make_certificate(cert_path, key_path):
+    """A self-signed certificate (its own CA) for 127.0.0.1 and localhost."""
+    import datetime
+    import ipaddress
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1"),
+                      x509.NameAttribute(NameOID.ORGANIZATION_NAME, "inferloop test fault server")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name).issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=2))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                                                    x509.DNSName("localhost")]), critical=False)
+        # Self-signed and used as its own CA bundle: OpenSSL 3 wants CA:TRUE
+        # (and keyCertSign) on a certificate it treats as a trust anchor.
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
+                                     content_commitment=False, key_encipherment=False,
+                                     data_encipherment=False, key_agreement=False,
+                                     encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]),
+                       critical=False)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .sign(key, hashes.SHA256()))
+    for path, data in ((key_path, key.private_bytes(serialization.Encoding.PEM,
+                                                    serialization.PrivateFormat.PKCS8,
+                                                    serialization.NoEncryption())),
+                       (cert_path, certificate.public_bytes(serialization.Encoding.PEM))):
+        with open(path + ".tmp", "wb") as f:
+            f.write(data)
+        os.replace(path + ".tmp", path)
+    os.chmod(key_path, 0o600)
 
 
 def fault_stop(args):
@@ -462,25 +547,67 @@ class FaultHandler(http.server.BaseHTTPRequestHandler):
     upstream = ""
     counters_path = ""
     counters = {"requests": 0, "answered_429": 0, "model_downloads": 0, "truncated": 0,
-                "evil_downloads": 0, "paths": []}
+                "evil_downloads": 0, "answered_401": 0, "auth_schemes": {}, "auth_accepted": 0,
+                "auth_rejected": 0, "tls_handshake_failures": 0, "tls_errors": [], "paths": []}
     lock = threading.Lock()
     stopping = threading.Event()
 
     def log_message(self, format, *args):  # noqa: A002 (the base class's name)
         sys.stderr.write("fault %s: %s\n" % (self.mode, format % args))
 
-    def count(self, key=None):
+    def count(self, key=None, scheme=None):
         with self.lock:
             if key is None:
                 self.counters["requests"] += 1
                 self.counters["paths"] = (self.counters["paths"] + [f"{self.command} {self.path}"])[-100:]
             else:
                 self.counters[key] += 1
-            snapshot = json.dumps(self.counters, indent=1)
-            with open(self.counters_path + ".tmp", "w") as f:
-                f.write(snapshot)
-            os.replace(self.counters_path + ".tmp", self.counters_path)
-            return self.counters["requests"]
+            if scheme is not None:
+                schemes = self.counters["auth_schemes"]
+                schemes[scheme] = schemes.get(scheme, 0) + 1
+            return self.save_counters()
+
+    @classmethod
+    def save_counters(cls):
+        """Writes the counters file; call with the lock held."""
+        snapshot = json.dumps(cls.counters, indent=1)
+        with open(cls.counters_path + ".tmp", "w") as f:
+            f.write(snapshot)
+        os.replace(cls.counters_path + ".tmp", cls.counters_path)
+        return cls.counters["requests"]
+
+    @classmethod
+    def count_tls_failure(cls, error):
+        with cls.lock:
+            cls.counters["tls_handshake_failures"] += 1
+            cls.counters["tls_errors"] = (cls.counters["tls_errors"] + [str(error)])[-20:]
+            cls.save_counters()
+
+    def authorized(self):
+        """auth mode: whether the request carries the test credentials.
+        Counts the scheme it used; the credentials themselves are compared,
+        never recorded."""
+        import base64
+        import hmac
+        header = self.headers.get("Authorization")
+        if header is None:
+            scheme, value = "none", ""
+        else:
+            scheme, _, value = header.strip().partition(" ")
+            # A scheme name is a token; anything else is reported as "other".
+            scheme = scheme if scheme.isalnum() and len(scheme) <= 20 else "other"
+            value = value.strip()
+        ok = False
+        if scheme.lower() == "bearer":
+            ok = hmac.compare_digest(value.encode(), AUTH_TOKEN.encode())
+        elif scheme.lower() == "basic":
+            try:
+                decoded = base64.b64decode(value.encode(), validate=True)
+            except ValueError:
+                decoded = b""
+            ok = hmac.compare_digest(decoded, f"{AUTH_USERNAME}:{AUTH_PASSWORD}".encode())
+        self.count("auth_accepted" if ok else "auth_rejected", scheme=scheme)
+        return ok
 
     def reply(self, status, body, content_type="application/json", extra=()):
         self.send_response(status)
@@ -495,8 +622,9 @@ class FaultHandler(http.server.BaseHTTPRequestHandler):
     def forward(self):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else None
-        headers = {k: v for k, v in self.headers.items()
-                   if k.lower() in ("content-type", "authorization", "accept")}
+        passed = ("content-type", "accept") if self.mode == "auth" else \
+            ("content-type", "authorization", "accept")
+        headers = {k: v for k, v in self.headers.items() if k.lower() in passed}
         request = urllib.request.Request(self.upstream + self.path, data=body, headers=headers,
                                          method=self.command)
         try:
@@ -511,6 +639,20 @@ class FaultHandler(http.server.BaseHTTPRequestHandler):
             # Read the request, never answer (until the server is stopped).
             while not self.stopping.wait(1.0):
                 pass
+            return
+        if self.mode == "auth" and not self.authorized():
+            # What MLflow's basic-auth app answers (mlflow server --app-name
+            # basic-auth), with MLflow's JSON error shape.
+            body = json.dumps({"error_code": "UNAUTHENTICATED",
+                               "message": "You are not authenticated. Please see "
+                                          "https://www.mlflow.org/docs/latest/auth/index.html"
+                                          "#authenticating-to-mlflow on how to authenticate."}).encode()
+            self.count("answered_401")
+            # The request body (if any) is read so that the connection stays usable.
+            length = int(self.headers.get("Content-Length") or 0)
+            if length:
+                self.rfile.read(length)
+            self.reply(401, body, extra=[("WWW-Authenticate", 'Basic realm="mlflow"')])
             return
         if self.mode == "retry-after" and number <= 2:
             body = json.dumps({"error_code": "REQUEST_LIMIT_EXCEEDED",
@@ -549,6 +691,20 @@ class FaultHandler(http.server.BaseHTTPRequestHandler):
 class FaultServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    tls = False
+
+    def finish_request(self, request, client_address):
+        if self.tls:
+            # The TLS handshake runs here, in the request's thread, not in
+            # accept(): a client that stalls or rejects the certificate
+            # blocks nobody else, and its failure is counted.
+            try:
+                request.do_handshake()
+            except (ssl.SSLError, OSError) as error:
+                FaultHandler.count_tls_failure(error)
+                sys.stderr.write(f"fault tls: handshake with {client_address} failed: {error}\n")
+                return
+        super().finish_request(request, client_address)
 
 
 def fault_serve(args):
@@ -556,6 +712,13 @@ def fault_serve(args):
     FaultHandler.upstream = args.upstream
     FaultHandler.counters_path = args.counters
     server = FaultServer(("127.0.0.1", args.port), FaultHandler)
+    if args.mode == "tls":
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        context.load_cert_chain(args.cert, args.key)
+        server.socket = context.wrap_socket(server.socket, server_side=True,
+                                            do_handshake_on_connect=False)
+        server.tls = True
 
     def on_term(signum, frame):
         FaultHandler.stopping.set()
@@ -580,6 +743,8 @@ def main():
     parser.add_argument("--port", type=int)
     parser.add_argument("--upstream")
     parser.add_argument("--counters")
+    parser.add_argument("--cert")
+    parser.add_argument("--key")
     args = parser.parse_args()
     args.work = os.path.abspath(args.work)
     if args.command == "fault" and not args.mode:
