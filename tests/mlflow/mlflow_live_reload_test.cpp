@@ -12,18 +12,12 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
-#include <array>
 #include <atomic>
 #include <chrono>
-#include <cmath>
-#include <cstdio>
-#include <cstdlib>
-#include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <mutex>
-#include <sstream>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -32,36 +26,17 @@
 
 #include "inferloop/error.hpp"
 #include "inferloop/inference_loop.hpp"
+#include "mlflow_test_support.hpp"
 
 namespace inferloop {
 namespace {
 
 using namespace std::chrono_literals;
 namespace fs = std::filesystem;
+using namespace mlflow_test;
 
-const fs::path kWork = INFERLOOP_MLFLOW_WORK;
 constexpr const char* kModelName = "inferloop-live";
 constexpr const char* kAlias = "live";
-
-nlohmann::json read_json(const fs::path& file) {
-  std::ifstream in(file);
-  if (!in) throw std::runtime_error("cannot read " + file.string());
-  return nlohmann::json::parse(in);
-}
-
-// Runs the fixture script; returns its stdout. Fails the test on non-zero exit.
-std::string fixture(const std::string& arguments) {
-  const std::string command = std::string(INFERLOOP_PYTHON_EXE) + " " + INFERLOOP_MLFLOW_FIXTURES +
-                              " " + arguments + " --work " + kWork.string();
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) throw std::runtime_error("popen failed: " + command);
-  std::string output;
-  std::array<char, 4096> buffer{};
-  while (std::fgets(buffer.data(), buffer.size(), pipe) != nullptr) output += buffer.data();
-  const int status = pclose(pipe);
-  if (status != 0) throw std::runtime_error(command + " exited with " + std::to_string(status));
-  return output;
-}
 
 // A new version of inferloop-live with the alias on it; its expected
 // predictions on features.csv as float32 bit patterns (empty when corrupt).
@@ -70,38 +45,15 @@ struct Version {
   std::vector<std::uint32_t> expected_bits;
 };
 Version register_version(int seed, bool corrupt = false) {
-  const std::string out = fixture("register --name " + std::string(kModelName) + " --alias " + kAlias +
+  const std::string out = run_fixture("register --name " + std::string(kModelName) + " --alias " + kAlias +
                                   " --seed " + std::to_string(seed) + (corrupt ? " --corrupt" : ""));
-  // The JSON is the last line; mlflow may print warnings before it.
-  const std::string last = out.substr(out.rfind('{'));
-  const auto json = nlohmann::json::parse(last);
+  const json answer = json::parse(out);  // one JSON line; MLflow's chatter goes to stderr
   Version v;
-  v.version = json.at("version").get<std::string>();
-  if (!json.at("expected_bits").is_null()) v.expected_bits = json.at("expected_bits").get<std::vector<std::uint32_t>>();
-  return v;
-}
-
-std::vector<std::vector<float>> read_features(const fs::path& csv) {
-  std::ifstream in(csv);
-  std::vector<std::vector<float>> rows;
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.empty()) continue;
-    std::vector<float> row;
-    std::stringstream cells(line);
-    std::string cell;
-    while (std::getline(cells, cell, ',')) {
-      row.push_back(cell == "nan" ? std::nanf("") : static_cast<float>(std::stod(cell)));
-    }
-    rows.push_back(std::move(row));
+  v.version = answer.at("version").get<std::string>();
+  if (!answer.at("expected_bits").is_null()) {
+    v.expected_bits = answer.at("expected_bits").get<std::vector<std::uint32_t>>();
   }
-  return rows;
-}
-
-std::uint32_t bits(float value) {
-  std::uint32_t out = 0;
-  std::memcpy(&out, &value, sizeof out);
-  return out;
+  return v;
 }
 
 template <typename Predicate>
@@ -115,16 +67,20 @@ bool eventually(Predicate done, std::chrono::seconds timeout = 60s) {
 }
 
 TEST(MlflowLiveReload, AliasFlipsCorruptVersionsAndAServerOutage) {
-  const nlohmann::json state = read_json(kWork / "state.json");
-  const auto features = read_features(state.at("features_csv").get<std::string>());
-  ASSERT_FALSE(features.empty());
+  std::size_t rows = 0;
+  const std::vector<float> features = read_features(rows);
+  ASSERT_GT(rows, 0U);
+  const std::size_t width = features.size() / rows;
+  auto row_values = [&](std::size_t row) {
+    return std::span<const float>(features.data() + row * width, width);
+  };
 
   const Version first = register_version(101);
-  ASSERT_EQ(first.expected_bits.size(), features.size());
+  ASSERT_EQ(first.expected_bits.size(), rows);
 
   InferenceConfig config;
   config.model_uri = std::string("models:/") + kModelName + "@" + kAlias;
-  config.mlflow_tracking_uri = state.at("tracking_uri").get<std::string>();
+  config.mlflow_tracking_uri = tracking_uri();
   config.model_cache_dir = (fs::temp_directory_path() / ("inferloop-live-cache-" + std::to_string(getpid()))).string();
   fs::remove_all(config.model_cache_dir);
   config.predictor_class_name = "ForestPredictor";
@@ -174,8 +130,8 @@ TEST(MlflowLiveReload, AliasFlipsCorruptVersionsAndAServerOutage) {
         std::lock_guard lock(row_mutex);
         row_of_seq.push_back(row);
       }
-      (void)loop.features().publish(features[row], Timestamp{0});
-      row = (row + 1) % features.size();
+      (void)loop.features().publish(row_values(row), Timestamp{0});
+      row = (row + 1) % rows;
       if (row % 64 == 0) std::this_thread::sleep_for(100us);  // leave the replicas some CPU
     }
   });
@@ -200,7 +156,7 @@ TEST(MlflowLiveReload, AliasFlipsCorruptVersionsAndAServerOutage) {
   EXPECT_TRUE(eventually([&] { return loop.stats().predictions > predictions_before + 100; }));
 
   // 3. The server dies: the loop keeps serving, refreshes fail and are counted.
-  fixture("kill");
+  run_fixture("kill");
   const std::uint64_t failures_at_kill = reload_failures();
   EXPECT_TRUE(eventually([&] { return reload_failures() > failures_at_kill; }));
   const std::uint64_t predictions_at_kill = loop.stats().predictions;
@@ -208,7 +164,7 @@ TEST(MlflowLiveReload, AliasFlipsCorruptVersionsAndAServerOutage) {
   EXPECT_EQ(serving_version(), second.version);
 
   // 4. It comes back with a good version behind the alias: reload resumes.
-  fixture("restart");
+  run_fixture("restart");
   const Version fourth = register_version(404);
   EXPECT_TRUE(eventually([&] { return serving_version() == fourth.version && latest_model_version() == 3; }))
       << "still serving registry version " << serving_version();
