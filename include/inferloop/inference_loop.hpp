@@ -207,6 +207,8 @@ class InferenceLoop {
   // inferloop::Error when resolving or loading fails; the old model keeps
   // serving and the failure is counted. Throws in backtest mode and before
   // start().
+  // NOTE: do not call it from on_error or on_model_change: a reload calls
+  // them while it holds the lock that serialises reloads.
   ReloadOutcome reload();
 
   // Backtest mode: the simulated time at which everything published so far

@@ -34,16 +34,6 @@ commands:
 Exit status: 0 success, 1 error, 2 usage error.
 )";
 
-std::string linked_xgboost() {
-  std::string text;
-  for (int part : inferloop::linked_xgboost_version()) {
-    // Two appends: GCC 12 warns (-Wrestrict, falsely) on "." + std::string.
-    if (!text.empty()) text += '.';
-    text += std::to_string(part);
-  }
-  return text;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -61,7 +51,8 @@ int main(int argc, char** argv) {
     if (command == "backtest") return inferloop::cli::backtest_command(rest);
     if (command == "resolve") return inferloop::cli::resolve_command(rest);
     if (command == "version" || command == "--version") {
-      std::cout << "inferloop " << inferloop::kVersion << " (xgboost " << linked_xgboost()
+      std::cout << "inferloop " << inferloop::kVersion << " (xgboost "
+                << inferloop::cli::version_string(inferloop::linked_xgboost_version())
                 << ")\n";
       return 0;
     }

@@ -34,16 +34,6 @@ options:
 Exit status: 0 resolved, 1 error, 2 usage error.
 )";
 
-std::string version_string(const std::vector<int>& parts) {
-  std::string text;
-  for (int part : parts) {
-    // Two appends: GCC 12 warns (-Wrestrict, falsely) on "." + std::string.
-    if (!text.empty()) text += '.';
-    text += std::to_string(part);
-  }
-  return text;
-}
-
 struct ResolveOptions {
   std::optional<std::string> uri;
   std::optional<std::string> config;

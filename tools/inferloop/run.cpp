@@ -337,16 +337,6 @@ double micros(std::chrono::nanoseconds value) {
   return std::chrono::duration<double, std::micro>(value).count();
 }
 
-std::string version_string(const std::vector<int>& parts) {
-  std::string text;
-  for (int part : parts) {
-    // Two appends: GCC 12 warns (-Wrestrict, falsely) on "." + std::string.
-    if (!text.empty()) text += '.';
-    text += std::to_string(part);
-  }
-  return text.empty() ? "unknown" : text;
-}
-
 class StatusLine {
  public:
   explicit StatusLine(bool enabled) : enabled_(enabled), tty_(isatty(STDERR_FILENO) == 1) {}
@@ -420,7 +410,9 @@ void print_summary(std::ostream& out, const InferenceLoop& loop, const LoopStats
       << " s (" << stop_reason << ")\n";
   out << "model        " << info.model.model_file.string() << " ("
       << to_string(info.model.format) << ", saved by xgboost "
-      << version_string(info.model.saved_by_version) << "; linked xgboost "
+      << (info.model.saved_by_version.empty() ? std::string("unknown")
+                                              : version_string(info.model.saved_by_version))
+      << "; linked xgboost "
       << version_string(linked_xgboost_version()) << ")\n";
   if (!info.model.registry_name.empty()) {
     out << "registry     " << info.model.registry_name << " version " << info.model.registry_version

@@ -23,16 +23,6 @@ prints one line starting with OK.
 Exit status: 0 valid, 1 invalid (or the model does not load), 2 usage error.
 )";
 
-std::string version_string(const std::vector<int>& parts) {
-  std::string text;
-  for (int part : parts) {
-    // Two appends: GCC 12 warns (-Wrestrict, falsely) on "." + std::string.
-    if (!text.empty()) text += '.';
-    text += std::to_string(part);
-  }
-  return text;
-}
-
 int validate(const std::filesystem::path& config_file) {
   const std::vector<ConfigIssue> issues = check_config_file(config_file);
   for (const ConfigIssue& issue : issues) std::cout << issue.to_string() << "\n";
