@@ -19,25 +19,13 @@
 #include <limits>
 #include <optional>
 #include <fstream>
-#include <mutex>
 #include <thread>
 
+#include "curl_global.hpp"
 #include "mlflow/detail.hpp"
 
 namespace inferloop::detail {
 namespace {
-
-// curl_global_init is not thread-safe in older libcurl; call it once before
-// the first handle and never clean up (other code in the process may use
-// curl). Reference counted by libcurl, so src/remote/ calling it too is fine.
-void init_curl_once() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-      throw Error("libcurl's global initialisation failed; MLflow model URIs cannot be resolved");
-    }
-  });
-}
 
 CURL* handle(void* curl) { return static_cast<CURL*>(curl); }
 

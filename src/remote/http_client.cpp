@@ -2,23 +2,11 @@
 
 #include <curl/curl.h>
 
-#include <mutex>
-
+#include "curl_global.hpp"
 #include "inferloop/error.hpp"
 
 namespace inferloop::detail {
 namespace {
-
-// curl_global_init is not thread-safe in older libcurl; call it once, before
-// the first handle, and never clean up (other code in the process may use curl).
-void init_curl_once() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-      throw Error("libcurl's global initialisation failed; remote predictors cannot make requests");
-    }
-  });
-}
 
 std::size_t append_body(char* data, std::size_t size, std::size_t count, void* user) {
   static_cast<std::string*>(user)->append(data, size * count);
