@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""Writes fuzz/corpus/: tiny real models (a few shallow trees) that the model
+"""Writes fuzz/corpus/forest_reader/: tiny real models (a few shallow trees) that the model
 reader fuzzer mutates: JSON and UBJSON, gbtree and dart, binary, multi-class,
 categorical. Run it with each xgboost (current and 1.7.4) to get both schemas:
-    .venv/bin/python fuzz/make_seed_corpus.py --out fuzz/corpus
-    .venv-xgb17/bin/python fuzz/make_seed_corpus.py --out fuzz/corpus
+    .venv/bin/python fuzz/make_seed_corpus.py --out fuzz/corpus/forest_reader
+    .venv-xgb17/bin/python fuzz/make_seed_corpus.py --out fuzz/corpus/forest_reader
 """
 import argparse
 import os

@@ -39,3 +39,38 @@ inferloop_wheel_libxgboost() {
   "$(inferloop_venv_python "$1")" -c \
     'import xgboost, os; print(os.path.join(os.path.dirname(xgboost.__file__), "lib", "libxgboost.so"))'
 }
+
+# The CMake options every build tree of scripts/test (and scripts/fuzz) starts
+# from: the venvs' interpreters for the tests that need python, and every
+# optional part ON. Sets the array INFERLOOP_COMMON_OPTIONS.
+inferloop_common_options() {
+  INFERLOOP_COMMON_OPTIONS=(
+    -DCMAKE_BUILD_TYPE=RelWithDebInfo
+    -DINFERLOOP_BUILD_TESTS=ON
+    "-DINFERLOOP_PYTHON=$(inferloop_venv_python "$INFERLOOP_VENV")"
+    "-DINFERLOOP_PYTHON_XGB17=$(inferloop_venv_python "$INFERLOOP_VENV_XGB17")"
+    "-DINFERLOOP_PYTHON_KSERVE=$(inferloop_venv_python "$INFERLOOP_VENV_KSERVE")"
+    # Explicit, not the defaults: scripts/demo configures build/ with these OFF,
+    # and a cached OFF would silently drop the CLI, example and benchmark builds
+    # and their tests from a test run.
+    -DINFERLOOP_BUILD_CLI=ON -DINFERLOOP_BUILD_EXAMPLES=ON -DINFERLOOP_BUILD_BENCHMARKS=ON
+  )
+}
+
+# The clang AddressSanitizer + UndefinedBehaviorSanitizer tree: scripts/test
+# runs the unit and fuzz tests there and scripts/fuzz fuzzes there, so the
+# libFuzzer targets and the sanitized tests share one compilation. Empty
+# INFERLOOP_XGBOOST_LIBRARY: the system libxgboost, whatever a cache held.
+INFERLOOP_ASAN_TREE_OPTIONS=(
+  -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++
+  -DINFERLOOP_SANITIZE=address,undefined -DINFERLOOP_BUILD_FUZZERS=ON
+  -DINFERLOOP_XGBOOST_LIBRARY=
+  -DINFERLOOP_BUILD_CLI=OFF -DINFERLOOP_BUILD_EXAMPLES=OFF -DINFERLOOP_BUILD_BENCHMARKS=OFF
+)
+
+# inferloop_configure_asan_tree DIR
+inferloop_configure_asan_tree() {
+  inferloop_common_options
+  inferloop_run cmake -S "$INFERLOOP_ROOT" -B "$1" "${INFERLOOP_COMMON_OPTIONS[@]}" \
+    "${INFERLOOP_ASAN_TREE_OPTIONS[@]}"
+}
