@@ -11,6 +11,13 @@ INFERLOOP_VENV_KSERVE="${INFERLOOP_VENV_KSERVE:-$INFERLOOP_ROOT/.venv-kserve}"
 # PATH: the venvs must be reproducible on a fresh Debian 12.
 INFERLOOP_SYSTEM_PYTHON="${INFERLOOP_SYSTEM_PYTHON:-/usr/bin/python3}"
 
+# Nothing the project runs may talk to any address but loopback: MLflow's
+# telemetry, Ray's usage stats and MLflow's job workers are off for every
+# process the scripts start (scripts/server_env.py does the same for servers
+# that Python code starts, whatever its environment).
+export MLFLOW_DISABLE_TELEMETRY=true DO_NOT_TRACK=true RAY_USAGE_STATS_ENABLED=0 \
+  MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false
+
 inferloop_log() { printf '[inferloop] %s\n' "$*" >&2; }
 inferloop_die() { printf '[inferloop] error: %s\n' "$*" >&2; exit 1; }
 
@@ -64,7 +71,7 @@ inferloop_common_options() {
 INFERLOOP_ASAN_TREE_OPTIONS=(
   -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++
   -DINFERLOOP_SANITIZE=address,undefined -DINFERLOOP_BUILD_FUZZERS=ON
-  -DINFERLOOP_XGBOOST_LIBRARY=
+  -DINFERLOOP_DEBUG_CHECKS=ON -DINFERLOOP_XGBOOST_LIBRARY=
   -DINFERLOOP_BUILD_CLI=OFF -DINFERLOOP_BUILD_EXAMPLES=OFF -DINFERLOOP_BUILD_BENCHMARKS=OFF
 )
 

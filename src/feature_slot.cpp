@@ -6,6 +6,7 @@
 #include <string>
 
 #include "inferloop/error.hpp"
+#include "util/misuse.hpp"
 
 namespace inferloop {
 
@@ -39,7 +40,48 @@ std::string FeatureSlot::shape_error(std::size_t values_count) const {
   return {};
 }
 
+namespace {
+
+// The slot whose publish() this thread is inside (debug checks only): a
+// publish that a publish observer triggers on the same thread is re-entrant,
+// not a second producer (backtest mode reports that case itself).
+thread_local const FeatureSlot* t_publishing_slot = nullptr;
+
+// Debug checks: marks a publish() in progress for its lifetime and aborts if
+// another thread's publish() already is.
+class ProducerCheck {
+ public:
+  ProducerCheck(const FeatureSlot& slot, std::atomic<bool>& publishing) noexcept
+      : publishing_(publishing), reentrant_(t_publishing_slot == &slot) {
+    if (reentrant_) return;
+    if (publishing_.exchange(true, std::memory_order_acquire)) {
+      detail::misuse_abort(
+          "FeatureSlot::publish() called from two threads at once; a FeatureSlot has one "
+          "producer at a time (two overlapping publishes would hand out the same "
+          "feature_seq). Publish from one engine thread, or serialise publishers with a "
+          "mutex of your own");
+    }
+    t_publishing_slot = &slot;
+  }
+  ~ProducerCheck() {
+    if (reentrant_) return;
+    t_publishing_slot = nullptr;
+    publishing_.store(false, std::memory_order_release);
+  }
+  ProducerCheck(const ProducerCheck&) = delete;
+  ProducerCheck& operator=(const ProducerCheck&) = delete;
+
+ private:
+  std::atomic<bool>& publishing_;
+  const bool reentrant_;
+};
+
+}  // namespace
+
 std::uint64_t FeatureSlot::publish(std::span<const float> values, Timestamp feature_time) noexcept {
+#if INFERLOOP_DEBUG_CHECKS
+  const ProducerCheck producer_check(*this, publishing_);
+#endif
   const std::size_t count = values.size();
   if (count == 0 || count % cols_ != 0 || count / cols_ > max_rows_) {
     rejected_.fetch_add(1, std::memory_order_relaxed);

@@ -25,6 +25,8 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <system_error>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -40,6 +42,8 @@
 #include "inferloop/detail/wake_signal.hpp"
 #include "inferloop/error.hpp"
 #include "inferloop/mlflow.hpp"
+#include "util/misuse.hpp"
+#include "util/text.hpp"
 
 namespace inferloop {
 
@@ -51,14 +55,6 @@ using detail::WakeSignal;
 void name_this_thread(const std::string& name) {
   // Linux limits thread names to 15 characters.
   pthread_setname_np(pthread_self(), name.substr(0, 15).c_str());
-}
-
-std::string duration_text(std::chrono::nanoseconds d) {
-  const auto ns = d.count();
-  if (ns % 1'000'000'000 == 0) return std::to_string(ns / 1'000'000'000) + "s";
-  if (ns % 1'000'000 == 0) return std::to_string(ns / 1'000'000) + "ms";
-  if (ns % 1'000 == 0) return std::to_string(ns / 1'000) + "us";
-  return std::to_string(ns) + "ns";
 }
 
 // How a replica's worker thread waits for work: the same trade-off as the
@@ -100,6 +96,27 @@ struct ModelGeneration {
   std::vector<std::unique_ptr<Predictor>> predictors;
 };
 
+// The loop whose user code (on_result, on_error, on_model_change, the
+// feature source, a custom resolver) this thread is running right now, or
+// null. stop(), reload() and wait_for() read it: from inside a callback,
+// joining the loop's threads or waiting for a delivery would wait for the
+// calling thread itself. Thread-local, so it needs no synchronisation.
+thread_local const void* t_running_callback_of = nullptr;
+
+// Marks the current thread as running `loop`'s user code for its lifetime.
+class CallbackScope {
+ public:
+  explicit CallbackScope(const void* loop) noexcept : outer_(t_running_callback_of) {
+    t_running_callback_of = loop;
+  }
+  ~CallbackScope() { t_running_callback_of = outer_; }
+  CallbackScope(const CallbackScope&) = delete;
+  CallbackScope& operator=(const CallbackScope&) = delete;
+
+ private:
+  const void* outer_;
+};
+
 }  // namespace
 
 class InferenceLoop::Impl final : private detail::BacktestHost {
@@ -136,18 +153,61 @@ class InferenceLoop::Impl final : private detail::BacktestHost {
       }
       started_ = true;
     }
-    if (options_.backtest) {
-      start_backtest();
-      return;
+    try {
+      if (options_.backtest) {
+        start_backtest();
+        return;
+      }
+      load_replicas();
+      // The resolver (on this thread) asked for a stop: start no thread.
+      if (stop_requested_.load(std::memory_order_acquire)) return;
+      // Before the threads: a callback on them may request a stop at once,
+      // and that must not be overwritten.
+      running_.store(true, std::memory_order_release);
+      launch_threads();
+      wait_for_first_result();  // stops the loop itself when it throws
+      launch_refresh_thread();
+    } catch (...) {
+      // Whatever started is stopped and joined; the loop stays stopped.
+      stop();
+      throw start_error(std::current_exception());
     }
-    load_replicas();
-    launch_threads();
-    running_.store(true, std::memory_order_release);
-    wait_for_first_result();
-    launch_refresh_thread();
+  }
+
+  // What start() throws: always an inferloop::Error, so that an engine
+  // needs one catch. A std exception from a predictor factory, a resolver,
+  // an allocation or a thread that could not be created is wrapped with what
+  // start() was doing and what the config asked for.
+  Error start_error(const std::exception_ptr& failure) const {
+    const std::string context = "start() of '" + config_.model_uri + "' (predictor_class_name " +
+                                config_.predictor_class_name + ", num_replicas " +
+                                std::to_string(config_.num_replicas) + ")";
+    try {
+      std::rethrow_exception(failure);
+    } catch (const Error& error) {
+      return error;
+    } catch (const std::bad_alloc&) {
+      return Error(context + ": out of memory while loading the model and allocating the "
+                   "loop's buffers (max_rows " + std::to_string(config_.max_rows) +
+                   ", history_capacity " + std::to_string(config_.history_capacity) +
+                   "); lower max_rows, history_capacity or num_replicas");
+    } catch (const std::system_error& error) {
+      return Error(context + ": " + error.what() +
+                   " (a thread or system resource could not be created; check the process's "
+                   "thread and memory limits)");
+    } catch (const std::exception& error) {
+      return Error(context + " failed: " + error.what());
+    } catch (...) {
+      return Error(context + " failed with a non-standard exception (from a predictor factory, "
+                   "the resolver or a callback)");
+    }
   }
 
   void stop() noexcept {
+    if (inside_callback()) {
+      request_stop();
+      return;
+    }
     std::lock_guard lock(lifecycle_mutex_);
     if (backtest_ && !stopped_) {
       stopped_ = true;
@@ -167,6 +227,13 @@ class InferenceLoop::Impl final : private detail::BacktestHost {
     poller_wake_.notify();
     if (poller_io_) poller_io_->stop();
     if (poller_.joinable()) poller_.join();
+    // Whatever was published but never dispatched (also after a stop that a
+    // callback requested) is accounted for, so that
+    // published == dispatched + conflated + discarded_at_stop holds.
+    const std::uint64_t published =
+        slot_ && !options_.feature_source ? slot_->last_published_seq() : source_seq_.load();
+    const std::uint64_t accounted = dispatched_.load() + conflated_.load();
+    discarded_at_stop_.store(published > accounted ? published - accounted : 0);
     // The poller is gone, so nothing is posted any more. Releasing the work
     // guard lets each replica's run loop return once its queue is empty:
     // in-flight predictions finish and their results are delivered.
@@ -189,6 +256,35 @@ class InferenceLoop::Impl final : private detail::BacktestHost {
 
   [[nodiscard]] bool running() const noexcept { return running_.load(std::memory_order_acquire); }
 
+  // stop() from inside one of this loop's callbacks: joining would wait for
+  // the calling thread (or for a reload() that is calling it), so the stop
+  // is only requested here and completed by the owner's stop() or the
+  // destructor. From now on no snapshot is dispatched, running() is false
+  // and wait_for() callers wake.
+  void request_stop() noexcept {
+    stop_requested_.store(true, std::memory_order_release);
+    running_.store(false, std::memory_order_release);
+    // The poller and the refresh thread see these flags at their next wake
+    // or tick; the owner's stop() stops their io_contexts and joins them.
+    reload_cancel_.store(true, std::memory_order_release);
+    stopping_.store(true, std::memory_order_release);
+    poller_wake_.notify();
+    std::lock_guard wait_lock(wait_mutex_);
+    wait_cv_.notify_all();
+  }
+
+  [[nodiscard]] bool inside_callback() const noexcept { return t_running_callback_of == this; }
+
+  // reload() and wait_for() would wait for the calling callback itself.
+  void refuse_inside_callback(std::string_view call) const {
+    if (!inside_callback()) return;
+    throw Error("loop." + std::string(call) +
+                " called from inside one of this loop's callbacks (on_result, on_error, "
+                "on_model_change, the feature source or the resolver), which would wait for "
+                "the callback itself; call it from another thread (docs/design.md, "
+                "\"Calls from callbacks\")");
+  }
+
   // ---- reading results ---------------------------------------------------
 
   FeatureSlot& features() {
@@ -209,7 +305,16 @@ class InferenceLoop::Impl final : private detail::BacktestHost {
   }
 
   bool latest(Prediction& out) const noexcept {
-    if (!results_ || out.storage.size() < results_->capacity()) return false;
+    if (!results_) return false;
+    if (out.storage.size() < results_->capacity()) {
+#if INFERLOOP_DEBUG_CHECKS
+      detail::misuse_abort("InferenceLoop::latest() was given a Prediction with room for " +
+                           std::to_string(out.storage.size()) + " values, but this loop's "
+                           "results need " + std::to_string(results_->capacity()) +
+                           "; make it with loop.make_prediction() after start()");
+#endif
+      return false;
+    }
     sync_backtest();
     return results_->read(out);
   }
@@ -220,6 +325,7 @@ class InferenceLoop::Impl final : private detail::BacktestHost {
   }
 
   bool wait_for(std::uint64_t feature_seq, std::chrono::nanoseconds timeout, Prediction* out) const {
+    refuse_inside_callback("wait_for()");
     if (backtest_) {
       // Simulated time stands still while we wait: what is not visible now
       // cannot become visible until the engine moves the clock.
@@ -248,8 +354,11 @@ class InferenceLoop::Impl final : private detail::BacktestHost {
   LoopStats stats() const {
     sync_backtest();
     LoopStats s;
-    s.snapshots_published = slot_ ? slot_->last_published_seq() : source_seq_.load(std::memory_order_relaxed);
-    s.snapshots_rejected = slot_ ? slot_->rejected() : 0;
+    // With a feature source the slot exists but nobody publishes into it.
+    const bool from_slot = slot_ && !options_.feature_source;
+    s.snapshots_published =
+        from_slot ? slot_->last_published_seq() : source_seq_.load(std::memory_order_relaxed);
+    s.snapshots_rejected = from_slot ? slot_->rejected() : 0;
     s.dispatched = dispatched_.load(std::memory_order_relaxed);
     s.conflated = conflated_.load(std::memory_order_relaxed);
     s.discarded_at_stop = discarded_at_stop_.load(std::memory_order_relaxed);
@@ -307,6 +416,7 @@ class InferenceLoop::Impl final : private detail::BacktestHost {
   // Any thread; serialised by reload_mutex_. Throws after counting and
   // reporting a failure; the serving model is untouched until staging.
   InferenceLoop::ReloadOutcome reload() {
+    refuse_inside_callback("reload()");
     if (options_.backtest) {
       throw Error("loop.reload() in backtest mode: a backtest replays one model; start another "
                   "backtest to compare models");
@@ -378,6 +488,7 @@ class InferenceLoop::Impl final : private detail::BacktestHost {
       }
       if (options_.on_model_change) {
         try {
+          CallbackScope scope(this);
           options_.on_model_change(info);
         } catch (...) {
           // Like the other callbacks: a throwing handler must not undo the swap.
@@ -430,7 +541,10 @@ class InferenceLoop::Impl final : private detail::BacktestHost {
   // ---- start() helpers ---------------------------------------------------
 
   ResolvedModel resolve_configured(const std::string& uri) {
-    if (options_.resolver) return options_.resolver(uri);
+    if (options_.resolver) {
+      CallbackScope scope(this);
+      return options_.resolver(uri);
+    }
     MlflowOptions mlflow = mlflow_options(config_);
     mlflow.cancel = &reload_cancel_;
     return resolve_model(uri, mlflow);
@@ -537,6 +651,9 @@ class InferenceLoop::Impl final : private detail::BacktestHost {
   }
 
   void launch_threads() {
+    // First: if creating a thread fails half-way, stop() must join the ones
+    // that did start.
+    threads_started_.store(true);
     const WaitStrategy replica_strategy = replica_wait_strategy(config_.wait_strategy);
     for (auto& replica_ptr : replicas_) {
       Replica* replica = replica_ptr.get();
@@ -553,7 +670,6 @@ class InferenceLoop::Impl final : private detail::BacktestHost {
       name_this_thread("inferloop-poll");
       poller_main();
     });
-    threads_started_.store(true);
   }
 
   // A refresh thread only where polling can find something new: a moving
@@ -561,6 +677,7 @@ class InferenceLoop::Impl final : private detail::BacktestHost {
   void launch_refresh_thread() {
     if (config_.model_refresh_interval.count() == 0) return;
     if (!uri_moving_ && !options_.resolver) return;
+    if (stop_requested_.load(std::memory_order_acquire)) return;
     refresh_io_ = std::make_unique<asio::io_context>(1);
     refresh_thread_ = std::thread([this] {
       name_this_thread("inferloop-mdl");
@@ -605,7 +722,7 @@ class InferenceLoop::Impl final : private detail::BacktestHost {
     const LoopStats s = stats();
     stop();
     std::string message = "no first result within startup_timeout (" +
-                          duration_text(config_.startup_timeout) + "): waited for the prediction of " +
+                          detail::duration_text(config_.startup_timeout) + "): waited for the prediction of " +
                           (options_.feature_source ? std::string("the feature source's first snapshot")
                                                    : "feature_seq " + std::to_string(target)) +
                           " from " + std::to_string(replicas_.size()) + " replica(s) of '" +
@@ -650,12 +767,22 @@ class InferenceLoop::Impl final : private detail::BacktestHost {
       backtest_->on_publish(early);
     }
     slot_->set_publish_observer(
-        [](void* engine, const FeatureSnapshot& snapshot) noexcept {
-          static_cast<detail::BacktestEngine*>(engine)->on_publish(snapshot);
+        [](void* loop, const FeatureSnapshot& snapshot) noexcept {
+          static_cast<Impl*>(loop)->backtest_publish(snapshot);
         },
-        backtest_.get());
+        this);
     threads_started_.store(true);
     running_.store(true, std::memory_order_release);
+  }
+
+  // The engine thread, inside publish(). After a stop request from a
+  // callback, snapshots are no longer simulated (as live: none is dispatched).
+  void backtest_publish(const FeatureSnapshot& snapshot) noexcept {
+    if (stop_requested_.load(std::memory_order_acquire)) {
+      discarded_at_stop_.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    backtest_->on_publish(snapshot);
   }
 
   void sync_backtest() const noexcept {
@@ -707,12 +834,6 @@ class InferenceLoop::Impl final : private detail::BacktestHost {
         run_event_poller();
         break;
     }
-    // Whatever was published but never dispatched is accounted for, so that
-    // published == dispatched + conflated + discarded_at_stop holds.
-    const std::uint64_t published =
-        slot_ && !options_.feature_source ? slot_->last_published_seq() : source_seq_.load();
-    const std::uint64_t accounted = dispatched_.load() + conflated_.load();
-    discarded_at_stop_.store(published > accounted ? published - accounted : 0);
   }
 
   // spin / spin_then_block / block (and continuous without a source): wait
@@ -798,6 +919,7 @@ class InferenceLoop::Impl final : private detail::BacktestHost {
     request.feature_time = clock_->now();
     bool produced = false;
     try {
+      CallbackScope scope(this);
       produced = options_.feature_source(request);
     } catch (const std::exception& e) {
       source_errors_.fetch_add(1, std::memory_order_relaxed);
@@ -964,6 +1086,7 @@ class InferenceLoop::Impl final : private detail::BacktestHost {
     }
     if (options_.on_result) {
       try {
+        CallbackScope scope(this);
         options_.on_result(result);
       } catch (const std::exception& e) {
         report_error({std::string("result callback threw: ") + e.what(), result.feature_seq,
@@ -995,7 +1118,10 @@ class InferenceLoop::Impl final : private detail::BacktestHost {
         std::lock_guard lock(error_mutex_);
         last_error_ = error;
       }
-      if (options_.on_error) options_.on_error(error);
+      if (options_.on_error) {
+        CallbackScope scope(this);
+        options_.on_error(error);
+      }
     } catch (...) {
       // An error handler that throws must not take the loop down with it;
       // the error is already counted and kept as last_error().
@@ -1028,8 +1154,11 @@ class InferenceLoop::Impl final : private detail::BacktestHost {
   std::atomic<bool> threads_started_{false};
   // Written by start()/stop(); read by anyone (acquire).
   std::atomic<bool> running_{false};
-  // Written by stop(); read by the poller (acquire).
+  // Written by stop() and request_stop(); read by the poller (acquire).
   std::atomic<bool> stopping_{false};
+  // Written by request_stop() (release: a stop() from inside a callback);
+  // read by start(), the refresh launch and backtest publishes (acquire).
+  std::atomic<bool> stop_requested_{false};
 
   // Woken by publishes, replicas going idle and stop().
   WakeSignal poller_wake_;

@@ -10,7 +10,10 @@
 // Threads: exactly one producer thread calls publish()/publish_checked() at a
 // time (the engine thread; guard it yourself if several threads publish), and
 // exactly one consumer (the loop's poller) calls take_newest(). Every other
-// member may be called from any thread.
+// member may be called from any thread. Two publish() calls that overlap are
+// a bug (they would hand out the same feature_seq): builds with debug checks
+// (no NDEBUG, or INFERLOOP_DEBUG_CHECKS=ON) detect it and abort with a
+// message; release builds do not pay for the check.
 //
 // Implementation: a triple buffer. The producer writes its private back
 // buffer, then swaps it with the shared middle one in a single atomic
@@ -126,6 +129,11 @@ class FeatureSlot {
   alignas(64) std::atomic<std::uint64_t> last_seq_{0};
   // Written by the producer; statistics only (relaxed).
   std::atomic<std::uint64_t> rejected_{0};
+  // Debug checks only (src/util/misuse.hpp): true while a publish() runs.
+  // Exchanged acquire/release by producers, so an overlapping second
+  // producer always sees the first one's true. Always present, so that the
+  // class layout is the same with and without the checks.
+  std::atomic<bool> publishing_{false};
 };
 
 }  // namespace inferloop

@@ -47,8 +47,22 @@
 // keeps serving, the failure is counted (stats().model_reload_failures),
 // reported to the error handler and retried at the next refresh.
 //
+// Calls from callbacks (on_result, on_error, on_model_change, the feature
+// source, a custom resolver), on the loop's own threads or inside reload():
+//   - stop() requests the stop and returns: no snapshot is dispatched from
+//     then on, running() is false and wait_for() callers wake; the owner's
+//     stop() (or the destructor) completes it and joins the threads.
+//   - reload() and wait_for() throw inferloop::Error: both would wait for
+//     the calling callback itself.
+//   - latest(), latest_feature_seq(), stats(), history(), last_error(),
+//     model_info(), make_prediction(), config(): allowed.
+//   - never destroy the loop from its own callback.
+// docs/design.md ("Calls from callbacks") has the table.
+//
 // Errors: start() throws inferloop::Error (and leaves the loop stopped) when
-// the config, the model or the first result fails. A predictor that throws
+// the config, the model or the first result fails; whatever a predictor
+// factory, a resolver, an allocation or a thread creation throws is wrapped
+// in an inferloop::Error that says what start() was doing. A predictor that throws
 // while serving is counted, kept as last_error(), handed to the error
 // handler, and the loop keeps serving; so does an error handler or result
 // callback that throws.
@@ -153,7 +167,8 @@ class InferenceLoop {
   // See the file comment. Throws inferloop::Error; calling it twice throws.
   void start();
   // Idempotent. Stops taking snapshots, lets in-flight predictions finish and
-  // delivers their results, joins every thread.
+  // delivers their results, joins every thread. From inside one of this
+  // loop's callbacks it only requests the stop (see the file comment).
   void stop() noexcept;
   [[nodiscard]] bool running() const noexcept;
 
@@ -171,6 +186,9 @@ class InferenceLoop {
   // NOTE: backtest mode: the newest result visible at clock->now(); it may
   // wait for that result's computation (simulated time does not move).
   // REQUIRES: out.storage.size() >= the loop's largest result (make_prediction()).
+  // NOTE: a smaller `out` is misuse: builds with debug checks (no NDEBUG, or
+  // INFERLOOP_DEBUG_CHECKS=ON) abort with a message; release builds return
+  // false and leave `out` untouched.
   bool latest(Prediction& out) const noexcept;
   // feature_seq of the newest visible result (0 = none). Wait-free (backtest
   // mode: like latest(), it may wait for computation).
@@ -182,6 +200,7 @@ class InferenceLoop {
   // result into `out` when given. The timeout is wall time, whatever the Clock.
   // NOTE: backtest mode: simulated time does not pass while waiting, so it
   // returns at once whether that result is visible at clock->now().
+  // Throws inferloop::Error when called from one of this loop's callbacks.
   bool wait_for(std::uint64_t feature_seq, std::chrono::nanoseconds timeout,
                 Prediction* out = nullptr) const;
 
@@ -207,8 +226,8 @@ class InferenceLoop {
   // inferloop::Error when resolving or loading fails; the old model keeps
   // serving and the failure is counted. Throws in backtest mode and before
   // start().
-  // NOTE: do not call it from on_error or on_model_change: a reload calls
-  // them while it holds the lock that serialises reloads.
+  // Throws inferloop::Error when called from one of this loop's callbacks
+  // (a reload calls on_error and on_model_change itself).
   ReloadOutcome reload();
 
   // Backtest mode: the simulated time at which everything published so far

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <span>
@@ -152,18 +153,37 @@ TEST(LiveReload, EverySnapshotIsAnsweredOnceAndVersionsNeverGoBackwards) {
   };
   f.start();
   const std::uint64_t total = 3000 / testing::kStressScale;
+  // Reload k (k = 1, 2) starts once a k-th third of the snapshots is
+  // answered and runs while publishing goes on; the publisher waits for it
+  // only one third later, so each model serves some snapshots whatever the
+  // scheduling (a reload that has not finished by then is waited for, not
+  // assumed).
   std::atomic<std::uint64_t> progress{0};
+  std::atomic<int> reloads_done{0};
+  auto wait_until = [](const std::function<bool()>& condition) {
+    const auto deadline = std::chrono::steady_clock::now() + kWait;
+    while (!condition() && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+    return condition();
+  };
   std::thread reloader([&] {
     for (int version = 2; version <= 3; ++version) {
-      while (progress.load() < total * static_cast<std::uint64_t>(version - 1) / 3) std::this_thread::yield();
+      const std::uint64_t start_at = total * static_cast<std::uint64_t>(version - 1) / 3;
+      ASSERT_TRUE(wait_until([&] { return progress.load() >= start_at; }));
       f.registry.point_at(version);
       const auto outcome = f.loop->reload();
       EXPECT_TRUE(outcome.swapped);
       EXPECT_EQ(outcome.model_version, static_cast<std::uint64_t>(version));
       EXPECT_EQ(outcome.registry_version, std::to_string(version));
+      reloads_done.store(version - 1);
     }
   });
   for (std::uint64_t seq = 1; seq <= total; ++seq) {
+    for (int reload = 1; reload <= 2; ++reload) {
+      if (seq == total * static_cast<std::uint64_t>(reload + 1) / 3) {
+        ASSERT_TRUE(wait_until([&] { return reloads_done.load() >= reload; }))
+            << "reload " << reload << " did not finish";
+      }
+    }
     ASSERT_EQ(f.publish(static_cast<float>(seq % 1000)), seq);
     ASSERT_TRUE(f.loop->wait_for(seq, kWait)) << "snapshot " << seq;
     progress.store(seq);
