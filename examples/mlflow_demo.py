@@ -26,6 +26,12 @@ import sys
 import time
 import urllib.request
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts"))
+from server_env import OFFLINE, server_environment  # noqa: E402
+
+# This process runs MLflow's Python client (register): no telemetry from it either.
+os.environ.update(OFFLINE)
+
 
 def free_port():
     with socket.socket() as s:
@@ -44,7 +50,7 @@ def serve(args):
         [mlflow_exe, "server", "--backend-store-uri", f"sqlite:///{directory}/mlflow.db",
          "--artifacts-destination", f"{directory}/artifacts", "--host", "127.0.0.1",
          "--port", str(port), "--workers", "1"],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=server_environment())
     with open(os.path.join(directory, "server.pid"), "w") as f:
         f.write(str(process.pid))
     deadline = time.time() + 120

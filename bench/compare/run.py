@@ -53,6 +53,10 @@ import time
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "scripts"))
+from server_env import OFFLINE, server_environment  # noqa: E402
+
+os.environ.update(OFFLINE)  # the in-process MLflow and Ray clients too
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 import plots  # noqa: E402  (bench/compare/plots.py)
@@ -288,7 +292,7 @@ def measure_ray(args, out_dir, model_file, stream, results, samples):
     temp_dir = tempfile.mkdtemp(prefix="ilcmp-", dir="/tmp")  # short: Ray's socket paths
     port = free_port()
     log_path = os.path.join(out_dir, "ray_server.log")
-    env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0")
+    env = server_environment()
     log(f"starting Ray Serve (port {port}, temp dir {temp_dir}); this takes a while")
     process = SERVERS.start("ray_serve", [sys.executable, os.path.join(HERE, "ray_server.py"),
                                           "--model", model_file, "--port", str(port),
@@ -322,8 +326,8 @@ def measure_mlflow(args, out_dir, model_dir, stream, results, samples):
     mlflow_cli = os.path.join(os.path.dirname(sys.executable), "mlflow")
     # mlflow execs `uvicorn` by name: the venv's bin folder must be on PATH
     # even when the venv is not activated.
-    env = dict(os.environ, PATH=os.path.dirname(sys.executable) + os.pathsep +
-               os.environ.get("PATH", ""))
+    env = server_environment({"PATH": os.path.dirname(sys.executable) + os.pathsep +
+                              os.environ.get("PATH", "")})
     log(f"starting mlflow models serve (port {port})")
     process = SERVERS.start("mlflow_serve", [mlflow_cli, "models", "serve", "-m", model_dir,
                                              "--env-manager", "local", "-h", "127.0.0.1",

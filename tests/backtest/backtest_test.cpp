@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
@@ -117,6 +118,25 @@ Timestamp us(std::int64_t n) { return Timestamp{n * 1000}; }
 
 // ---- a schedule worked out by hand ---------------------------------------
 
+// Checks a LatencySummary against the exact samples (microseconds) it
+// summarised: count and max exactly; each percentile at least the exact
+// sample percentile (nearest rank) and at most 1/32 above it, which is the
+// histogram's bucket width (include/inferloop/stats.hpp).
+void expect_summary(const LatencySummary& summary, std::vector<std::int64_t> samples_us) {
+  std::sort(samples_us.begin(), samples_us.end());
+  ASSERT_EQ(summary.count, samples_us.size());
+  EXPECT_EQ(summary.max, std::chrono::microseconds(samples_us.back()));
+  auto expect_percentile = [&](std::chrono::nanoseconds reported, double quantile, const char* name) {
+    const auto rank = static_cast<std::size_t>(std::ceil(quantile * static_cast<double>(samples_us.size())));
+    const std::chrono::nanoseconds exact = std::chrono::microseconds(samples_us[std::max<std::size_t>(rank, 1) - 1]);
+    EXPECT_GE(reported, exact) << name;
+    EXPECT_LE(reported, exact + exact / 32) << name;
+  };
+  expect_percentile(summary.p50, 0.50, "p50");
+  expect_percentile(summary.p90, 0.90, "p90");
+  expect_percentile(summary.p99, 0.99, "p99");
+}
+
 // 2 replicas; the latency model replays 10, 3, 5, 20, 1 us (then cycles).
 // Publish times (us) and what the live loop would do:
 //   t=0   seq1 -> r0 (k0, L=10), visible at 10
@@ -191,10 +211,16 @@ TEST(Backtest, MatchesAHandComputedSchedule) {
   std::vector<std::uint64_t> computed = b.recorder.computed;
   std::sort(computed.begin(), computed.end());
   EXPECT_EQ(computed, (std::vector<std::uint64_t>{1, 2, 4, 6, 7, 8}));
-  // Simulated latency statistics: queue wait 0,0,1,3,0,0 us; predict = the draws.
+  // Simulated latency statistics, fully determined by the schedule above:
+  //   queue wait (start - publish) of seq 1,2,4,6,7,8: 0,0,1,3,0,0 us
+  //   predict (the draws, cycled):                      10,3,5,20,1,10 us
+  //   publish to visible of seq 2,4,7,8:                3,6,1,10 us
   EXPECT_EQ(stats.queue_wait.count, 6U);
   EXPECT_EQ(stats.predict.count, 6U);
   EXPECT_EQ(stats.publish_to_visible.count, 4U);
+  expect_summary(stats.queue_wait, {0, 0, 1, 3, 0, 0});
+  expect_summary(stats.predict, {10, 3, 5, 20, 1, 10});
+  expect_summary(stats.publish_to_visible, {3, 6, 1, 10});
 }
 
 // The same schedule with no reads between publishes: the simulation must

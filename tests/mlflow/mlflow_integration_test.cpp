@@ -497,8 +497,12 @@ TEST_F(Mlflow, HangingServerTimesOut) {
   const auto began = Clock::now();
   const std::string message = resolve_error(client, uri);
   const auto took = Clock::now() - began;
-  // Three attempts of 1.5 s, backoff under 0.5 s, and a margin.
-  EXPECT_LT(took, 1500ms * 3 + 3500ms) << message;
+  // Asserted by what happened, not by how long it took on this machine: the
+  // server saw exactly the three attempts (max_retries 2), each of which
+  // waited for its whole timeout. A client without a timeout never returns
+  // and fails this test at its ctest TIMEOUT instead.
+  EXPECT_EQ(fault.counters().value("requests", -1), 3) << message;
+  EXPECT_GE(took, 1500ms * 3) << message;
   EXPECT_TRUE(contains_nocase(message, "timeout") || contains_nocase(message, "timed out")) << message;
   EXPECT_TRUE(contains(message, uri)) << message;
 }

@@ -114,7 +114,9 @@ import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, "..", "..", "scripts"))
 # The process-group helpers the remote fixtures already use.
+from server_env import OFFLINE, server_environment  # noqa: E402
 from remote_fixtures import (alive, descendants, free_port, load_state,  # noqa: E402
                              save_state, signal_group, stop_server)
 
@@ -133,15 +135,15 @@ AUTH_PASSWORD = "pw-SECRET-0815"
 OVERSIZE = 1 << 40
 print_result = print  # main() points it at the real stdout
 
-# No network from the test machines: MLflow's telemetry must not try.
-QUIET = {"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true",
-         "PYTHONUNBUFFERED": "1", "PYTHONWARNINGS": "ignore"}
+# No network from the test machines (scripts/server_env.py), and quiet logs.
+QUIET = dict(OFFLINE, PYTHONUNBUFFERED="1", PYTHONWARNINGS="ignore")
 
 
 def environment():
-    return dict(os.environ, **QUIET,
-                # mlflow runs uvicorn/gunicorn by name: the venv's.
-                PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""))
+    return server_environment({
+        "PYTHONUNBUFFERED": "1", "PYTHONWARNINGS": "ignore",
+        # mlflow runs uvicorn/gunicorn by name: the venv's.
+        "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")})
 
 
 def launch(entry):

@@ -32,6 +32,9 @@ import urllib.error
 import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "scripts"))
+from server_env import server_environment  # noqa: E402
+
 NUM_FEATURES = 5
 RAY_APP = "xgb"
 KSERVE_MODEL = "xgb"
@@ -76,11 +79,11 @@ def save_state(work, state):
 
 
 def environment(server):
-    env = dict(os.environ, PYTHONUNBUFFERED="1",
-               # mlflow runs `uvicorn` by name: the venv's.
-               PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""))
-    env.update(server.get("env", {}))
-    return env
+    extra = {"PYTHONUNBUFFERED": "1",
+             # mlflow runs `uvicorn` by name: the venv's.
+             "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")}
+    extra.update(server.get("env", {}))
+    return server_environment(extra)  # scripts/server_env.py: nothing leaves the machine
 
 
 def launch(server):
