@@ -101,7 +101,7 @@ std::uint64_t FeatureSlot::publish(std::span<const float> values, Timestamp feat
   }
   // Hand the written buffer over and take the previous middle one back.
   const std::uint8_t previous = middle_.exchange(static_cast<std::uint8_t>(back_ | kFresh),
-                                                 std::memory_order_acq_rel);
+                                                 std::memory_order_seq_cst);
   back_ = previous & kIndexMask;
   last_seq_.store(feature_seq, std::memory_order_release);
   if (wake_ != nullptr) wake_->notify();

@@ -21,9 +21,14 @@
 // when the middle one is fresh. Neither side ever waits for the other, and a
 // buffer is only ever touched by one side at a time.
 //
-// Memory ordering: middle_ is exchanged acq_rel on both sides: the producer's
+// Memory ordering: middle_ is exchanged on both sides: the producer's
 // release publishes the buffer contents it wrote, the consumer's acquire
 // makes them visible before it reads them (and vice versa for buffer reuse).
+// The producer's exchange and has_fresh() are seq_cst because a sleeping
+// consumer's WakeSignal relies on them (detail/wake_signal.hpp): publish()
+// makes the condition "a fresh snapshot" true, then notifies, which costs a
+// load unless the consumer sleeps. On x86 a seq_cst exchange is the same
+// instruction as an acq_rel one.
 #pragma once
 
 #include <array>
@@ -71,6 +76,12 @@ class FeatureSlot {
   // Consumer thread only. If a snapshot newer than the last one taken exists,
   // points `out` at it and returns true. Wait-free.
   [[nodiscard]] bool take_newest(FeatureSnapshot& out) noexcept;
+
+  // Whether a snapshot newer than the last one taken exists (the consumer's
+  // wait condition; a seq_cst load, see the memory ordering above).
+  [[nodiscard]] bool has_fresh() const noexcept {
+    return (middle_.load(std::memory_order_seq_cst) & kFresh) != 0;
+  }
 
   [[nodiscard]] std::size_t cols() const noexcept { return cols_; }
   [[nodiscard]] std::size_t max_rows() const noexcept { return max_rows_; }
@@ -121,7 +132,8 @@ class FeatureSlot {
   // Set before publishing starts, then read by the producer only.
   PublishObserver observer_ = nullptr;
   void* observer_context_ = nullptr;
-  // Shared: index of the middle buffer | kFresh. Exchanged acq_rel by both.
+  // Shared: index of the middle buffer | kFresh. Exchanged by both sides:
+  // seq_cst by the producer, acq_rel by the consumer.
   alignas(64) std::atomic<std::uint8_t> middle_{1};
   // Consumer-owned: index of the buffer take_newest() handed out last.
   alignas(64) std::uint8_t front_ = 2;

@@ -5,7 +5,8 @@
 // becomes visible. It never sees feature values or predictions, so the
 // schedule cannot depend on them and the computation can run anywhere.
 //
-// The rules are the live poller's (src/inference_loop.cpp):
+// The rules are the live poller's (src/loop/dispatcher.cpp), and the choice
+// of replica is the same code (util/round_robin.hpp):
 //   - a replica is busy from the start of a prediction until its result is
 //     visible (start + the latency model's next draw);
 //   - a snapshot that arrives at t first lets every completion at or before
@@ -31,6 +32,7 @@
 
 #include "inferloop/backtest.hpp"
 #include "inferloop/clock.hpp"
+#include "util/round_robin.hpp"
 
 namespace inferloop::detail {
 
@@ -59,7 +61,7 @@ class SimListener {
 class ReplicaSimulator {
  public:
   ReplicaSimulator(std::size_t replicas, LatencySampler sampler)
-      : replicas_(replicas), sampler_(std::move(sampler)) {}
+      : replicas_(replicas), round_robin_(replicas), sampler_(std::move(sampler)) {}
 
   // Runs every completion (and the dispatches they allow) up to and including t.
   void advance(Timestamp t, SimListener& listener) {
@@ -161,23 +163,19 @@ class ReplicaSimulator {
 
   // REQUIRES: an idle replica exists (or `job` stays pending: see callers).
   void dispatch(SimJob job, Timestamp start, bool arriving, SimListener& listener) {
-    const std::size_t count = replicas_.size();
-    for (std::size_t i = 0; i < count; ++i) {
-      const std::size_t index = (next_replica_ + i) % count;
-      if (replicas_[index]) continue;
-      next_replica_ = (index + 1) % count;
-      job.replica_id = static_cast<std::uint32_t>(index);
-      job.started_at = start;
-      job.visible_at = start + sampler_.next();
-      replicas_[index] = job;
-      if (!arriving) pending_.reset();
-      listener.on_dispatch(job, arriving);
-      return;
-    }
+    const std::optional<std::size_t> index =
+        round_robin_.next_idle([&](std::size_t r) { return !replicas_[r].has_value(); });
+    if (!index) return;
+    job.replica_id = static_cast<std::uint32_t>(*index);
+    job.started_at = start;
+    job.visible_at = start + sampler_.next();
+    replicas_[*index] = job;
+    if (!arriving) pending_.reset();
+    listener.on_dispatch(job, arriving);
   }
 
   std::vector<std::optional<SimJob>> replicas_;  // the prediction each replica runs
-  std::size_t next_replica_ = 0;                 // round-robin cursor, as the live poller's
+  RoundRobin round_robin_;                       // the live poller's rule
   std::optional<SimJob> pending_;
   // Starts before any clock's origin, so the first arrival sets it.
   Timestamp now_{std::numeric_limits<Timestamp::rep>::min()};

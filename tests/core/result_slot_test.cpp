@@ -44,7 +44,7 @@ bool consistent(const Prediction& p) {
 }
 
 TEST(ResultSlot, EmptyUntilTheFirstPublish) {
-  ResultSlot slot(4);
+  ResultSlot slot(4, 1);
   Prediction out(4);
   EXPECT_FALSE(slot.read(out));
   EXPECT_EQ(slot.newest_feature_seq(), 0U);
@@ -52,15 +52,15 @@ TEST(ResultSlot, EmptyUntilTheFirstPublish) {
 }
 
 TEST(ResultSlot, OnlyANewerResultReplacesTheVisibleOne) {
-  ResultSlot slot(6);
+  ResultSlot slot(6, 1);
   Prediction out(6);
-  EXPECT_TRUE(slot.publish_if_newer(make_result(5, 3, 2, 6)));
-  EXPECT_FALSE(slot.publish_if_newer(make_result(4, 2, 2, 6)));  // a slow replica's older result
-  EXPECT_FALSE(slot.publish_if_newer(make_result(5, 3, 2, 6)));  // the same snapshot twice
+  EXPECT_TRUE(slot.publish_if_newer(0, make_result(5, 3, 2, 6)));
+  EXPECT_FALSE(slot.publish_if_newer(0, make_result(4, 2, 2, 6)));  // a slow replica's older result
+  EXPECT_FALSE(slot.publish_if_newer(0, make_result(5, 3, 2, 6)));  // the same snapshot twice
   ASSERT_TRUE(slot.read(out));
   EXPECT_EQ(out.feature_seq, 5U);
   EXPECT_TRUE(consistent(out));
-  EXPECT_TRUE(slot.publish_if_newer(make_result(9, 1, 2, 6)));
+  EXPECT_TRUE(slot.publish_if_newer(0, make_result(9, 1, 2, 6)));
   ASSERT_TRUE(slot.read(out));
   EXPECT_EQ(out.feature_seq, 9U);
   EXPECT_EQ(out.values().size(), 2U);
@@ -72,7 +72,7 @@ TEST(ResultSlot, OnlyANewerResultReplacesTheVisibleOne) {
 TEST(ResultSlot, NoTornReadsUnderMillionsOfPublishesWithSeveralReaders) {
   constexpr std::size_t kCapacity = 6;
   const std::uint64_t publishes = 2'000'000 / testing::kStressScale;
-  ResultSlot slot(kCapacity);
+  ResultSlot slot(kCapacity, 2);
   std::atomic<bool> done{false};
   std::atomic<std::uint64_t> torn{0};
   std::atomic<std::uint64_t> backwards{0};
@@ -100,7 +100,7 @@ TEST(ResultSlot, NoTornReadsUnderMillionsOfPublishesWithSeveralReaders) {
     writers.emplace_back([&, w] {
       std::uint64_t local = 0;
       for (std::uint64_t seq = 1 + w; seq <= publishes; seq += 2) {
-        if (slot.publish_if_newer(make_result(seq, static_cast<std::uint32_t>(1 + seq % 3), 2, kCapacity))) ++local;
+        if (slot.publish_if_newer(w, make_result(seq, static_cast<std::uint32_t>(1 + seq % 3), 2, kCapacity))) ++local;
       }
       published.fetch_add(local);
     });

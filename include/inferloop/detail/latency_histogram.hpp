@@ -1,22 +1,26 @@
 // LatencyHistogram: a fixed-size log-linear histogram of nanosecond
-// latencies that any number of threads record into with one relaxed
-// fetch_add, and any thread summarises at any time (stats()).
+// latencies. One thread records into it (each recording thread of the loop
+// has its own: no shared cache line on the hot path, no locked instruction),
+// and any thread summarises one or several of them at any time (stats()).
 //
 // Buckets: values below 2^kSubBits land in exact buckets; above that, each
 // power of two is split into 2^kSubBits linear sub-buckets, so a bucket's
 // width is at most 1/2^kSubBits (about 3%) of its value. A summary reports a
 // bucket's upper bound, so a reported percentile is never below the true one.
 //
-// Memory ordering: every counter is relaxed. A summary taken while threads
-// record is a consistent-enough snapshot for monitoring; counts are exact
-// once recording threads have been joined.
+// Memory ordering: every counter is a relaxed atomic that only its recording
+// thread writes (a load and a store, not a read-modify-write). A summary
+// taken while threads record is a consistent-enough snapshot for monitoring;
+// counts are exact once recording threads have been joined.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <bit>
 #include <chrono>
 #include <cstdint>
+#include <span>
 
 #include "inferloop/stats.hpp"
 
@@ -28,25 +32,36 @@ class LatencyHistogram {
   static constexpr std::uint64_t kSubCount = 1ULL << kSubBits;
   static constexpr std::size_t kBuckets = (64 - kSubBits + 1) * kSubCount;
 
+  // From the histogram's one recording thread.
   void record(std::chrono::nanoseconds latency) noexcept {
     const std::uint64_t value = latency.count() < 0 ? 0 : static_cast<std::uint64_t>(latency.count());
-    buckets_[bucket_of(value)].fetch_add(1, std::memory_order_relaxed);
-    std::uint64_t seen = max_.load(std::memory_order_relaxed);
-    while (value > seen && !max_.compare_exchange_weak(seen, value, std::memory_order_relaxed)) {
-    }
+    std::atomic<std::uint64_t>& bucket = buckets_[bucket_of(value)];
+    bucket.store(bucket.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    if (value > max_.load(std::memory_order_relaxed)) max_.store(value, std::memory_order_relaxed);
   }
 
   [[nodiscard]] LatencySummary summary() const noexcept {
+    const LatencyHistogram* self = this;
+    return summarize(std::span<const LatencyHistogram* const>(&self, 1));
+  }
+
+  // One summary of the samples of several histograms (one per thread).
+  [[nodiscard]] static LatencySummary summarize(
+      std::span<const LatencyHistogram* const> histograms) noexcept {
     std::array<std::uint64_t, kBuckets> counts{};
     std::uint64_t total = 0;
-    for (std::size_t i = 0; i < kBuckets; ++i) {
-      counts[i] = buckets_[i].load(std::memory_order_relaxed);
-      total += counts[i];
+    std::uint64_t max_value = 0;
+    for (const LatencyHistogram* histogram : histograms) {
+      for (std::size_t i = 0; i < kBuckets; ++i) {
+        const std::uint64_t count = histogram->buckets_[i].load(std::memory_order_relaxed);
+        counts[i] += count;
+        total += count;
+      }
+      max_value = std::max(max_value, histogram->max_.load(std::memory_order_relaxed));
     }
     LatencySummary out;
     out.count = total;
     if (total == 0) return out;
-    const std::uint64_t max_value = max_.load(std::memory_order_relaxed);
     auto at = [&](double quantile) {
       // The smallest bucket whose cumulative count reaches ceil(q * total).
       auto rank = static_cast<std::uint64_t>(quantile * static_cast<double>(total));

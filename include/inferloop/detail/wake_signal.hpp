@@ -1,18 +1,25 @@
-// WakeSignal: how one thread waits for "something changed" from others,
-// with a configurable mix of spinning and sleeping.
+// WakeSignal: how a thread that found nothing to do waits until another
+// thread makes something ready: spinning first, then sleeping, without the
+// notifying thread paying for a system call when nobody sleeps.
 //
-// Any thread may notify(); one or more threads may wait(). A waiter reads
-// epoch(), checks its condition, and if there is nothing to do calls
-// wait(seen_epoch, ...): it returns once epoch() != seen_epoch (or at once if
-// it already differs), so a notify() between the check and the wait is never
-// lost.
+// It is an event count (the pattern of folly::EventCount). A waiter polls its
+// own condition while it spins; to sleep, it announces itself
+// (prepare_wait), checks the condition once more, and sleeps on the epoch
+// only if the condition still does not hold (commit_wait). A notifier first
+// makes its condition true with a seq_cst operation, then calls notify(),
+// which costs one load when nobody sleeps and a futex wake when someone does.
+// wait_until() below is the whole protocol with a spin phase in front.
 //
-// Memory ordering: epoch_ and sleepers_ are both accessed seq_cst. A notifier
-// bumps epoch_ then reads sleepers_; a sleeper bumps sleepers_ then re-reads
-// epoch_. Under a single total order at least one of them sees the other's
-// write (Dekker), so either the notifier calls notify_all() or the sleeper
-// sees the new epoch and does not sleep. This lets notify() skip the futex
-// syscall when nobody sleeps, which is the common case on the hot path.
+// Threads: any number of waiters and notifiers.
+//
+// Memory ordering (Dekker): the notifier's seq_cst write of its condition
+// precedes its seq_cst load of waiters_; a waiter's seq_cst increment of
+// waiters_ precedes its seq_cst re-read of the condition. In the single total
+// order of seq_cst operations one of the two comes first, so either the
+// notifier sees the waiter (and bumps the epoch it sleeps on) or the waiter
+// sees the condition (and does not sleep). Conditions must therefore be
+// written and read seq_cst; on x86 a seq_cst exchange or load costs what an
+// acq_rel one does.
 #pragma once
 
 #include <atomic>
@@ -34,44 +41,77 @@ inline void cpu_relax() noexcept {
 
 class WakeSignal {
  public:
-  [[nodiscard]] std::uint32_t epoch() const noexcept { return epoch_.load(std::memory_order_seq_cst); }
-
-  void notify() noexcept {
-    epoch_.fetch_add(1, std::memory_order_seq_cst);
-    if (sleepers_.load(std::memory_order_seq_cst) != 0) epoch_.notify_all();
+  // Waiter: I am about to sleep unless my condition holds. Returns the key
+  // for commit_wait(). Re-check the condition after this call.
+  [[nodiscard]] std::uint32_t prepare_wait() noexcept {
+    waiters_.fetch_add(1, std::memory_order_seq_cst);
+    return epoch_.load(std::memory_order_seq_cst);
+  }
+  // Waiter: the condition held after all.
+  void cancel_wait() noexcept { waiters_.fetch_sub(1, std::memory_order_seq_cst); }
+  // Waiter: sleep until a notify() after prepare_wait() returned `key`.
+  void commit_wait(std::uint32_t key) noexcept {
+    while (epoch_.load(std::memory_order_seq_cst) == key) {
+      epoch_.wait(key, std::memory_order_seq_cst);
+    }
+    waiters_.fetch_sub(1, std::memory_order_seq_cst);
   }
 
-  // Waits until epoch() != seen. kSpin never sleeps; kBlock sleeps at once;
-  // every other strategy spins for `spin` and then sleeps.
-  void wait(std::uint32_t seen, WaitStrategy strategy, std::chrono::nanoseconds spin) noexcept {
-    if (strategy != WaitStrategy::kBlock) {
-      const bool forever = strategy == WaitStrategy::kSpin;
-      const auto deadline = std::chrono::steady_clock::now() + spin;
-      for (std::uint32_t i = 0;; ++i) {
-        if (epoch_.load(std::memory_order_relaxed) != seen) return;
-        cpu_relax();
-        if ((i & 63U) != 63U) continue;
-        // Every 64 spins (a few microseconds): give the core to any other
-        // runnable thread. With fewer free cores than spinning threads (the
-        // poller, a replica and the engine on a 2-core box) a pure spin keeps
-        // the replica that has the work off the CPU until the scheduler's time
-        // slice ends, which measured ~100 us per hop there; with no other
-        // runnable thread, sched_yield returns at once. Reading the clock costs
-        // ~20 ns, so it is checked here too.
-        std::this_thread::yield();
-        if (!forever && std::chrono::steady_clock::now() >= deadline) break;
-      }
-    }
-    sleepers_.fetch_add(1, std::memory_order_seq_cst);
-    while (epoch_.load(std::memory_order_seq_cst) == seen) epoch_.wait(seen, std::memory_order_seq_cst);
-    sleepers_.fetch_sub(1, std::memory_order_seq_cst);
+  // Notifier, after making its condition true (seq_cst). Cheap when nobody
+  // sleeps: one load of a line that only waiters write.
+  void notify() noexcept {
+    if (waiters_.load(std::memory_order_seq_cst) == 0) return;
+    epoch_.fetch_add(1, std::memory_order_seq_cst);
+    epoch_.notify_all();
   }
 
  private:
-  // Bumped by every notify(); read by waiters. seq_cst: see the file comment.
+  // Bumped by a notify() that found a waiter; sleepers wait on it. seq_cst.
   alignas(64) std::atomic<std::uint32_t> epoch_{0};
-  // Threads that are (about to be) asleep in epoch_.wait(). seq_cst.
-  alignas(64) std::atomic<std::uint32_t> sleepers_{0};
+  // Threads between prepare_wait() and the end of commit_wait()/cancel_wait().
+  // Written by waiters, read by notifiers. seq_cst.
+  alignas(64) std::atomic<std::uint32_t> waiters_{0};
 };
+
+// How often a spinning thread gives its core away: with more spinning threads
+// than free cores, a pure spin keeps the thread that has the work off the CPU
+// until the scheduler's time slice ends; sched_yield returns at once when no
+// other thread is runnable. 1024 pauses are ~30-60 us on current x86 cores,
+// so a spin across a typical inter-publish gap costs a few system calls, not
+// dozens.
+inline constexpr std::uint32_t kSpinsPerYield = 1024;
+// How often the spin phase reads the clock for its deadline (~20 ns a read).
+inline constexpr std::uint32_t kSpinsPerClockCheck = 64;
+
+// Waits until ready() (a seq_cst read of the waiter's condition) is true.
+// kSpin polls forever; kBlock sleeps at once; every other strategy polls for
+// `spin`, then sleeps. `signal` is the one the condition's writers notify().
+template <typename Ready>
+void wait_until(WakeSignal& signal, Ready&& ready, WaitStrategy strategy,
+                std::chrono::nanoseconds spin) noexcept {
+  if (ready()) return;
+  if (strategy != WaitStrategy::kBlock) {
+    const bool forever = strategy == WaitStrategy::kSpin;
+    const auto deadline = std::chrono::steady_clock::now() + spin;
+    for (std::uint32_t i = 1;; ++i) {
+      cpu_relax();
+      if (ready()) return;
+      if (i % kSpinsPerYield == 0) std::this_thread::yield();
+      if (!forever && i % kSpinsPerClockCheck == 0 &&
+          std::chrono::steady_clock::now() >= deadline) {
+        break;
+      }
+    }
+  }
+  while (true) {
+    const std::uint32_t key = signal.prepare_wait();
+    if (ready()) {
+      signal.cancel_wait();
+      return;
+    }
+    signal.commit_wait(key);
+    if (ready()) return;
+  }
+}
 
 }  // namespace inferloop::detail

@@ -1,0 +1,145 @@
+// BacktestDriver: InferenceLoop's backtest mode (include/inferloop/backtest.hpp).
+//
+// Lifecycle: start() makes it with one predictor per compute thread; the
+// FeatureSlot's publish observer calls on_publish() for every snapshot;
+// latest(), wait_for(), stats() and history() call sync(); stop() calls
+// stop(); the destructor joins the workers.
+//
+// Three stages, each in an order that no thread timing can change:
+//   1. the ReplicaSimulator decides, in publish order, when each snapshot
+//      starts, on which simulated replica, and when its result becomes
+//      visible (or that it is conflated);
+//   2. compute: dispatched snapshots queue up; `threads - 1` worker threads
+//      and the thread that drives the backtest predict them, several queued
+//      snapshots per predict() call, each thread with its own predictor;
+//   3. results are delivered (Delivery, the same one live results go
+//      through) in the simulator's visibility order, by the thread that
+//      called on_publish() or sync(), once computed. sync() waits for them,
+//      computing queued snapshots itself rather than sleeping; on_publish()
+//      only delivers what is done, unless too many results wait (then it
+//      waits too, bounding memory).
+//
+// Why the driving thread computes: a hand-off to a worker and back costs two
+// thread wake-ups per result when the engine reads after every publish, far
+// more than the prediction; and when the engine publishes in bulk, a thread
+// that would otherwise wait joins the work. Workers are woken only when a
+// batch's worth of snapshots queues up, so a bulk replay pays one wake-up per
+// batch, not per row.
+//
+// Threads: on_publish(), sync(), stop(), idle_at() from any thread,
+// serialised by mutex_ (recursive: a result callback that calls back into the
+// loop returns at once instead of deadlocking). Workers touch only queue_,
+// the jobs they took and their predictor, under compute_mutex_.
+#pragma once
+
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "backtest/simulator.hpp"
+#include "inferloop/backtest.hpp"
+#include "inferloop/feature_slot.hpp"
+#include "inferloop/prediction.hpp"
+#include "inferloop/predictor.hpp"
+#include "loop/delivery.hpp"
+#include "loop/error_sink.hpp"
+#include "loop/loop_counters.hpp"
+
+namespace inferloop::detail {
+
+class BacktestDriver final : private SimListener {
+ public:
+  // `predictors` (one per compute thread, the driving thread's first) must
+  // outlive the driver; so must the loop parts it reports to.
+  BacktestDriver(const BacktestOptions& options, std::size_t num_replicas,
+                 std::vector<Predictor*> predictors, std::size_t num_features,
+                 std::size_t num_outputs, std::size_t max_rows, Delivery& delivery,
+                 LoopCounters& counters, ErrorSink& errors);
+  ~BacktestDriver() override;
+  BacktestDriver(const BacktestDriver&) = delete;
+  BacktestDriver& operator=(const BacktestDriver&) = delete;
+
+  void on_publish(const FeatureSnapshot& snapshot) noexcept;
+  // Runs the simulation to `now` and delivers every result visible by then.
+  void sync(Timestamp now) noexcept;
+  // sync(now), drop the pending snapshot, run every started prediction to
+  // its visibility and deliver it, then join the workers.
+  void stop(Timestamp now) noexcept;
+  [[nodiscard]] Timestamp idle_at(Timestamp now) const;
+
+ private:
+  struct Job {
+    SimJob sim;
+    std::vector<float> features;  // max_rows * num_features, allocated once
+    std::size_t rows = 0;
+    Timestamp feature_time{0};
+    Prediction output;  // max_rows * num_outputs
+    // Guarded by compute_mutex_ from submission until delivery.
+    bool done = false;
+    bool failed = false;
+    std::string error;
+  };
+  struct Worker {
+    Predictor* predictor = nullptr;
+    std::vector<float> input;   // gathered rows of a batch
+    std::vector<float> output;  // their predictions
+    std::vector<Job*> batch;
+  };
+
+  // SimListener: called by the simulator under mutex_.
+  void on_dispatch(const SimJob& job, bool arriving) override;
+  void on_visible(const SimJob& job) override;
+  void on_conflated(std::uint64_t feature_seq) override;
+  void on_discarded(std::uint64_t feature_seq) override;
+
+  Job* take_free_job();
+  void recycle(Job* job);
+  void submit(Job* job);
+  // Delivers visible results in order; waits for computation when `block`
+  // or when more than `keep_at_most` results wait.
+  void deliver(bool block, std::size_t keep_at_most = 0);
+  // Takes up to a batch of queued jobs into `worker.batch`. compute_mutex_ held.
+  bool take_batch(Worker& worker);
+  void worker_main(Worker& worker) noexcept;
+  void predict_batch(Worker& worker) noexcept;
+
+  const std::size_t num_features_;
+  const std::size_t num_outputs_;
+  const std::size_t max_batch_;
+  Delivery& delivery_;
+  LoopCounters& counters_;
+  ErrorSink& errors_;
+
+  const LatencyModel latency_;  // the simulator's sampler points at it
+
+  mutable std::recursive_mutex mutex_;
+  // Guarded by mutex_.
+  bool delivering_ = false;
+  bool stopped_ = false;
+  ReplicaSimulator simulator_;
+  std::vector<std::unique_ptr<Job>> jobs_;  // owns every Job
+  std::vector<Job*> free_jobs_;
+  std::vector<Job*> replica_jobs_;  // job running on each simulated replica
+  Job* arriving_ = nullptr;         // the snapshot on_publish() is routing
+  Job* pending_ = nullptr;          // the simulator's pending snapshot
+  std::deque<Job*> visible_;        // visible, not yet delivered, in order
+  Worker driving_;                  // the driving thread's predictor and buffers
+
+  std::mutex compute_mutex_;
+  std::condition_variable work_ready_;  // workers sleep on it
+  std::condition_variable job_done_;    // the driving thread sleeps on it
+  // Guarded by compute_mutex_.
+  std::deque<Job*> queue_;
+  std::size_t sleeping_workers_ = 0;
+  bool workers_stop_ = false;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::vector<std::thread> threads_;  // last: joined before the rest goes
+};
+
+}  // namespace inferloop::detail

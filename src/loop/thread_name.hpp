@@ -1,0 +1,16 @@
+// Names the calling thread for ps/top/gdb ("inferloop-poll", "inferloop-r3"),
+// and pins it to a CPU when the config asks (Linux).
+#pragma once
+
+#include <string>
+
+namespace inferloop::detail {
+
+// Linux keeps at most 15 characters.
+void name_this_thread(const std::string& name) noexcept;
+
+// Pins the calling thread to `cpu` (>= 0); throws inferloop::Error naming
+// `what` (e.g. "poller_cpu") when the system refuses.
+void pin_this_thread(int cpu, const std::string& what);
+
+}  // namespace inferloop::detail
