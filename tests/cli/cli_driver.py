@@ -20,9 +20,10 @@
       (exactly N result rows, with --count).
   interrupt --results FILE --after SECONDS -- CMD...
       Starts CMD (an `inferloop run` that would run far longer), checks after
-      SECONDS that results are already in FILE (written while the run goes
-      on), sends SIGINT, and checks that CMD exits 0 and that FILE keeps
-      those results and more, every line well-formed, in feature_seq order.
+      SECONDS (or up to 20 s more) that results are already in FILE (written
+      while the run goes on), sends SIGINT, and checks that CMD exits 0 and
+      that FILE keeps those results and more, every line well-formed, in
+      feature_seq order.
 """
 import argparse
 import csv
@@ -185,6 +186,11 @@ def interrupt(args):
     print("+", " ".join(args.command), flush=True)
     proc = subprocess.Popen(args.command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     time.sleep(args.after)
+    # Results must be on disk while the run goes on; a loaded machine gets
+    # some more time to write the first ones (the run lasts a minute).
+    deadline = time.monotonic() + 20
+    while len(result_lines(results)) < 2 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.1)
     while_running = result_lines(results)
     proc.send_signal(signal.SIGINT)
     try:

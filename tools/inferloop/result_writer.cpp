@@ -53,15 +53,15 @@ void ResultWriter::write_loop() {
     const bool last = stopping_;
     std::swap(pending_, writing_);
     lock.unlock();
-    std::exception_ptr error;
     try {
       if (!write_error_) write(writing_);
     } catch (...) {
-      error = std::current_exception();
+      // Reported by finish(); the thread lives on, so that stop() and
+      // finish() work as always.
+      write_error_ = std::current_exception();
     }
     writing_.clear();  // keeps the capacity: no allocation once warmed up
     lock.lock();
-    if (error && !write_error_) write_error_ = error;
     if (last) return;
   }
 }

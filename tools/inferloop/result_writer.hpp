@@ -85,10 +85,11 @@ class ResultWriter {
   std::uint64_t over_max_ = 0;      // guarded by mutex_
   std::uint64_t behind_ = 0;        // guarded by mutex_
   bool stopping_ = false;           // guarded by mutex_
-  std::exception_ptr write_error_;  // guarded by mutex_; the writer's first failure
 
-  Batch writing_;               // writer thread only (main thread after the join)
-  std::uint64_t written_ = 0;   // writer thread only (main thread after the join)
+  // Writer thread only; the main thread reads them after the join.
+  Batch writing_;
+  std::uint64_t written_ = 0;
+  std::exception_ptr write_error_;  // the first failed write; later batches are not written
   std::thread writer_;          // started by start(), joined by finish()
   bool finished_ = false;       // main thread only
 };
