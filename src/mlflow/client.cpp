@@ -38,6 +38,7 @@
 #include "inferloop/mlflow.hpp"
 #include "mlflow/detail.hpp"
 #include "mlflow/rest.hpp"
+#include "util/text.hpp"
 
 namespace inferloop {
 namespace {
@@ -138,8 +139,10 @@ class MlflowClient::Impl {
   std::string api(const std::string& model_uri, const std::string& path) const {
     return tracking(model_uri) + "/api/2.0/mlflow/" + path;
   }
+  // Trace lines quote model and artifact URIs: the options' own secrets and
+  // any URI's userinfo or secret query values are scrubbed before anyone sees them.
   void note(std::vector<std::string>& trace, const std::string& line) const {
-    const std::string clean = rest.scrub(line);
+    const std::string clean = detail::scrub_secrets(rest.scrub(line));
     trace.push_back(clean);
     if (options.log) options.log(clean);
   }

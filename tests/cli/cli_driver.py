@@ -7,17 +7,31 @@
       loads models saved by its own or an older version), writes DIR/features.csv
       (a replayable feature file), DIR/features_narrow.csv (the same without its
       last column) and DIR/expected.csv (xgboost's own
-      predictions for it, from that same interpreter).
-  expect --rc N --regex RE -- CMD...
-      Runs CMD; passes when it exits with N and its output matches RE.
-  check-results --results FILE [--expected FILE] [--timestamps FILE] -- CMD...
-      Runs CMD (which must exit 0), then checks the results CSV it wrote.
+      predictions for it, from that same interpreter), and the malformed
+      inputs of the hardening tests: features_headerless.csv and
+      predict_headerless.csv (no header line), features_huge_cell.csv (a
+      10 MB cell) and features_long_cell.csv (a 100 kB cell).
+  expect --rc N --regex RE [--forbid RE]... [--max-output BYTES] -- CMD...
+      Runs CMD; passes when it exits with N, its output matches RE, matches
+      none of the --forbid patterns and is at most BYTES long.
+  check-results --results FILE [--expected FILE] [--timestamps FILE]
+                [--count N] -- CMD...
+      Runs CMD (which must exit 0), then checks the results CSV it wrote
+      (exactly N result rows, with --count).
+  interrupt --results FILE --after SECONDS -- CMD...
+      Starts CMD (an `inferloop run` that would run far longer), checks after
+      SECONDS (or up to 20 s more) that results are already in FILE (written
+      while the run goes on), sends SIGINT, and checks that CMD exits 0 and
+      that FILE keeps those results and more, every line well-formed, in
+      feature_seq order.
 """
 import argparse
 import csv
 import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -60,6 +74,7 @@ def make_model(args):
     with open(out / "features.csv") as full, open(out / "features_narrow.csv", "w") as narrow:
         for line in full:
             narrow.write(",".join(line.rstrip("\n").split(",")[:-1]) + "\n")
+    write_malformed_inputs(out)
     # Expected predictions from the same xgboost that trained the model.
     script = (
         "import sys, numpy as np, pandas as pd, xgboost\n"
@@ -78,6 +93,21 @@ def make_model(args):
     return 0
 
 
+def write_malformed_inputs(out):
+    """The inputs of the CSV hardening tests, derived from features.csv."""
+    lines = (out / "features.csv").read_text().splitlines()
+    header, rows = lines[0], lines[1:]
+    # No header line: the first row must be refused, not taken as the header.
+    (out / "features_headerless.csv").write_text("\n".join(rows) + "\n")
+    (out / "predict_headerless.csv").write_text(
+        "\n".join(row.split(",", 1)[1] for row in rows) + "\n")
+    # One enormous cell (10 MB: over the line limit) and one long one (100 kB).
+    first = rows[0].split(",")
+    for name, size in (("features_huge_cell.csv", 10 << 20), ("features_long_cell.csv", 100_000)):
+        cells = first[:1] + ["x" * size] + first[2:]
+        (out / name).write_text(header + "\n" + ",".join(cells) + "\n")
+
+
 def run(command):
     print("+", " ".join(command), flush=True)
     proc = subprocess.run(command, capture_output=True, text=True)
@@ -87,7 +117,12 @@ def run(command):
 
 
 def expect(args):
-    rc, output = run(args.command)
+    print("+", " ".join(args.command), flush=True)
+    proc = subprocess.run(args.command, capture_output=True)
+    output = (proc.stdout + proc.stderr).decode("utf-8", errors="replace")
+    rc = proc.returncode
+    # A runaway message is shown only in part.
+    print(output if len(output) <= 20000 else output[:20000] + f"\n[... {len(output)} chars in all]")
     ok = True
     if rc != args.rc:
         print(f"FAIL: exit status {rc}, expected {args.rc}")
@@ -95,7 +130,99 @@ def expect(args):
     if not re.search(args.regex, output, re.MULTILINE):
         print(f"FAIL: output does not match /{args.regex}/")
         ok = False
+    for pattern in args.forbid:
+        if re.search(pattern, output, re.MULTILINE):
+            print(f"FAIL: output matches the forbidden /{pattern}/")
+            ok = False
+    if args.max_output is not None and len(output) > args.max_output:
+        print(f"FAIL: {len(output)} characters of output, expected at most {args.max_output}")
+        ok = False
     return 0 if ok else 1
+
+
+RESULT_HEADER = ["feature_seq", "feature_time_ns", "published_at_ns", "started_at_ns",
+                 "completed_at_ns", "model_version", "replica_id", "row", "prediction"]
+
+
+def result_lines(path):
+    """The results file's lines; only complete ones (ending in a newline)."""
+    try:
+        text = Path(path).read_text()
+    except FileNotFoundError:
+        return []
+    return text.split("\n")[:-1]
+
+
+def check_result_lines(lines):
+    """Failures of a results file given as lines: header, fields, order."""
+    failures = []
+    if not lines or lines[0].split(",") != RESULT_HEADER:
+        return [f"header {lines[:1]}, expected {','.join(RESULT_HEADER)}"]
+    previous_seq = 0
+    for number, line in enumerate(lines[1:], start=2):
+        fields = line.split(",")
+        if len(fields) != len(RESULT_HEADER):
+            failures.append(f"line {number}: {len(fields)} fields: {line[:200]!r}")
+            continue
+        try:
+            seq = int(fields[0])
+            [int(field) for field in fields[1:8]]
+            value = float(fields[8])
+        except ValueError:
+            failures.append(f"line {number}: not numbers: {line[:200]!r}")
+            continue
+        if seq <= previous_seq:
+            failures.append(f"line {number}: feature_seq {seq} not above {previous_seq}")
+        previous_seq = seq
+        if not 0.0 <= value <= 1.0:
+            failures.append(f"line {number}: prediction {value} is not a probability")
+    return failures
+
+
+def interrupt(args):
+    results = Path(args.results)
+    if results.exists():
+        results.unlink()
+    print("+", " ".join(args.command), flush=True)
+    proc = subprocess.Popen(args.command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    time.sleep(args.after)
+    # Results must be on disk while the run goes on; a loaded machine gets
+    # some more time to write the first ones (the run lasts a minute).
+    deadline = time.monotonic() + 20
+    while len(result_lines(results)) < 2 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.1)
+    while_running = result_lines(results)
+    proc.send_signal(signal.SIGINT)
+    try:
+        output, _ = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        output, _ = proc.communicate()
+        print(output)
+        print("FAIL: still running 60 s after SIGINT")
+        return 1
+    print(output)
+    failures = []
+    if len(while_running) < 2:
+        failures.append(f"{len(while_running)} lines in {results} after {args.after} s of running; "
+                        "expected the header and results written while the run goes on")
+    if proc.returncode != 0:
+        failures.append(f"exit status {proc.returncode} after SIGINT, expected 0")
+    if "(interrupted)" not in output:
+        failures.append("the summary does not say the run was interrupted")
+    final = result_lines(results)
+    failures += check_result_lines(final)
+    if final[:len(while_running)] != while_running:
+        failures.append("the lines written while running were not kept as they were")
+    match = re.search(r"results +(\d+) written to", output)
+    if not match or int(match.group(1)) != len(final) - 1:
+        failures.append(f"the summary's result count ({match and match.group(1)}) is not the "
+                        f"file's {len(final) - 1} result lines")
+    for failure in failures[:20]:
+        print("FAIL:", failure)
+    print(f"{len(while_running)} lines while running, {len(final)} at the end, "
+          f"{len(failures)} failures")
+    return 1 if failures else 0
 
 
 def check_results(args):
@@ -114,6 +241,8 @@ def check_results(args):
         failures.append(f"header {header}, expected {want}")
     if not rows:
         failures.append("no result rows")
+    if args.count is not None and len(rows) != args.count:
+        failures.append(f"{len(rows)} result rows, expected exactly {args.count}")
     previous_seq = 0
     for line, row in enumerate(rows, start=2):
         seq = int(row["feature_seq"])
@@ -168,14 +297,22 @@ def main():
     p = sub.add_parser("expect")
     p.add_argument("--rc", type=int, required=True)
     p.add_argument("--regex", required=True)
+    p.add_argument("--forbid", action="append", default=[])
+    p.add_argument("--max-output", type=int)
     p.add_argument("command", nargs="+")
     p = sub.add_parser("check-results")
     p.add_argument("--results", required=True)
     p.add_argument("--expected")
     p.add_argument("--timestamps")
+    p.add_argument("--count", type=int)
+    p.add_argument("command", nargs="+")
+    p = sub.add_parser("interrupt")
+    p.add_argument("--results", required=True)
+    p.add_argument("--after", type=float, required=True)
     p.add_argument("command", nargs="+")
     args = parser.parse_args()
-    return {"make-model": make_model, "expect": expect, "check-results": check_results}[args.what](args)
+    return {"make-model": make_model, "expect": expect, "check-results": check_results,
+            "interrupt": interrupt}[args.what](args)
 
 
 if __name__ == "__main__":

@@ -81,7 +81,7 @@ def check_errors(cli, fixtures, folders, linked, scratch):
         run = subprocess.run([cli, "predict", "--model-uri",
                               os.path.join(root, manifest["models"][0]["mlflow"]),
                               "--input", renamed, "--output", "-"], capture_output=True, text=True)
-        want = f"inferloop predict: error: {renamed}:1: the header a,b,c,d,e does not match the MLmodel signature"
+        want = f"inferloop predict: error: {renamed}:1: the header 'a,b,c,d,e' does not match the MLmodel signature"
         if run.returncode != 1 or not run.stderr.startswith(want) or "f0,f1,f2,f3,f4" not in run.stderr:
             failures.append(f"renamed header: expected exit 1 and {want!r} naming f0..f4; "
                             f"got exit {run.returncode}: {run.stderr.strip()}")

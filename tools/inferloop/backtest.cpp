@@ -7,20 +7,24 @@
 // moves the clock to when the loop will be idle (so the last snapshot's
 // prediction is kept), stops the loop and prints a summary. Results reach the
 // file through on_result, which in backtest mode runs on this thread, in
-// feature_seq order.
-#include <charconv>
+// feature_seq order, and go straight to the file (created before anything
+// runs), so a backtest that fails part way keeps what it computed.
 #include <chrono>
 #include <filesystem>
-#include <fstream>
 #include <iomanip>
 #include <iostream>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <vector>
 
+#include "arguments.hpp"
 #include "commands.hpp"
+#include "console.hpp"
 #include "feature_file.hpp"
 #include "inferloop/inferloop.hpp"
+#include "output_file.hpp"
+#include "util/text.hpp"
 
 namespace inferloop::cli {
 namespace {
@@ -46,9 +50,11 @@ options:
                                            started_at_ns) of a results file from
                                            `inferloop run --results`, cycled
                    units: ns, us, ms, s
-  --results CSV    write the results here (the format of `inferloop run --results`)
-  --threads N      threads computing predictions (default 1); changes speed only
-  --seed S         seed of the latency model (default 1)
+  --results CSV    write the results here (the format of `inferloop run --results`);
+                   created before the backtest starts and written as it goes
+  --threads N      threads computing predictions, 1 to 256 (default 1);
+                   changes speed only
+  --seed S         seed of the latency model, 0 to 2^63-1 (default 1)
   -h, --help       this text
 
 Exit status: 0 success, 1 error (config, model, data, or a prediction
@@ -64,72 +70,48 @@ struct BacktestCliOptions {
   std::uint64_t seed = 1;
 };
 
-struct UsageError {
-  std::string message;
-};
-
-template <typename Number>
-Number parse_number(const std::string& option, const std::string& text) {
-  Number value{};
-  const char* end = text.data() + text.size();
-  auto [ptr, ec] = std::from_chars(text.data(), end, value);
-  if (ec != std::errc{} || ptr != end) {
-    throw UsageError{option + ": expected a non-negative integer, found '" + text + "'"};
-  }
-  return value;
-}
-
 BacktestCliOptions parse_options(const std::vector<std::string>& args) {
   BacktestCliOptions options;
   std::vector<std::string> positional;
   bool have_features = false, have_latency = false, have_results = false;
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    std::string arg = args[i];
-    std::optional<std::string> inline_value;
-    if (arg.starts_with("--") && arg.find('=') != std::string::npos) {
-      inline_value = arg.substr(arg.find('=') + 1);
-      arg = arg.substr(0, arg.find('='));
-    }
-    auto value = [&]() -> std::string {
-      if (inline_value) return *inline_value;
-      if (i + 1 >= args.size()) throw UsageError{arg + " needs a value"};
-      return args[++i];
-    };
+  ArgumentReader reader(args);
+  while (!reader.done()) {
+    const std::string arg = reader.next();
     if (arg == "--features") {
-      options.features = value();
+      options.features = reader.value();
       have_features = true;
     } else if (arg == "--latency") {
-      options.latency = value();
+      options.latency = reader.value();
       have_latency = true;
     } else if (arg == "--results") {
-      options.results = value();
+      options.results = reader.value();
       have_results = true;
     } else if (arg == "--threads") {
-      options.threads = parse_number<std::size_t>(arg, value());
-      if (options.threads < 1 || options.threads > 256) {
-        throw UsageError{"--threads must be 1..256, found " + std::to_string(options.threads)};
-      }
+      options.threads = parse_threads_flag(arg, reader.value());
     } else if (arg == "--seed") {
-      options.seed = parse_number<std::uint64_t>(arg, value());
-    } else if (arg.starts_with("-") && arg != "-") {
-      throw UsageError{"unknown option '" + arg + "'"};
+      options.seed = parse_seed_flag(arg, reader.value());
+    } else if (reader.is_option()) {
+      throw UsageError("unknown option " + detail::quote(arg));
     } else {
       positional.push_back(arg);
     }
   }
   if (positional.size() != 1) {
-    throw UsageError{positional.empty() ? "missing CONFIG"
+    throw UsageError(positional.empty() ? "missing CONFIG"
                                         : "expected one CONFIG, found " +
-                                              std::to_string(positional.size()) + " arguments"};
+                                              std::to_string(positional.size()) + " arguments");
   }
-  if (!have_features) throw UsageError{"missing --features CSV"};
-  if (!have_latency) throw UsageError{"missing --latency SPEC (e.g. --latency constant:50us)"};
-  if (!have_results) throw UsageError{"missing --results CSV"};
+  if (!have_features) throw UsageError("missing --features CSV");
+  if (!have_latency) throw UsageError("missing --latency SPEC (e.g. --latency constant:50us)");
+  if (!have_results) throw UsageError("missing --results CSV");
   options.config = positional.front();
   return options;
 }
 
 int backtest(const BacktestCliOptions& options) {
+  // A results path that cannot be written fails now, not after the
+  // backtest; the file is created once the inputs have been read.
+  check_output_path(options.results, "--results");
   const InferenceConfig config = load_config(options.config);
   BacktestOptions backtest;
   backtest.latency = LatencyModel::parse(options.latency);
@@ -138,20 +120,16 @@ int backtest(const BacktestCliOptions& options) {
   const FeatureFile file = load_feature_file(options.features, config.max_rows);
   for (std::size_t i = 1; i < file.snapshots.size(); ++i) {
     if (file.snapshots[i].timestamp_ns < file.snapshots[i - 1].timestamp_ns) {
-      // +2: the header line, and lines count from 1.
-      throw Error(options.features.string() + ":" +
-                  std::to_string(file.snapshots[i].first_row + 2) + ": timestamp_ns " +
+      throw Error(options.features.string() + ":" + std::to_string(file.snapshots[i].line) +
+                  ": timestamp_ns " +
                   std::to_string(file.snapshots[i].timestamp_ns) + " is before the previous " +
                   "snapshot's " + std::to_string(file.snapshots[i - 1].timestamp_ns) +
                   "; a backtest replays events in time order: sort the file by timestamp_ns");
     }
   }
 
-  std::ofstream results(options.results, std::ios::binary);
-  if (!results) {
-    throw Error(options.results.string() + ": cannot create the results file; check the folder "
-                "exists and is writable");
-  }
+  OutputFile results_file(options.results, "--results");
+  std::ostream& results = results_file.stream();
   std::uint64_t results_written = 0;
   auto clock = std::make_shared<ManualClock>(Timestamp{file.snapshots.front().timestamp_ns});
   LoopOptions loop_options;
@@ -188,12 +166,12 @@ int backtest(const BacktestCliOptions& options) {
   loop.stop();
   const double elapsed_s =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  results.flush();
-  if (!results) throw Error(options.results.string() + ": writing the results failed");
+  results_file.flush();
 
   const LoopStats stats = loop.stats();
   const std::size_t rows = file.values.size() / cols;
-  std::cout << "inferloop backtest: " << options.features.string() << " with latency "
+  std::ostringstream summary;
+  summary << "inferloop backtest: " << options.features.string() << " with latency "
             << backtest.latency.describe() << ", seed " << options.seed << "\n"
             << "model        " << info.predictor << ", " << info.num_features << " features -> "
             << info.num_outputs << " output(s)\n"
@@ -210,10 +188,12 @@ int backtest(const BacktestCliOptions& options) {
             << (elapsed_s > 0 ? static_cast<double>(rows) / elapsed_s : 0.0) << " rows/s ("
             << std::setprecision(3) << elapsed_s << " s wall, " << options.threads
             << " compute thread(s))\n";
+  print(std::cout, summary.str());
   if (stats.errors > 0) {
     const auto error = loop.last_error();
-    std::cerr << "inferloop backtest: error: " << stats.errors << " prediction(s) failed; last: "
-              << (error ? error->message : std::string("(not recorded)")) << "\n";
+    print(std::cerr, "inferloop backtest: error: " + std::to_string(stats.errors) +
+                         " prediction(s) failed; last: " +
+                         (error ? error->message : std::string("(not recorded)")) + "\n");
     return 1;
   }
   return 0;
@@ -232,14 +212,13 @@ int backtest_command(const std::vector<std::string>& args) {
   try {
     options = parse_options(args);
   } catch (const UsageError& error) {
-    std::cerr << "inferloop backtest: " << error.message << "\n\n" << kBacktestUsage;
+    print(std::cerr, "inferloop backtest: " + std::string(error.what()) + "\n\n" + kBacktestUsage);
     return 2;
   }
   try {
     return backtest(options);
   } catch (const std::exception& error) {
-    std::cerr << "inferloop backtest: error: " << error.what() << "\n";
-    return 1;
+    return report_error(std::cerr, "backtest", error);
   }
 }
 

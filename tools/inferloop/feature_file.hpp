@@ -1,5 +1,5 @@
 // What `inferloop run` and `inferloop backtest` share: the feature file they
-// replay and the results file they write (defined in run.cpp).
+// replay and the results file they write (feature_file.cpp).
 //
 // Results file: a header, then one line per row of every result that became
 // the latest, in feature_seq order:
@@ -21,7 +21,7 @@
 namespace inferloop::cli {
 
 // The snapshots of a feature file: values row-major, and per snapshot its
-// first row, row count and timestamp.
+// first row, row count, timestamp and the file line it starts on.
 struct FeatureFile {
   std::vector<std::string> feature_names;
   std::vector<float> values;
@@ -30,13 +30,15 @@ struct FeatureFile {
     std::size_t first_row;
     std::size_t rows;
     std::int64_t timestamp_ns;
+    std::size_t line;  // 1-based, for messages
   };
   std::vector<Snapshot> snapshots;
 };
 
-// Reads a feature CSV (first column timestamp_ns, then the features). When
-// max_rows > 1, consecutive lines with the same timestamp_ns form one
-// snapshot. Throws inferloop::Error naming the file and line.
+// Reads a feature CSV (a header line; first column timestamp_ns, then the
+// features) in one pass. When max_rows > 1, consecutive lines with the same
+// timestamp_ns form one snapshot. Throws inferloop::Error naming the file
+// and line.
 [[nodiscard]] FeatureFile load_feature_file(const std::filesystem::path& file, std::size_t max_rows);
 
 // A result's metadata, as written to a results file.

@@ -8,9 +8,11 @@
 #include <vector>
 
 #include "commands.hpp"
+#include "console.hpp"
 #include "inferloop/error.hpp"
 #include "inferloop/predictor.hpp"
 #include "inferloop/version.hpp"
+#include "util/text.hpp"
 
 namespace {
 
@@ -63,9 +65,9 @@ int main(int argc, char** argv) {
   } catch (const std::exception& error) {
     // Subcommands report their own errors; this is the backstop for anything
     // they let through, so the tool never dies with an uncaught exception.
-    std::cerr << "inferloop " << command << ": error: " << error.what() << "\n";
-    return 1;
+    return inferloop::cli::report_error(std::cerr, command, error);
   }
-  std::cerr << "inferloop: unknown command '" << command << "'\n\n" << kUsage;
+  std::cerr << "inferloop: unknown command " << inferloop::detail::quote(command) << "\n\n"
+            << kUsage;
   return 2;
 }

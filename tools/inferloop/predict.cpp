@@ -1,22 +1,30 @@
 // `inferloop predict`: batch scoring of a feature CSV through the same
 // registry and predictor the inference loop uses, so that a file scored here
 // and the same rows served live give the same bits.
+//
+// The output file is created before the model is resolved or the input
+// read, and each batch of rows is written as soon as it is scored.
 #include <algorithm>
 #include <exception>
-#include <fstream>
 #include <iostream>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
+#include "arguments.hpp"
 #include "commands.hpp"
+#include "console.hpp"
 #include "csv.hpp"
 #include "inferloop/config.hpp"
 #include "inferloop/error.hpp"
 #include "inferloop/mlflow.hpp"
 #include "inferloop/model_source.hpp"
 #include "inferloop/predictor.hpp"
+#include "output_file.hpp"
+#include "util/checked.hpp"
+#include "util/text.hpp"
 
 namespace inferloop::cli {
 namespace {
@@ -36,11 +44,13 @@ that they read back bit-identical.
   --input CSV        header line, then one row per prediction; columns are the
                      features in model order (named as in the MLmodel signature,
                      when the model has one); empty, nan or NA cells are missing
-  --output CSV       where to write the results; - for standard output
+  --output CSV       where to write the results (- for standard output);
+                     created first, written batch by batch
   --predictor NAME   registered predictor (default XGBoostPredictor)
   --output-kind K    transformed (default: probabilities, ...) or margin
   --device D         cpu (default), cuda or cuda:N
-  --threads N        threads per predict call (XGBoost's nthread; default 1)
+  --threads N        threads per predict call, 1 to 256 (XGBoost's nthread;
+                     default 1)
 
 Exit status: 0 success, 1 error (model, data), 2 usage error.
 )";
@@ -49,17 +59,13 @@ Exit status: 0 success, 1 error (model, data), 2 usage error.
 // keep the scratch buffers modest on huge files.
 constexpr std::size_t kBatchRows = 4096;
 
-struct UsageError : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
-
 struct PredictOptions {
   std::optional<std::string> config_file;
   std::optional<std::string> model_uri;
   std::optional<std::string> predictor;
   std::optional<std::string> output_kind;
   std::optional<std::string> device;
-  std::optional<int> threads;
+  std::optional<std::size_t> threads;
   std::string input;
   std::string output;
   bool help = false;
@@ -67,61 +73,37 @@ struct PredictOptions {
 
 PredictOptions parse_options(const std::vector<std::string>& args) {
   PredictOptions options;
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    std::string name = args[i];
-    std::optional<std::string> inline_value;
+  ArgumentReader reader(args);
+  while (!reader.done()) {
+    const std::string name = reader.next();
     if (name == "--help" || name == "-h") {
       options.help = true;
-      continue;
-    }
-    if (!name.starts_with("--")) {
+    } else if (!name.starts_with("--")) {
       if (options.config_file) {
-        throw UsageError("expected at most one CONFIG, found '" + *options.config_file +
-                         "' and '" + name + "'");
+        throw UsageError("expected at most one CONFIG, found " + detail::quote(*options.config_file) +
+                         " and " + detail::quote(name));
       }
       options.config_file = name;
-      continue;
-    }
-    if (const std::size_t equals = name.find('='); equals != std::string::npos) {
-      inline_value = name.substr(equals + 1);
-      name.resize(equals);
-    }
-    const auto value = [&]() -> std::string {
-      if (inline_value) return *inline_value;
-      if (i + 1 >= args.size()) throw UsageError("option '" + name + "' needs a value");
-      return args[++i];
-    };
-    if (name == "--model-uri") {
-      options.model_uri = value();
+    } else if (name == "--model-uri") {
+      options.model_uri = reader.value();
     } else if (name == "--predictor") {
-      options.predictor = value();
+      options.predictor = reader.value();
     } else if (name == "--output-kind") {
-      options.output_kind = value();
+      options.output_kind = reader.value();
       if (*options.output_kind != "transformed" && *options.output_kind != "margin") {
-        throw UsageError("--output-kind: expected transformed or margin, found '" +
-                         *options.output_kind + "'");
+        throw UsageError("--output-kind: expected transformed or margin, found " +
+                         detail::quote(*options.output_kind));
       }
     } else if (name == "--device") {
-      options.device = value();
+      options.device = reader.value();
     } else if (name == "--threads") {
-      const std::string text = value();
-      std::size_t used = 0;
-      int threads = 0;
-      try {
-        threads = std::stoi(text, &used);
-      } catch (const std::exception&) {
-        used = 0;
-      }
-      if (used != text.size() || threads < 1 || threads > 256) {
-        throw UsageError("--threads: expected an integer from 1 to 256, found '" + text + "'");
-      }
-      options.threads = threads;
+      options.threads = parse_threads_flag(name, reader.value());
     } else if (name == "--input") {
-      options.input = value();
+      options.input = reader.value();
     } else if (name == "--output") {
-      options.output = value();
+      options.output = reader.value();
     } else {
-      throw UsageError("unknown option '" + name + "'");
+      throw UsageError("unknown option " + detail::quote(name));
     }
   }
   if (options.help) return options;
@@ -154,14 +136,20 @@ void check_header(const CsvTable& table, const std::string& input, const Resolve
   std::vector<std::string> expected;
   for (const SignatureColumn& column : signature) expected.push_back(column.name);
   if (expected != table.header) {
-    throw Error(input + ":1: the header " + join(table.header) +
+    throw Error(input + ":1: the header " + detail::quote(join(table.header), 400) +
                 " does not match the MLmodel signature " +
-                model.mlmodel_file.value_or(model.model_file).string() + ": " + join(expected) +
+                model.mlmodel_file.value_or(model.model_file).string() + ": " +
+                detail::quote(join(expected), 400) +
                 "; name and order the columns as the signature does");
   }
 }
 
 int score(const PredictOptions& options) {
+  // An output path that cannot be written fails now, before the model is
+  // resolved and the input read; the file is created once they have been.
+  const bool to_stdout = options.output == "-";
+  if (!to_stdout) check_output_path(options.output, "--output");
+
   InferenceConfig config;
   if (options.config_file) config = load_config(*options.config_file);
   if (options.model_uri) config.model_uri = *options.model_uri;
@@ -170,7 +158,7 @@ int score(const PredictOptions& options) {
     config.output = *options.output_kind == "margin" ? OutputKind::kMargin : OutputKind::kTransformed;
   }
   if (options.device) config.device = *options.device;
-  if (options.threads) config.predictor_threads = *options.threads;
+  if (options.threads) config.predictor_threads = detail::narrow<int>(*options.threads, "--threads");
 
   const ResolvedModel model = resolve_model(config.model_uri, mlflow_options(config));
   SharedPredictorState shared;
@@ -183,45 +171,38 @@ int score(const PredictOptions& options) {
 
   const CsvTable table = read_csv(options.input);
   check_header(table, options.input, model, num_features);
+  std::optional<OutputFile> output_file;
+  if (!to_stdout) output_file.emplace(options.output, "--output");
+  std::ostream& out = output_file ? output_file->stream() : std::cout;
 
-  const std::size_t rows = table.rows();
-  std::vector<float> predictions(rows * num_outputs);
-  for (std::size_t first = 0; first < rows; first += kBatchRows) {
-    const std::size_t count = std::min(kBatchRows, rows - first);
-    predictor->predict(
-        std::span<const float>(table.values).subspan(first * num_features, count * num_features),
-        count, std::span<float>(predictions).subspan(first * num_outputs, count * num_outputs));
-  }
-
-  std::vector<std::string> header = table.header;
+  for (std::size_t c = 0; c < table.header.size(); ++c) out << (c == 0 ? "" : ",") << table.header[c];
   if (num_outputs == 1) {
-    header.emplace_back("prediction");
+    out << ",prediction";
   } else {
-    for (std::size_t k = 0; k < num_outputs; ++k) header.push_back("prediction_" + std::to_string(k));
+    for (std::size_t k = 0; k < num_outputs; ++k) out << ",prediction_" << k;
   }
-  const std::size_t width = num_features + num_outputs;
-  std::vector<float> merged(rows * width);
-  for (std::size_t row = 0; row < rows; ++row) {
-    std::copy_n(table.values.begin() + static_cast<long>(row * num_features), num_features,
-                merged.begin() + static_cast<long>(row * width));
-    std::copy_n(predictions.begin() + static_cast<long>(row * num_outputs), num_outputs,
-                merged.begin() + static_cast<long>(row * width + num_features));
-  }
+  out << '\n';
 
-  if (options.output == "-") {
-    write_csv(std::cout, header, merged);
-    std::cout.flush();
-    if (!std::cout) throw Error("cannot write to standard output");
-    return 0;
+  // Scored and written a batch at a time: the predictions of one batch are
+  // all that is held besides the input.
+  const std::span<const float> features(table.values);
+  std::vector<float> predictions(kBatchRows * num_outputs);
+  for (std::size_t first = 0; first < table.rows(); first += kBatchRows) {
+    const std::size_t count = std::min(kBatchRows, table.rows() - first);
+    const std::span<const float> batch = features.subspan(first * num_features, count * num_features);
+    predictor->predict(batch, count, std::span<float>(predictions).first(count * num_outputs));
+    for (std::size_t row = 0; row < count; ++row) {
+      write_csv_row(out, batch.subspan(row * num_features, num_features),
+                    std::span<const float>(predictions).subspan(row * num_outputs, num_outputs));
+    }
+    if (output_file) output_file->flush();
   }
-  std::ofstream out(options.output, std::ios::binary | std::ios::trunc);
-  if (!out) {
-    throw Error(options.output + ": cannot open for writing; check the folder exists and is " +
-                "writable");
+  if (output_file) {
+    output_file->flush();
+  } else {
+    out.flush();
+    if (!out) throw Error("cannot write to standard output");
   }
-  write_csv(out, header, merged);
-  out.close();
-  if (!out) throw Error(options.output + ": write failed (disk full?)");
   return 0;
 }
 
@@ -232,8 +213,8 @@ int predict_command(const std::vector<std::string>& args) {
   try {
     options = parse_options(args);
   } catch (const UsageError& error) {
-    std::cerr << "inferloop predict: " << error.what()
-              << "\nrun 'inferloop predict --help' for usage\n";
+    print(std::cerr, "inferloop predict: " + std::string(error.what()) +
+                         "\nrun 'inferloop predict --help' for usage\n");
     return 2;
   }
   if (options.help) {
@@ -243,8 +224,7 @@ int predict_command(const std::vector<std::string>& args) {
   try {
     return score(options);
   } catch (const std::exception& error) {
-    std::cerr << "inferloop predict: error: " << error.what() << "\n";
-    return 1;
+    return report_error(std::cerr, "predict", error);
   }
 }
 

@@ -1,14 +1,19 @@
 // `inferloop resolve`: shows how a model URI resolves, the way start() would
 // resolve it: each REST call made to MLflow (or the cache hit), the registry
 // version, the local copy in the cache, the model format, the xgboost version
-// that saved it and the MLmodel input signature.
+// that saved it and the MLmodel input signature. Every line goes out through
+// print() (console.hpp): a URI with user:password@ is shown without them.
 #include <iostream>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <vector>
 
+#include "arguments.hpp"
 #include "commands.hpp"
+#include "console.hpp"
 #include "inferloop/inferloop.hpp"
+#include "util/text.hpp"
 
 namespace inferloop::cli {
 namespace {
@@ -52,39 +57,47 @@ int resolve(const ResolveOptions& options) {
   if (options.offline_cache) mlflow.use_cache_when_offline = true;
   // Steps are printed as they happen, so a slow or failing server shows
   // where it stalls.
-  mlflow.log = [](const std::string& line) { std::cout << "  " << line << "\n" << std::flush; };
+  mlflow.log = [](const std::string& line) {
+    print(std::cout, "  " + line + "\n");
+    std::cout << std::flush;
+  };
 
   const ModelUri uri = parse_model_uri(config.model_uri);
-  std::cout << "resolving " << config.model_uri << "\n";
+  print(std::cout, "resolving " + config.model_uri + "\n");
+  std::cout << std::flush;
   const ResolvedModel model = resolve_model(config.model_uri, mlflow);
-  if (uri.kind == ModelUri::Kind::kLocal) std::cout << "  local model, no server involved\n";
-  std::cout << "model URI      " << model.uri << (uri.moving() ? "  (moving reference)" : "")
-            << "\n";
+  // Built whole, then printed through print(), which scrubs credentials
+  // from every URI in it.
+  std::ostringstream text;
+  if (uri.kind == ModelUri::Kind::kLocal) text << "  local model, no server involved\n";
+  text << "model URI      " << model.uri << (uri.moving() ? "  (moving reference)" : "") << "\n";
   if (!model.registry_name.empty()) {
-    std::cout << "registry       " << model.registry_name << " version " << model.registry_version
-              << "\n";
+    text << "registry       " << model.registry_name << " version " << model.registry_version
+         << "\n";
   }
-  if (!model.artifact_uri.empty()) std::cout << "artifact URI   " << model.artifact_uri << "\n";
+  if (!model.artifact_uri.empty()) text << "artifact URI   " << model.artifact_uri << "\n";
   if (!model.cache_path.empty()) {
-    std::cout << "cached at      " << model.cache_path.string()
-              << (model.from_cache ? "  (server unreachable: taken from the cache)" : "") << "\n";
+    text << "cached at      " << model.cache_path.string()
+         << (model.from_cache ? "  (server unreachable: taken from the cache)" : "") << "\n";
   }
-  std::cout << "model file     " << model.model_file.string() << "\n";
+  text << "model file     " << model.model_file.string() << "\n";
   const std::string saved_by = version_string(model.saved_by_version);
-  std::cout << "format         " << to_string(model.format) << ", saved by xgboost "
-            << (saved_by.empty() ? std::string("unknown (legacy binary format)") : saved_by)
-            << (model.mlflow_xgb_version ? " (MLmodel xgb_version " + *model.mlflow_xgb_version + ")"
-                                         : std::string())
-            << "; linked xgboost " << version_string(linked_xgboost_version()) << "\n";
+  text << "format         " << to_string(model.format) << ", saved by xgboost "
+       << (saved_by.empty() ? std::string("unknown (legacy binary format)") : saved_by)
+       << (model.mlflow_xgb_version
+               ? " (MLmodel xgb_version " + *model.mlflow_xgb_version + ")"
+               : std::string())
+       << "; linked xgboost " << version_string(linked_xgboost_version()) << "\n";
   if (model.signature_inputs.empty()) {
-    std::cout << "signature      none\n";
+    text << "signature      none\n";
   } else {
-    std::cout << "signature      " << model.signature_inputs.size() << " inputs:";
+    text << "signature      " << model.signature_inputs.size() << " inputs:";
     for (const SignatureColumn& column : model.signature_inputs) {
-      std::cout << " " << column.name << ":" << column.type;
+      text << " " << column.name << ":" << column.type;
     }
-    std::cout << "\n";
+    text << "\n";
   }
+  print(std::cout, text.str());
   return 0;
 }
 
@@ -93,47 +106,42 @@ int resolve(const ResolveOptions& options) {
 int resolve_command(const std::vector<std::string>& args) {
   ResolveOptions options;
   std::vector<std::string> positional;
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    const std::string& arg = args[i];
-    if (arg == "-h" || arg == "--help") {
-      std::cout << kResolveUsage;
-      return 0;
-    }
-    auto value = [&]() -> std::optional<std::string> {
-      if (i + 1 >= args.size()) return std::nullopt;
-      return args[++i];
-    };
-    std::optional<std::string>* target = nullptr;
-    if (arg == "--config") target = &options.config;
-    if (arg == "--tracking-uri") target = &options.tracking_uri;
-    if (arg == "--cache-dir") target = &options.cache_dir;
-    if (target != nullptr) {
-      *target = value();
-      if (!*target) {
-        std::cerr << "inferloop resolve: " << arg << " needs a value\n\n" << kResolveUsage;
-        return 2;
+  try {
+    ArgumentReader reader(args);
+    while (!reader.done()) {
+      const std::string arg = reader.next();
+      if (arg == "-h" || arg == "--help") {
+        std::cout << kResolveUsage;
+        return 0;
       }
-    } else if (arg == "--offline-cache") {
-      options.offline_cache = true;
-    } else if (arg.starts_with("-")) {
-      std::cerr << "inferloop resolve: unknown option '" << arg << "'\n\n" << kResolveUsage;
-      return 2;
-    } else {
-      positional.push_back(arg);
+      if (arg == "--config") {
+        options.config = reader.value();
+      } else if (arg == "--tracking-uri") {
+        options.tracking_uri = reader.value();
+      } else if (arg == "--cache-dir") {
+        options.cache_dir = reader.value();
+      } else if (arg == "--offline-cache") {
+        reader.no_value();
+        options.offline_cache = true;
+      } else if (reader.is_option()) {
+        throw UsageError("unknown option " + detail::quote(arg));
+      } else {
+        positional.push_back(arg);
+      }
     }
-  }
-  if (positional.size() > 1 || (positional.empty() && !options.config)) {
-    std::cerr << "inferloop resolve: expected one URI (or --config CONFIG), found "
-              << positional.size() << " arguments\n\n"
-              << kResolveUsage;
+    if (positional.size() > 1 || (positional.empty() && !options.config)) {
+      throw UsageError("expected one URI (or --config CONFIG), found " +
+                       std::to_string(positional.size()) + " arguments");
+    }
+  } catch (const UsageError& error) {
+    print(std::cerr, "inferloop resolve: " + std::string(error.what()) + "\n\n" + kResolveUsage);
     return 2;
   }
   if (!positional.empty()) options.uri = positional.front();
   try {
     return resolve(options);
   } catch (const std::exception& error) {
-    std::cerr << "inferloop resolve: error: " << error.what() << "\n";
-    return 1;
+    return report_error(std::cerr, "resolve", error);
   }
 }
 

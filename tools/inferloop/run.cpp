@@ -4,23 +4,20 @@
 // The main thread plays the engine: it paces snapshots with sleep_until (a
 // timer, never a busy loop), publishes them into the loop's FeatureSlot,
 // prints a status line once a second, and on the end (duration, end of file
-// or Ctrl-C) stops the loop and prints a summary. Results reach the optional
-// results file through the loop's on_result callback, which runs on replica
-// threads and appends to a buffer capped at --max-results.
+// or Ctrl-C) stops the loop and prints a summary. The results file is
+// created before anything runs and filled while the run goes on
+// (result_writer.hpp): replica threads hand each result to the writer, whose
+// own thread appends them to the file, so an interrupted run keeps them.
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
-#include <cerrno>
-#include <charconv>
 #include <chrono>
 #include <csignal>
-#include <cstdio>
-#include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <iomanip>
 #include <iostream>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <sstream>
@@ -28,111 +25,17 @@
 #include <thread>
 #include <vector>
 
+#include "arguments.hpp"
 #include "commands.hpp"
-#include "csv.hpp"
+#include "console.hpp"
 #include "feature_file.hpp"
 #include "inferloop/inferloop.hpp"
+#include "output_file.hpp"
+#include "result_writer.hpp"
 #include "synthetic_feed.hpp"
+#include "util/text.hpp"
 
 namespace inferloop::cli {
-
-// read_csv reads every cell as float32, which cannot hold a nanosecond epoch
-// timestamp (1.7e18 needs 61 bits), so the first column is read again here as
-// the integer it is.
-namespace {
-std::vector<std::int64_t> read_timestamps(const std::filesystem::path& file) {
-  std::ifstream in(file);
-  if (!in) {
-    throw Error(file.string() + ": cannot open: " + std::strerror(errno));
-  }
-  std::vector<std::int64_t> timestamps;
-  std::string line;
-  std::size_t line_number = 0;
-  while (std::getline(in, line)) {
-    ++line_number;
-    if (line_number == 1) continue;  // header, checked by the caller
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (line.empty()) continue;
-    const std::string cell = line.substr(0, line.find(','));
-    std::int64_t value = 0;
-    auto [ptr, ec] = std::from_chars(cell.data(), cell.data() + cell.size(), value);
-    if (ec != std::errc{} || ptr != cell.data() + cell.size()) {
-      throw Error(file.string() + ":" + std::to_string(line_number) +
-                  ": column 1 ('timestamp_ns'): expected integer nanoseconds, found '" + cell +
-                  "'");
-    }
-    timestamps.push_back(value);
-  }
-  return timestamps;
-}
-
-}  // namespace
-
-FeatureFile load_feature_file(const std::filesystem::path& file, std::size_t max_rows) {
-  CsvTable table = read_csv(file);
-  if (table.header.size() < 2 || table.header.front() != "timestamp_ns") {
-    throw Error(file.string() +
-                ":1: the first column must be timestamp_ns followed by one column per feature; "
-                "found header '" +
-                (table.header.empty() ? std::string() : table.header.front()) + "'" +
-                (table.header.size() < 2 ? " and no feature columns" : ""));
-  }
-  const std::vector<std::int64_t> timestamps = read_timestamps(file);
-  if (timestamps.size() != table.rows()) {
-    throw Error(file.string() + ": read " + std::to_string(table.rows()) + " rows but " +
-                std::to_string(timestamps.size()) +
-                " timestamps; remove blank lines inside the file");
-  }
-  if (table.rows() == 0) throw Error(file.string() + ": no data rows after the header");
-
-  FeatureFile out;
-  out.feature_names.assign(table.header.begin() + 1, table.header.end());
-  out.cols = out.feature_names.size();
-  const std::size_t width = table.header.size();
-  out.values.reserve(table.rows() * out.cols);
-  for (std::size_t row = 0; row < table.rows(); ++row) {
-    const float* cells = table.values.data() + row * width;
-    out.values.insert(out.values.end(), cells + 1, cells + width);
-    const bool joins_previous = max_rows > 1 && !out.snapshots.empty() &&
-                                out.snapshots.back().timestamp_ns == timestamps[row];
-    if (joins_previous) {
-      auto& snapshot = out.snapshots.back();
-      if (++snapshot.rows > max_rows) {
-        throw Error(file.string() + ":" + std::to_string(row + 2) + ": more than max_rows (" +
-                    std::to_string(max_rows) + ") consecutive rows share timestamp_ns " +
-                    std::to_string(timestamps[row]) +
-                    "; raise max_rows in the config or give the rows distinct timestamps");
-      }
-    } else {
-      out.snapshots.push_back({row, 1, timestamps[row]});
-    }
-  }
-  return out;
-}
-
-void write_results_header(std::ostream& out, std::size_t num_outputs) {
-  out << "feature_seq,feature_time_ns,published_at_ns,started_at_ns,completed_at_ns,model_version,"
-         "replica_id,row";
-  if (num_outputs == 1) {
-    out << ",prediction";
-  } else {
-    for (std::size_t c = 0; c < num_outputs; ++c) out << ",prediction_" << c;
-  }
-  out << '\n';
-}
-
-void write_result_rows(std::ostream& out, const ResultFields& result, const float* values) {
-  for (std::uint32_t r = 0; r < result.rows; ++r) {
-    out << result.feature_seq << ',' << result.feature_time.count() << ','
-        << result.published_at.count() << ',' << result.started_at.count() << ','
-        << result.completed_at.count() << ',' << result.model_version << ','
-        << result.replica_id << ',' << r;
-    for (std::uint32_t c = 0; c < result.cols; ++c) {
-      out << ',' << format_float(values[std::size_t{r} * result.cols + c]);
-    }
-    out << '\n';
-  }
-}
 
 namespace {
 
@@ -143,19 +46,24 @@ publishes feature snapshots into it and reports latency and counters.
 
 options:
   --features CSV      replay this feature file instead of the synthetic feed
-  --rate HZ           snapshots per second (default: the file's own pace from
-                      timestamp_ns; 1000 for the synthetic feed)
-  --duration S        stop after S seconds (default 10 for the synthetic feed;
-                      the whole file for --features)
+  --rate HZ           snapshots per second, 0.001 to 1000000 (default: the
+                      file's own pace from timestamp_ns; 1000 for the
+                      synthetic feed)
+  --duration S        stop after S seconds, 0.001 to 31536000 (default 10 for
+                      the synthetic feed; the whole file for --features)
   --results CSV       write every result that became the latest to CSV, with
                       its timestamps (started_at_ns..completed_at_ns is the
-                      latency `inferloop backtest --latency replay:CSV` replays)
-  --max-results N     keep at most N results for --results (default 10000000)
-  --seed N            seed of the synthetic feed (default 1)
+                      latency `inferloop backtest --latency replay:CSV` replays);
+                      created before the run starts and written as it goes,
+                      so an interrupted run keeps its results
+  --max-results N     write at most N results to --results, 1 to 1000000000
+                      (default 10000000)
+  --seed N            seed of the synthetic feed, 0 to 2^63-1 (default 1)
   --quiet             no live status line
   -h, --help          this text
 
-Feature CSV format: a header line, then one line per row. The first column is
+Feature CSV format: a header line (required: a first line of numbers is
+refused, not taken as the header), then one line per row. The first column is
 timestamp_ns (integer nanoseconds, the engine's timestamp of the snapshot),
 then one column per model feature, in the model's feature order; empty, nan
 and NA cells are missing values. Each line is one snapshot; when the config's
@@ -166,7 +74,8 @@ Synthetic feed: a seeded random-walk market for one instrument with the 8
 features mid_price, spread, book_imbalance, return_1, return_10, return_100,
 volatility_50, trade_imbalance (then noise_8, ... for wider models).
 
-Ctrl-C stops early and still prints the summary; a second Ctrl-C kills.
+Ctrl-C stops early and still prints the summary (the results written so far
+stay in --results); a second Ctrl-C kills.
 Exit status: 0 success, 1 error (config, model, data, or a prediction
 failed), 2 usage error.
 )";
@@ -174,70 +83,47 @@ failed), 2 usage error.
 struct RunOptions {
   std::filesystem::path config;
   std::optional<std::filesystem::path> features;
-  std::optional<double> rate_hz;
-  std::optional<double> duration_s;
+  std::optional<std::chrono::nanoseconds> publish_period;  // from --rate
+  std::optional<std::chrono::nanoseconds> duration;
   std::optional<std::filesystem::path> results;
-  std::size_t max_results = 10'000'000;
+  std::uint64_t max_results = 10'000'000;
   std::uint64_t seed = 1;
   bool quiet = false;
 };
 
-struct UsageError {
-  std::string message;
-};
-
-template <typename Number>
-Number parse_number(const std::string& option, const std::string& text) {
-  Number value{};
-  const char* end = text.data() + text.size();
-  auto [ptr, ec] = std::from_chars(text.data(), end, value);
-  if (ec != std::errc{} || ptr != end) {
-    throw UsageError{option + ": expected a number, found '" + text + "'"};
-  }
-  return value;
-}
+constexpr std::uint64_t kMaxResultsFlagLimit = 1'000'000'000;
 
 RunOptions parse_run_options(const std::vector<std::string>& args) {
   RunOptions options;
   std::vector<std::string> positional;
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    std::string arg = args[i];
-    std::optional<std::string> inline_value;
-    if (arg.starts_with("--") && arg.find('=') != std::string::npos) {
-      inline_value = arg.substr(arg.find('=') + 1);
-      arg = arg.substr(0, arg.find('='));
-    }
-    auto value = [&]() -> std::string {
-      if (inline_value) return *inline_value;
-      if (i + 1 >= args.size()) throw UsageError{arg + " needs a value"};
-      return args[++i];
-    };
+  ArgumentReader reader(args);
+  while (!reader.done()) {
+    const std::string arg = reader.next();
     if (arg == "--features") {
-      options.features = value();
+      options.features = reader.value();
     } else if (arg == "--rate") {
-      options.rate_hz = parse_number<double>(arg, value());
-      if (!(*options.rate_hz > 0)) throw UsageError{"--rate must be above 0"};
+      options.publish_period = parse_rate_flag(arg, reader.value());
     } else if (arg == "--duration") {
-      options.duration_s = parse_number<double>(arg, value());
-      if (!(*options.duration_s > 0)) throw UsageError{"--duration must be above 0"};
+      options.duration = parse_duration_flag(arg, reader.value());
     } else if (arg == "--results") {
-      options.results = value();
+      options.results = reader.value();
     } else if (arg == "--max-results") {
-      options.max_results = parse_number<std::size_t>(arg, value());
+      options.max_results = parse_count_flag(arg, reader.value(), 1, kMaxResultsFlagLimit);
     } else if (arg == "--seed") {
-      options.seed = parse_number<std::uint64_t>(arg, value());
+      options.seed = parse_seed_flag(arg, reader.value());
     } else if (arg == "--quiet") {
+      reader.no_value();
       options.quiet = true;
-    } else if (arg.starts_with("-") && arg != "-") {
-      throw UsageError{"unknown option '" + arg + "'"};
+    } else if (reader.is_option()) {
+      throw UsageError("unknown option " + detail::quote(arg));
     } else {
       positional.push_back(arg);
     }
   }
   if (positional.size() != 1) {
-    throw UsageError{positional.empty() ? "missing CONFIG"
+    throw UsageError(positional.empty() ? "missing CONFIG"
                                         : "expected one CONFIG, found " +
-                                              std::to_string(positional.size()) + " arguments"};
+                                              std::to_string(positional.size()) + " arguments");
   }
   options.config = positional.front();
   return options;
@@ -268,71 +154,6 @@ class SigintGuard {
   struct sigaction previous_ {};
 };
 
-// Every result that became the latest, in a buffer that stops growing at
-// `capacity` results (then counts what it dropped).
-class ResultRecorder {
- public:
-  struct Row {
-    ResultFields fields;
-    std::size_t value_offset;
-  };
-
-  ResultRecorder(std::size_t capacity, std::size_t expected, std::size_t values_per_result)
-      : capacity_(capacity) {
-    // Reserved up front so that recording, on a replica thread, does not
-    // reallocate in the common case; beyond a million results it grows.
-    constexpr std::size_t kMaxReserve = 1'000'000;
-    const std::size_t reserve = std::min({capacity, expected, kMaxReserve});
-    rows_.reserve(reserve);
-    values_.reserve(reserve * values_per_result);
-  }
-
-  // Replica threads.
-  void record(const Prediction& prediction) {
-    const std::lock_guard lock(mutex_);
-    if (rows_.size() >= capacity_) {
-      ++dropped_;
-      return;
-    }
-    rows_.push_back({ResultFields::of(prediction), values_.size()});
-    const auto values = prediction.values();
-    values_.insert(values_.end(), values.begin(), values.end());
-  }
-
-  // After the loop stopped. Returns the number of results written.
-  std::size_t write(const std::filesystem::path& file, std::size_t num_outputs) {
-    const std::lock_guard lock(mutex_);
-    // Replicas publish in feature_seq order but may call back out of order.
-    std::vector<std::size_t> order(rows_.size());
-    for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
-    std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
-      return rows_[a].fields.feature_seq < rows_[b].fields.feature_seq;
-    });
-    std::ofstream out(file);
-    if (!out) throw Error(file.string() + ": cannot create the results file: " + std::strerror(errno));
-    write_results_header(out, num_outputs);
-    for (std::size_t index : order) {
-      const Row& row = rows_[index];
-      write_result_rows(out, row.fields, values_.data() + row.value_offset);
-    }
-    out.flush();
-    if (!out) throw Error(file.string() + ": writing the results failed: " + std::strerror(errno));
-    return rows_.size();
-  }
-
-  [[nodiscard]] std::size_t dropped() {
-    const std::lock_guard lock(mutex_);
-    return dropped_;
-  }
-
- private:
-  const std::size_t capacity_;
-  std::mutex mutex_;
-  std::vector<Row> rows_;       // guarded by mutex_
-  std::vector<float> values_;   // guarded by mutex_
-  std::size_t dropped_ = 0;     // guarded by mutex_
-};
-
 double micros(std::chrono::nanoseconds value) {
   return std::chrono::duration<double, std::micro>(value).count();
 }
@@ -346,10 +167,11 @@ class StatusLine {
     if (open_) std::cerr << '\n';
     open_ = false;
     last_width_ = 0;
-    std::cerr << text << '\n' << std::flush;
+    print(std::cerr, text + '\n');
+    std::cerr << std::flush;
   }
 
-  void print(double elapsed_s, const LoopStats& now, const LoopStats& before, double window_s,
+  void print_status(double elapsed_s, const LoopStats& now, const LoopStats& before, double window_s,
              const std::optional<float>& latest, std::uint64_t model_version,
              const std::string& registry_version) {
     if (!enabled_) return;
@@ -369,7 +191,7 @@ class StatusLine {
     } else {
       line << "-";
     }
-    const std::string text = line.str();
+    const std::string text = detail::scrub_secrets(line.str());
     if (tty_) {
       // Pad so that a shorter line fully covers the previous one.
       std::cerr << '\r' << text << std::string(last_width_ > text.size() ? last_width_ - text.size() : 0, ' ')
@@ -443,6 +265,19 @@ void print_summary(std::ostream& out, const InferenceLoop& loop, const LoopStats
   print_latency(out, "publish_to_visible", stats.publish_to_visible);
 }
 
+// The wait between two snapshots at the file's own pace. A decreasing
+// timestamp is no wait; a wait is capped at the longest --duration, so that
+// timestamps far apart (int64 extremes, whose difference overflows int64)
+// cannot overflow the clock: such a run waits for --duration or Ctrl-C.
+std::chrono::nanoseconds file_gap(std::int64_t timestamp_ns, std::int64_t next_timestamp_ns) {
+  if (next_timestamp_ns <= timestamp_ns) return std::chrono::nanoseconds(0);
+  // Unsigned arithmetic: exact for any next > this, where int64 could overflow.
+  const std::uint64_t gap =
+      static_cast<std::uint64_t>(next_timestamp_ns) - static_cast<std::uint64_t>(timestamp_ns);
+  const auto longest = static_cast<std::uint64_t>(kMaxDurationFlag.count());
+  return std::chrono::nanoseconds(static_cast<std::int64_t>(std::min(gap, longest)));
+}
+
 // Sleeps until `deadline`, waking at least every 100 ms so that Ctrl-C is
 // noticed promptly. Returns false when interrupted.
 bool sleep_until(std::chrono::steady_clock::time_point deadline) {
@@ -456,25 +291,29 @@ bool sleep_until(std::chrono::steady_clock::time_point deadline) {
 }
 
 int run(const RunOptions& options) {
+  // A results path that cannot be written fails now, not after the run; the
+  // file is created once the config and the features have been read.
+  if (options.results) check_output_path(*options.results, "--results");
   InferenceConfig config = load_config(options.config);
-
   std::optional<FeatureFile> file;
   if (options.features) file = load_feature_file(*options.features, config.max_rows);
-  const double duration_s = options.duration_s.value_or(file ? 0.0 : 10.0);
-  const double synthetic_rate = options.rate_hz.value_or(1000.0);
-  const std::size_t expected_snapshots =
-      file ? file->snapshots.size()
-           : static_cast<std::size_t>(synthetic_rate * duration_s) + 1;
+  std::optional<OutputFile> results_file;
+  if (options.results) results_file.emplace(*options.results, "--results");
+  using steady = std::chrono::steady_clock;
+  const std::optional<std::chrono::nanoseconds> duration =
+      file ? options.duration : options.duration.value_or(std::chrono::seconds(10));
+  // The synthetic feed's default pace; a file without --rate keeps its own.
+  const std::chrono::nanoseconds fixed_period =
+      options.publish_period.value_or(std::chrono::milliseconds(1));
+  const bool file_pace = file && !options.publish_period;
 
   // Declared before the loop, so it outlives the replica threads that call it.
-  std::unique_ptr<ResultRecorder> recorder;
+  std::unique_ptr<ResultWriter> results;
   LoopOptions loop_options;
-  if (options.results) {
-    // One output per row is the common case; wider results grow the buffer.
-    recorder = std::make_unique<ResultRecorder>(options.max_results, expected_snapshots,
-                                                config.max_rows);
-    loop_options.on_result = [recorder = recorder.get()](const Prediction& prediction) {
-      recorder->record(prediction);
+  if (results_file) {
+    results = std::make_unique<ResultWriter>(*results_file, options.max_results);
+    loop_options.on_result = [results = results.get()](const Prediction& prediction) {
+      results->record(prediction);
     };
   }
 
@@ -503,14 +342,16 @@ int run(const RunOptions& options) {
     } catch (const Error&) {
     }
     if (!moving) {
-      std::cerr << "inferloop run: note: model_refresh_interval is set but " << config.model_uri
-                << " names a fixed model (not an MLflow alias, stage or latest); nothing to poll\n";
+      print(std::cerr, "inferloop run: note: model_refresh_interval is set but " +
+                           config.model_uri +
+                           " names a fixed model (not an MLflow alias, stage or latest); "
+                           "nothing to poll\n");
     }
   }
 
   InferenceLoop loop(config, std::move(loop_options));
-  std::cerr << "inferloop run: loading " << config.model_uri << " into " << config.num_replicas
-            << " replica(s)...\n";
+  print(std::cerr, "inferloop run: loading " + config.model_uri + " into " +
+                       std::to_string(config.num_replicas) + " replica(s)...\n");
   loop.start();
   FeatureSlot& slot = loop.features();
   const std::size_t cols = slot.cols();
@@ -524,13 +365,14 @@ int run(const RunOptions& options) {
   if (file && !info.model.signature_inputs.empty()) {
     for (std::size_t i = 0; i < cols && i < info.model.signature_inputs.size(); ++i) {
       if (info.model.signature_inputs[i].name != file->feature_names[i]) {
-        std::cerr << "inferloop run: warning: " << options.features->string() << ":1: column "
-                  << i + 2 << " is '" << file->feature_names[i]
-                  << "' but the model signature names feature " << i + 1 << " '"
-                  << info.model.signature_inputs[i].name << "'\n";
+        print(std::cerr, "inferloop run: warning: " + options.features->string() + ":1: column " +
+                             std::to_string(i + 2) + " is " + detail::quote(file->feature_names[i]) +
+                             " but the model signature names feature " + std::to_string(i + 1) +
+                             " " + detail::quote(info.model.signature_inputs[i].name) + "\n");
       }
     }
   }
+  if (results) results->start(info.num_outputs);
 
   const SigintGuard sigint_guard;
   StatusLine status(!options.quiet);
@@ -542,18 +384,13 @@ int run(const RunOptions& options) {
     synthetic_row.resize(cols);
   }
 
-  using steady = std::chrono::steady_clock;
   const auto started = steady::now();
-  const auto end = duration_s > 0 ? started + std::chrono::duration_cast<steady::duration>(
-                                                  std::chrono::duration<double>(duration_s))
-                                  : steady::time_point::max();
+  // duration is at most a year (parse_duration_flag), so this cannot overflow.
+  const auto end = duration ? started + *duration : steady::time_point::max();
   auto next_status = started + std::chrono::seconds(1);
   auto last_status = started;
   LoopStats status_before = loop.stats();
   auto next_publish = started;
-  const auto fixed_period = std::chrono::duration_cast<steady::duration>(
-      std::chrono::duration<double>(1.0 / (file ? options.rate_hz.value_or(1.0) : synthetic_rate)));
-  const bool file_pace = file && !options.rate_hz;
   std::string stop_reason;
   std::size_t snapshot_index = 0;
 
@@ -582,9 +419,9 @@ int run(const RunOptions& options) {
         notes.clear();
       }
       const ModelInfo serving = loop.model_info();
-      status.print(std::chrono::duration<double>(now - started).count(), stats, status_before,
-                   std::chrono::duration<double>(now - last_status).count(), latest_value,
-                   serving.model_version, serving.model.registry_version);
+      status.print_status(std::chrono::duration<double>(now - started).count(), stats,
+                          status_before, std::chrono::duration<double>(now - last_status).count(),
+                          latest_value, serving.model_version, serving.model.registry_version);
       status_before = stats;
       last_status = now;
       next_status += std::chrono::seconds(1);
@@ -598,8 +435,7 @@ int run(const RunOptions& options) {
       (void)slot.publish(values, Timestamp{snapshot.timestamp_ns});
       ++snapshot_index;
       if (file_pace && snapshot_index < file->snapshots.size()) {
-        const auto gap = file->snapshots[snapshot_index].timestamp_ns - snapshot.timestamp_ns;
-        next_publish += std::chrono::nanoseconds(std::max<std::int64_t>(gap, 0));
+        next_publish += file_gap(snapshot.timestamp_ns, file->snapshots[snapshot_index].timestamp_ns);
       } else {
         next_publish += fixed_period;
       }
@@ -623,22 +459,29 @@ int run(const RunOptions& options) {
   for (const std::string& text : notes) status.note(text);
   status.finish();
   const LoopStats stats = loop.stats();
-  print_summary(std::cout, loop, stats, elapsed_s, stop_reason);
+  std::ostringstream summary;
+  print_summary(summary, loop, stats, elapsed_s, stop_reason);
 
   int exit_code = 0;
-  if (recorder) {
-    const std::size_t written = recorder->write(*options.results, info.num_outputs);
-    std::cout << "results      " << written << " written to " << options.results->string();
-    if (const std::size_t dropped = recorder->dropped(); dropped > 0) {
-      std::cout << "; --max-results " << options.max_results << " reached, " << dropped
-                << " later results not written";
+  if (results) {
+    results->finish();
+    summary << "results      " << results->written() << " written to "
+            << options.results->string();
+    if (const std::uint64_t dropped = results->dropped_over_max(); dropped > 0) {
+      summary << "; --max-results " << options.max_results << " reached, " << dropped
+              << " later results not written";
     }
-    std::cout << "\n";
+    if (const std::uint64_t dropped = results->dropped_behind(); dropped > 0) {
+      summary << "; " << dropped << " results lost: the file could not be written fast enough";
+    }
+    summary << "\n";
   }
+  print(std::cout, summary.str());
   if (stats.errors > 0) {
     const auto error = loop.last_error();
-    std::cerr << "inferloop run: error: " << stats.errors << " prediction(s) failed; last: "
-              << (error ? error->message : std::string("(not recorded)")) << "\n";
+    print(std::cerr, "inferloop run: error: " + std::to_string(stats.errors) +
+                         " prediction(s) failed; last: " +
+                         (error ? error->message : std::string("(not recorded)")) + "\n");
     exit_code = 1;
   }
   return exit_code;
@@ -657,14 +500,13 @@ int run_command(const std::vector<std::string>& args) {
   try {
     options = parse_run_options(args);
   } catch (const UsageError& error) {
-    std::cerr << "inferloop run: " << error.message << "\n\n" << kRunUsage;
+    print(std::cerr, "inferloop run: " + std::string(error.what()) + "\n\n" + kRunUsage);
     return 2;
   }
   try {
     return run(options);
   } catch (const std::exception& error) {
-    std::cerr << "inferloop run: error: " << error.what() << "\n";
-    return 1;
+    return report_error(std::cerr, "run", error);
   }
 }
 

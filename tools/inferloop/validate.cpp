@@ -7,7 +7,9 @@
 #include <vector>
 
 #include "commands.hpp"
+#include "console.hpp"
 #include "inferloop/inferloop.hpp"
+#include "util/text.hpp"
 
 namespace inferloop::cli {
 namespace {
@@ -25,7 +27,8 @@ Exit status: 0 valid, 1 invalid (or the model does not load), 2 usage error.
 
 int validate(const std::filesystem::path& config_file) {
   const std::vector<ConfigIssue> issues = check_config_file(config_file);
-  for (const ConfigIssue& issue : issues) std::cout << issue.to_string() << "\n";
+  // Issues echo config values, a model_uri among them: printed scrubbed.
+  for (const ConfigIssue& issue : issues) print(std::cout, issue.to_string() + "\n");
   if (!issues.empty()) {
     std::cerr << "inferloop validate: " << config_file.string() << ": " << issues.size()
               << (issues.size() == 1 ? " problem" : " problems") << "\n";
@@ -56,17 +59,18 @@ int validate(const std::filesystem::path& config_file) {
                        std::to_string(predictor->num_features()) +
                        " features; save the model again with a matching signature");
   }
-  for (const std::string& problem : problems) std::cout << problem << "\n";
+  for (const std::string& problem : problems) print(std::cout, problem + "\n");
   if (!problems.empty()) return 1;
 
   const std::string saved_by = version_string(model.saved_by_version);
-  std::cout << "OK " << config_file.string() << ": model " << model.model_file.string() << " ("
-            << to_string(model.format) << ", saved by xgboost "
-            << (saved_by.empty() ? std::string("unknown: legacy binary format") : saved_by)
-            << ", loaded by xgboost " << version_string(linked_xgboost_version())
-            << "), num_features " << predictor->num_features() << ", num_outputs "
-            << predictor->num_outputs() << ", predictor " << config.predictor_class_name << ", "
-            << config.num_replicas << " replica(s)\n";
+  print(std::cout, "OK " + config_file.string() + ": model " + model.model_file.string() + " (" +
+                       to_string(model.format) + ", saved by xgboost " +
+                       (saved_by.empty() ? std::string("unknown: legacy binary format") : saved_by) +
+                       ", loaded by xgboost " + version_string(linked_xgboost_version()) +
+                       "), num_features " + std::to_string(predictor->num_features()) +
+                       ", num_outputs " + std::to_string(predictor->num_outputs()) +
+                       ", predictor " + config.predictor_class_name + ", " +
+                       std::to_string(config.num_replicas) + " replica(s)\n");
   return 0;
 }
 
@@ -80,7 +84,8 @@ int validate_command(const std::vector<std::string>& args) {
       return 0;
     }
     if (arg.starts_with("-")) {
-      std::cerr << "inferloop validate: unknown option '" << arg << "'\n\n" << kValidateUsage;
+      std::cerr << "inferloop validate: unknown option " << detail::quote(arg) << "\n\n"
+                << kValidateUsage;
       return 2;
     }
     positional.push_back(arg);
@@ -96,7 +101,7 @@ int validate_command(const std::vector<std::string>& args) {
   } catch (const std::exception& error) {
     // The library's message names the model and what to do; the config file
     // in front says where the model_uri came from.
-    std::cout << positional.front() << ": " << error.what() << "\n";
+    print(std::cout, positional.front() + ": " + error.what() + "\n");
     std::cerr << "inferloop validate: " << positional.front() << ": invalid\n";
     return 1;
   }
