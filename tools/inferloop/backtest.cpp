@@ -20,6 +20,7 @@
 
 #include "arguments.hpp"
 #include "commands.hpp"
+#include "subcommand.hpp"
 #include "console.hpp"
 #include "feature_file.hpp"
 #include "inferloop/inferloop.hpp"
@@ -202,24 +203,7 @@ int backtest(const BacktestCliOptions& options) {
 }  // namespace
 
 int backtest_command(const std::vector<std::string>& args) {
-  for (const auto& arg : args) {
-    if (arg == "-h" || arg == "--help") {
-      std::cout << kBacktestUsage;
-      return 0;
-    }
-  }
-  BacktestCliOptions options;
-  try {
-    options = parse_options(args);
-  } catch (const UsageError& error) {
-    print(std::cerr, "inferloop backtest: " + std::string(error.what()) + "\n\n" + kBacktestUsage);
-    return 2;
-  }
-  try {
-    return backtest(options);
-  } catch (const std::exception& error) {
-    return report_error(std::cerr, "backtest", error);
-  }
+  return run_subcommand("backtest", kBacktestUsage, args, parse_options, backtest);
 }
 
 }  // namespace inferloop::cli

@@ -54,7 +54,7 @@ int main(int argc, char** argv) {
     if (command == "resolve") return inferloop::cli::resolve_command(rest);
     if (command == "version" || command == "--version") {
       std::cout << "inferloop " << inferloop::kVersion << " (xgboost "
-                << inferloop::cli::version_string(inferloop::linked_xgboost_version())
+                << inferloop::detail::version_text(inferloop::linked_xgboost_version())
                 << ")\n";
       return 0;
     }

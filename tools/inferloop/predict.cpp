@@ -15,6 +15,7 @@
 
 #include "arguments.hpp"
 #include "commands.hpp"
+#include "subcommand.hpp"
 #include "console.hpp"
 #include "csv.hpp"
 #include "inferloop/config.hpp"
@@ -68,7 +69,6 @@ struct PredictOptions {
   std::optional<std::size_t> threads;
   std::string input;
   std::string output;
-  bool help = false;
 };
 
 PredictOptions parse_options(const std::vector<std::string>& args) {
@@ -76,9 +76,7 @@ PredictOptions parse_options(const std::vector<std::string>& args) {
   ArgumentReader reader(args);
   while (!reader.done()) {
     const std::string name = reader.next();
-    if (name == "--help" || name == "-h") {
-      options.help = true;
-    } else if (!name.starts_with("--")) {
+    if (!name.starts_with("--")) {
       if (options.config_file) {
         throw UsageError("expected at most one CONFIG, found " + detail::quote(*options.config_file) +
                          " and " + detail::quote(name));
@@ -106,7 +104,6 @@ PredictOptions parse_options(const std::vector<std::string>& args) {
       throw UsageError("unknown option " + detail::quote(name));
     }
   }
-  if (options.help) return options;
   if (!options.config_file && !options.model_uri) {
     throw UsageError("no model: give --model-uri URI (or a CONFIG that sets model_uri)");
   }
@@ -209,23 +206,7 @@ int score(const PredictOptions& options) {
 }  // namespace
 
 int predict_command(const std::vector<std::string>& args) {
-  PredictOptions options;
-  try {
-    options = parse_options(args);
-  } catch (const UsageError& error) {
-    print(std::cerr, "inferloop predict: " + std::string(error.what()) +
-                         "\nrun 'inferloop predict --help' for usage\n");
-    return 2;
-  }
-  if (options.help) {
-    std::cout << kPredictUsage;
-    return 0;
-  }
-  try {
-    return score(options);
-  } catch (const std::exception& error) {
-    return report_error(std::cerr, "predict", error);
-  }
+  return run_subcommand("predict", kPredictUsage, args, parse_options, score);
 }
 
 }  // namespace inferloop::cli

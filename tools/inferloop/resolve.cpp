@@ -11,6 +11,7 @@
 
 #include "arguments.hpp"
 #include "commands.hpp"
+#include "subcommand.hpp"
 #include "console.hpp"
 #include "inferloop/inferloop.hpp"
 #include "util/text.hpp"
@@ -81,13 +82,13 @@ int resolve(const ResolveOptions& options) {
          << (model.from_cache ? "  (server unreachable: taken from the cache)" : "") << "\n";
   }
   text << "model file     " << model.model_file.string() << "\n";
-  const std::string saved_by = version_string(model.saved_by_version);
+  const std::string saved_by = detail::version_text(model.saved_by_version);
   text << "format         " << to_string(model.format) << ", saved by xgboost "
        << (saved_by.empty() ? std::string("unknown (legacy binary format)") : saved_by)
        << (model.mlflow_xgb_version
                ? " (MLmodel xgb_version " + *model.mlflow_xgb_version + ")"
                : std::string())
-       << "; linked xgboost " << version_string(linked_xgboost_version()) << "\n";
+       << "; linked xgboost " << detail::version_text(linked_xgboost_version()) << "\n";
   if (model.signature_inputs.empty()) {
     text << "signature      none\n";
   } else {
@@ -101,48 +102,39 @@ int resolve(const ResolveOptions& options) {
   return 0;
 }
 
+ResolveOptions parse_options(const std::vector<std::string>& args) {
+  ResolveOptions options;
+  std::vector<std::string> positional;
+  ArgumentReader reader(args);
+  while (!reader.done()) {
+    const std::string arg = reader.next();
+    if (arg == "--config") {
+      options.config = reader.value();
+    } else if (arg == "--tracking-uri") {
+      options.tracking_uri = reader.value();
+    } else if (arg == "--cache-dir") {
+      options.cache_dir = reader.value();
+    } else if (arg == "--offline-cache") {
+      reader.no_value();
+      options.offline_cache = true;
+    } else if (reader.is_option()) {
+      throw UsageError("unknown option " + detail::quote(arg));
+    } else {
+      positional.push_back(arg);
+    }
+  }
+  if (positional.size() > 1 || (positional.empty() && !options.config)) {
+    throw UsageError("expected one URI (or --config CONFIG), found " +
+                     std::to_string(positional.size()) + " arguments");
+  }
+  if (!positional.empty()) options.uri = positional.front();
+  return options;
+}
+
 }  // namespace
 
 int resolve_command(const std::vector<std::string>& args) {
-  ResolveOptions options;
-  std::vector<std::string> positional;
-  try {
-    ArgumentReader reader(args);
-    while (!reader.done()) {
-      const std::string arg = reader.next();
-      if (arg == "-h" || arg == "--help") {
-        std::cout << kResolveUsage;
-        return 0;
-      }
-      if (arg == "--config") {
-        options.config = reader.value();
-      } else if (arg == "--tracking-uri") {
-        options.tracking_uri = reader.value();
-      } else if (arg == "--cache-dir") {
-        options.cache_dir = reader.value();
-      } else if (arg == "--offline-cache") {
-        reader.no_value();
-        options.offline_cache = true;
-      } else if (reader.is_option()) {
-        throw UsageError("unknown option " + detail::quote(arg));
-      } else {
-        positional.push_back(arg);
-      }
-    }
-    if (positional.size() > 1 || (positional.empty() && !options.config)) {
-      throw UsageError("expected one URI (or --config CONFIG), found " +
-                       std::to_string(positional.size()) + " arguments");
-    }
-  } catch (const UsageError& error) {
-    print(std::cerr, "inferloop resolve: " + std::string(error.what()) + "\n\n" + kResolveUsage);
-    return 2;
-  }
-  if (!positional.empty()) options.uri = positional.front();
-  try {
-    return resolve(options);
-  } catch (const std::exception& error) {
-    return report_error(std::cerr, "resolve", error);
-  }
+  return run_subcommand("resolve", kResolveUsage, args, parse_options, resolve);
 }
 
 }  // namespace inferloop::cli

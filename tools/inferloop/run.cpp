@@ -27,6 +27,7 @@
 
 #include "arguments.hpp"
 #include "commands.hpp"
+#include "subcommand.hpp"
 #include "console.hpp"
 #include "feature_file.hpp"
 #include "inferloop/inferloop.hpp"
@@ -233,9 +234,9 @@ void print_summary(std::ostream& out, const InferenceLoop& loop, const LoopStats
   out << "model        " << info.model.model_file.string() << " ("
       << to_string(info.model.format) << ", saved by xgboost "
       << (info.model.saved_by_version.empty() ? std::string("unknown")
-                                              : version_string(info.model.saved_by_version))
+                                              : detail::version_text(info.model.saved_by_version))
       << "; linked xgboost "
-      << version_string(linked_xgboost_version()) << ")\n";
+      << detail::version_text(linked_xgboost_version()) << ")\n";
   if (!info.model.registry_name.empty()) {
     out << "registry     " << info.model.registry_name << " version " << info.model.registry_version
         << " (" << info.model.uri << ")\n";
@@ -490,24 +491,7 @@ int run(const RunOptions& options) {
 }  // namespace
 
 int run_command(const std::vector<std::string>& args) {
-  for (const auto& arg : args) {
-    if (arg == "-h" || arg == "--help") {
-      std::cout << kRunUsage;
-      return 0;
-    }
-  }
-  RunOptions options;
-  try {
-    options = parse_run_options(args);
-  } catch (const UsageError& error) {
-    print(std::cerr, "inferloop run: " + std::string(error.what()) + "\n\n" + kRunUsage);
-    return 2;
-  }
-  try {
-    return run(options);
-  } catch (const std::exception& error) {
-    return report_error(std::cerr, "run", error);
-  }
+  return run_subcommand("run", kRunUsage, args, parse_run_options, run);
 }
 
 }  // namespace inferloop::cli

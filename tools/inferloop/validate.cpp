@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "commands.hpp"
+#include "subcommand.hpp"
 #include "console.hpp"
 #include "inferloop/inferloop.hpp"
 #include "util/text.hpp"
@@ -62,11 +63,11 @@ int validate(const std::filesystem::path& config_file) {
   for (const std::string& problem : problems) print(std::cout, problem + "\n");
   if (!problems.empty()) return 1;
 
-  const std::string saved_by = version_string(model.saved_by_version);
+  const std::string saved_by = detail::version_text(model.saved_by_version);
   print(std::cout, "OK " + config_file.string() + ": model " + model.model_file.string() + " (" +
                        to_string(model.format) + ", saved by xgboost " +
                        (saved_by.empty() ? std::string("unknown: legacy binary format") : saved_by) +
-                       ", loaded by xgboost " + version_string(linked_xgboost_version()) +
+                       ", loaded by xgboost " + detail::version_text(linked_xgboost_version()) +
                        "), num_features " + std::to_string(predictor->num_features()) +
                        ", num_outputs " + std::to_string(predictor->num_outputs()) +
                        ", predictor " + config.predictor_class_name + ", " +
@@ -74,37 +75,35 @@ int validate(const std::filesystem::path& config_file) {
   return 0;
 }
 
-}  // namespace
-
-int validate_command(const std::vector<std::string>& args) {
+std::string parse_options(const std::vector<std::string>& args) {
   std::vector<std::string> positional;
   for (const auto& arg : args) {
-    if (arg == "-h" || arg == "--help") {
-      std::cout << kValidateUsage;
-      return 0;
-    }
-    if (arg.starts_with("-")) {
-      std::cerr << "inferloop validate: unknown option " << detail::quote(arg) << "\n\n"
-                << kValidateUsage;
-      return 2;
-    }
+    if (arg.starts_with("-")) throw UsageError("unknown option " + detail::quote(arg));
     positional.push_back(arg);
   }
   if (positional.size() != 1) {
-    std::cerr << "inferloop validate: expected one CONFIG, found " << positional.size()
-              << " arguments\n\n"
-              << kValidateUsage;
-    return 2;
+    throw UsageError("expected one CONFIG, found " + std::to_string(positional.size()) +
+                     " arguments");
   }
+  return positional.front();
+}
+
+// The library's message names the model and what to do; the config file in
+// front says where the model_uri came from.
+int validate_reporting(const std::string& config_file) {
   try {
-    return validate(positional.front());
+    return validate(config_file);
   } catch (const std::exception& error) {
-    // The library's message names the model and what to do; the config file
-    // in front says where the model_uri came from.
-    print(std::cout, positional.front() + ": " + error.what() + "\n");
-    std::cerr << "inferloop validate: " << positional.front() << ": invalid\n";
+    print(std::cout, config_file + ": " + error.what() + "\n");
+    print(std::cerr, "inferloop validate: " + config_file + ": invalid\n");
     return 1;
   }
+}
+
+}  // namespace
+
+int validate_command(const std::vector<std::string>& args) {
+  return run_subcommand("validate", kValidateUsage, args, parse_options, validate_reporting);
 }
 
 }  // namespace inferloop::cli
