@@ -10,5 +10,6 @@
 #include "inferloop/model_source.hpp"
 #include "inferloop/prediction.hpp"
 #include "inferloop/predictor.hpp"
+#include "inferloop/replay.hpp"
 #include "inferloop/stats.hpp"
 #include "inferloop/version.hpp"

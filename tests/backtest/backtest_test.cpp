@@ -21,6 +21,7 @@
 #include "inferloop/backtest.hpp"
 #include "inferloop/error.hpp"
 #include "inferloop/inference_loop.hpp"
+#include "inferloop/replay.hpp"
 
 namespace inferloop {
 namespace {
@@ -566,6 +567,113 @@ TEST(BacktestLatencyModel, ReplaysTheLatenciesOfAResultsFileAndCycles) {
             std::string::npos);
   std::filesystem::remove(file);
 }
+
+// ---- replay(): a whole backtest in one call ---------------------------------
+
+namespace replay_tests {
+
+struct ReplayRun {
+  std::vector<std::uint64_t> seqs;
+  std::vector<std::uint32_t> rows;
+  std::vector<float> values;
+  std::vector<std::int64_t> completed_at;
+  ReplaySummary summary;
+};
+
+ReplayRun run_replay(std::size_t threads, std::size_t max_rows, const std::vector<std::int64_t>& times,
+                     const std::vector<float>& features,
+                     LatencyModel latency = LatencyModel::lognormal(us(30), us(20))) {
+  Recorder recorder;
+  PredictorRegistry registry;
+  registry.add("Recording", [&recorder](const PredictorContext&) {
+    return std::make_unique<RecordingPredictor>(recorder);
+  });
+  InferenceConfig config;
+  config.model_uri = "fake://model";
+  config.predictor_class_name = "Recording";
+  config.num_replicas = 2;
+  config.max_rows = max_rows;
+  LoopOptions base;
+  base.registry = &registry;
+  base.resolver = [](const std::string& uri) {
+    ResolvedModel model;
+    model.uri = uri;
+    return model;
+  };
+  ReplayRun run;
+  run.summary = replay(config, with_latency(std::move(latency), threads, 9),
+                       {times, features, 3},
+                       [&](const Prediction& p) {
+                         run.seqs.push_back(p.feature_seq);
+                         run.rows.push_back(p.rows);
+                         run.completed_at.push_back(p.completed_at.count());
+                         run.values.insert(run.values.end(), p.values().begin(), p.values().end());
+                       },
+                       base);
+  return run;
+}
+
+TEST(Replay, ResultsAreTheSameForAnyNumberOfComputeThreads) {
+  std::vector<std::int64_t> times;
+  std::vector<float> features;
+  for (int row = 0; row < 3000; ++row) {
+    times.push_back(row * 10'000);  // 10 us apart: the 30 us latency conflates some
+    for (int c = 0; c < 3; ++c) features.push_back(static_cast<float>(row + 1));
+  }
+  const ReplayRun one = run_replay(1, 1, times, features);
+  ASSERT_GT(one.seqs.size(), 100U);
+  EXPECT_GT(one.summary.stats.conflated, 0U);
+  EXPECT_EQ(one.summary.rows, 3000U);
+  EXPECT_EQ(one.summary.snapshots, 3000U);
+  for (std::size_t threads : {2U, 4U}) {
+    const ReplayRun many = run_replay(threads, 1, times, features);
+    EXPECT_EQ(many.seqs, one.seqs) << threads;
+    EXPECT_EQ(many.values, one.values) << threads;
+    EXPECT_EQ(many.completed_at, one.completed_at) << threads;
+  }
+  // Every value is its own row's (features all equal feature_seq here).
+  for (std::size_t i = 0; i < one.seqs.size(); ++i) {
+    EXPECT_EQ(one.values[2 * i], 3.0F * static_cast<float>(one.seqs[i]));
+  }
+  // The last snapshot's prediction is kept: the replay runs until idle.
+  EXPECT_EQ(one.seqs.back(), 3000U);
+  EXPECT_EQ(one.summary.stats.discarded_at_stop, 0U);
+}
+
+TEST(Replay, RowsWithOneTimestampFormSnapshotsOfAtMostMaxRows) {
+  const std::vector<std::int64_t> times{0, 0, 0, 5'000'000, 9'000'000, 9'000'000};
+  std::vector<float> features;
+  for (int row = 0; row < 6; ++row) {
+    for (int c = 0; c < 3; ++c) features.push_back(static_cast<float>(row));
+  }
+  const ReplayRun run = run_replay(1, 2, times, features, LatencyModel::zero());
+  // 0,0 | 0 | 5 | 9,9: four snapshots of 2, 1, 1 and 2 rows (zero latency:
+  // each is visible the instant it is published, none stale).
+  EXPECT_EQ(run.summary.snapshots, 4U);
+  EXPECT_EQ(run.rows, (std::vector<std::uint32_t>{2, 1, 1, 2}));
+}
+
+TEST(Replay, ABackwardTimestampOrAWrongWidthIsAClearError) {
+  const std::vector<float> six(6, 1.0F);
+  try {
+    (void)run_replay(1, 1, {5, 4}, six);
+    ADD_FAILURE() << "no error";
+  } catch (const Error& error) {
+    EXPECT_NE(std::string(error.what()).find("row 1 has timestamp 4 ns, before the previous row's 5"),
+              std::string::npos)
+        << error.what();
+  }
+  try {
+    (void)run_replay(1, 1, {5, 6, 7}, six);
+    ADD_FAILURE() << "no error";
+  } catch (const Error& error) {
+    EXPECT_NE(std::string(error.what()).find("3 timestamps need 3 x 3 feature values, found 6"),
+              std::string::npos)
+        << error.what();
+  }
+}
+
+}  // namespace replay_tests
 
 }  // namespace
 }  // namespace inferloop

@@ -129,48 +129,42 @@ int backtest(const BacktestCliOptions& options) {
     }
   }
 
+  // Every row at its snapshot's timestamp; replay() groups rows into
+  // snapshots again by the same rule (same timestamp, up to max_rows).
+  std::vector<std::int64_t> timestamps(file.values.size() / std::max<std::size_t>(file.cols, 1));
+  for (const auto& snapshot : file.snapshots) {
+    std::fill_n(timestamps.begin() + static_cast<std::ptrdiff_t>(snapshot.first_row), snapshot.rows,
+                snapshot.timestamp_ns);
+  }
+
   OutputFile results_file(options.results, "--results");
   std::ostream& results = results_file.stream();
   std::uint64_t results_written = 0;
-  auto clock = std::make_shared<ManualClock>(Timestamp{file.snapshots.front().timestamp_ns});
-  LoopOptions loop_options;
-  loop_options.clock = clock;
-  loop_options.backtest = backtest;
-  loop_options.on_result = [&](const Prediction& prediction) {
+  bool header_written = false;
+  auto on_result = [&](const Prediction& prediction) {
+    if (!header_written) {
+      write_results_header(results, prediction.cols);
+      header_written = true;
+    }
     write_result_rows(results, ResultFields::of(prediction), prediction.storage.data());
     ++results_written;
   };
-  InferenceLoop loop(config, std::move(loop_options));
-  loop.start();
-  FeatureSlot& slot = loop.features();
-  const std::size_t cols = slot.cols();
-  if (file.cols != cols) {
-    throw Error(options.features.string() + ":1: has " + std::to_string(file.cols) +
-                " feature columns after timestamp_ns but the model (" + config.model_uri +
-                ") takes " + std::to_string(cols) +
-                "; write one column per model feature, in the model's order");
-  }
-  const ModelInfo info = loop.model_info();
-  write_results_header(results, info.num_outputs);
-
   const auto started = std::chrono::steady_clock::now();
-  for (const auto& snapshot : file.snapshots) {
-    clock->set(Timestamp{snapshot.timestamp_ns});
-    (void)slot.publish(std::span<const float>(file.values.data() + snapshot.first_row * cols,
-                                              snapshot.rows * cols),
-                       Timestamp{snapshot.timestamp_ns});
+  ReplaySummary replayed;
+  try {
+    replayed = replay(config, backtest, {timestamps, file.values, file.cols}, on_result);
+  } catch (const Error& error) {
+    // The file's own name and line say more than a row number.
+    throw Error(options.features.string() + ": " + error.what());
   }
-  // Run on until the last snapshot's prediction is visible, rather than
-  // letting stop() discard it.
-  const Timestamp end = loop.backtest_idle_at().value_or(clock->now());
-  clock->set(end);
-  loop.stop();
+  if (!header_written) write_results_header(results, replayed.model.num_outputs);
   const double elapsed_s =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   results_file.flush();
-
-  const LoopStats stats = loop.stats();
-  const std::size_t rows = file.values.size() / cols;
+  const ModelInfo& info = replayed.model;
+  const Timestamp end = replayed.idle_at;
+  const LoopStats& stats = replayed.stats;
+  const std::size_t rows = replayed.rows;
   std::ostringstream summary;
   summary << "inferloop backtest: " << options.features.string() << " with latency "
             << backtest.latency.describe() << ", seed " << options.seed << "\n"
@@ -191,7 +185,7 @@ int backtest(const BacktestCliOptions& options) {
             << " compute thread(s))\n";
   print(std::cout, summary.str());
   if (stats.errors > 0) {
-    const auto error = loop.last_error();
+    const auto& error = replayed.last_error;
     print(std::cerr, "inferloop backtest: error: " + std::to_string(stats.errors) +
                          " prediction(s) failed; last: " +
                          (error ? error->message : std::string("(not recorded)")) + "\n");
