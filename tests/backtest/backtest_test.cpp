@@ -643,7 +643,7 @@ TEST(Replay, ResultsAreTheSameForAnyNumberOfComputeThreads) {
 TEST(Replay, RowsWithOneTimestampFormSnapshotsOfAtMostMaxRows) {
   const std::vector<std::int64_t> times{0, 0, 0, 5'000'000, 9'000'000, 9'000'000};
   std::vector<float> features;
-  for (int row = 0; row < 6; ++row) {
+  for (int row = 1; row <= 6; ++row) {  // RecordingPredictor refuses 0 (fail_seq)
     for (int c = 0; c < 3; ++c) features.push_back(static_cast<float>(row));
   }
   const ReplayRun run = run_replay(1, 2, times, features, LatencyModel::zero());
@@ -651,6 +651,7 @@ TEST(Replay, RowsWithOneTimestampFormSnapshotsOfAtMostMaxRows) {
   // each is visible the instant it is published, none stale).
   EXPECT_EQ(run.summary.snapshots, 4U);
   EXPECT_EQ(run.rows, (std::vector<std::uint32_t>{2, 1, 1, 2}));
+  EXPECT_EQ(run.summary.stats.errors, 0U);
 }
 
 TEST(Replay, ABackwardTimestampOrAWrongWidthIsAClearError) {
