@@ -310,11 +310,11 @@ std::string s3_object_url(const S3Settings& settings, const std::string& bucket,
 std::string s3_listing_url(const S3Settings& settings, const std::string& bucket, const std::string& prefix,
                            const std::string& continuation_token) {
   // std::map: sorted by name (see the header).
-  std::map<std::string, std::string> parameters{{"encoding-type", "url"},
-                                                {"list-type", "2"},
-                                                {"max-keys", std::to_string(settings.max_keys)},
-                                                {"prefix", prefix}};
+  std::map<std::string, std::string> parameters{{"encoding-type", "url"}, {"list-type", "2"}, {"prefix", prefix}};
   if (!continuation_token.empty()) parameters["continuation-token"] = continuation_token;
+  // 1000 is S3's default, and without the parameter messages stay readable
+  // (Error scrubs the value of any query parameter whose name holds "key").
+  if (settings.max_keys != 1000) parameters["max-keys"] = std::to_string(settings.max_keys);
   std::string query;
   for (const auto& [name, text] : parameters) {
     query += (query.empty() ? "" : "&") + name + "=" + escape(text);

@@ -50,7 +50,7 @@ struct S3Settings {
   bool ignore_tls = false;         // MLFLOW_S3_IGNORE_TLS
   std::string ca_bundle;           // AWS_CA_BUNDLE
   // Keys per listing page (ListObjectsV2 max-keys): INFERLOOP_S3_MAX_KEYS,
-  // else 1000 (S3's own maximum).
+  // else 1000 (S3's own default and maximum, and then not sent).
   std::uint32_t max_keys = 1000;
 
   // The values a message must never show (the secret key, the session
