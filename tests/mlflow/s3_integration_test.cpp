@@ -13,9 +13,10 @@
 //   - credentials from the environment and from a shared credentials file
 //     with AWS_PROFILE work; wrong or unknown credentials are a clear 403
 //     that names the variables and never the secret;
-//   - a missing bucket, a missing key, a truncated object (a proxy cutting
-//     the body), a store that never answers and an object larger than
-//     max_artifact_bytes each give a clear error and leave nothing behind;
+//   - a missing bucket, a missing key, a key that would leave the model
+//     folder, a truncated object (a proxy cutting the body), a store that
+//     never answers and an object larger than max_artifact_bytes each give a
+//     clear error and leave nothing behind;
 //   - a version is a cache hit the second time; an s3:// URI starts from
 //     what it downloaded last when the store is down and
 //     use_cache_when_offline is set, and says why it cannot otherwise.
@@ -296,6 +297,22 @@ TEST_F(S3, AMissingBucketOrKeyIsAClearError) {
   EXPECT_TRUE(contains(message, "nothing is listed under s3://inferloop-models/no/such/model/ and there is no "
                                 "object s3://inferloop-models/no/such/model either")) << message;
   EXPECT_TRUE(leftovers().empty());
+}
+
+TEST_F(S3, AKeyThatWouldLeaveTheFolderIsRefusedBeforeAnythingIsWritten) {
+  const EnvGuard environment = s3_environment(endpoint_);
+  MlflowClient client(fast_options());
+  const std::string uri = fixture_.at("escape_uri");
+  const std::string message = resolve_error(client, uri);
+  EXPECT_TRUE(contains(message, "path-escaping listing")) << message;
+  EXPECT_TRUE(contains(message, "names the entry '..', which is a relative folder reference")) << message;
+  EXPECT_TRUE(contains(message, "(the key is 'files/escape/../../evil')")) << message;
+  EXPECT_TRUE(std::none_of(log_.begin(), log_.end(), [](const std::string& line) { return contains(line, "evil -> "); }))
+      << "the key was downloaded";
+  EXPECT_TRUE(leftovers().empty());
+  // Followed naively, cache/tmp-*/../../evil would be scratch/evil.
+  const std::vector<std::string> written = tree(scratch_);
+  EXPECT_TRUE(std::none_of(written.begin(), written.end(), [](const std::string& path) { return contains(path, "evil"); }));
 }
 
 TEST_F(S3, ATruncatedObjectIsRefusedAndLeavesNothing) {

@@ -17,7 +17,9 @@ artifacts live in it, unproxied, on loopback, for inferloop's S3 tests
              as versions 1 and 2 of "inferloop-s3", points alias champion at
              1, logs model 1 again as plain run artifacts
              (runs:/<run>/plain_model) and puts model 1's model file alone at
-             s3://inferloop-models/files/model.ubj. Writes DIR/features.csv and
+             s3://inferloop-models/files/model.ubj, and a folder
+             s3://inferloop-models/files/escape whose keys include
+             "files/escape/../../evil". Writes DIR/features.csv and
              DIR/state.json. Every server runs in its own process group with
              scripts/server_env.py's environment. On any failure it stops what
              it started and exits non-zero.
@@ -51,7 +53,7 @@ state.json:
    "features_csv", "num_features", "num_rows", "registered_model": "inferloop-s3",
    "models": {"1": {"version", "seed", "run_id", "model_id", "artifact_uri": "s3://...",
                     "model_file", "model_file_size", "expected_bits": [uint32]}, "2": ...},
-   "plain_model_run_id", "single_file_uri",
+   "plain_model_run_id", "single_file_uri", "escape_uri",
    "cases": [{"uri", "expect_model", "registry_name", "registry_version"}],
    "registered": [...], "faults": {M: {"url", "port", "pgid", "argv", "log", "counters"}}}
 Expected predictions are xgboost's, as in mlflow_fixtures.py.
@@ -201,6 +203,11 @@ def make_models(state):
     body = s3_client(state).get_object(Bucket=BUCKET, Key=one["model_key"])["Body"].read()
     s3_client(state).put_object(Bucket=BUCKET, Key="files/" + one["model_file"], Body=body)
     state["single_file_uri"] = f"s3://{BUCKET}/files/{one['model_file']}"
+    # A folder whose listing names a key that would leave it (S3 keys are
+    # names, not paths: "../" is allowed in them).
+    s3_client(state).put_object(Bucket=BUCKET, Key="files/escape/MLmodel", Body=b"flavors: {}\n")
+    s3_client(state).put_object(Bucket=BUCKET, Key="files/escape/../../evil", Body=b"evil")
+    state["escape_uri"] = f"s3://{BUCKET}/files/escape"
 
     def case(uri, model, version=""):
         return {"uri": uri, "expect_model": model, "registry_name": MODEL_NAME if version else "",
