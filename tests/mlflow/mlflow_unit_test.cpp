@@ -659,7 +659,10 @@ TEST_F(MlflowTest, CloudStoresOtherThanS3AreRefusedSayingWhatIsRead) {
       {"abfss://container@account.dfs.core.windows.net/model",
        "Azure Blob Storage (abfss://) is not a store inferloop reads"},
   };
-  for (const auto& [uri, store] : cases) {
+  for (const auto& test_case : cases) {
+    // (Not a structured binding: clang 14 cannot capture one in a lambda.)
+    const std::string& uri = test_case.first;
+    const std::string& store = test_case.second;
     // Azure's container@account reads as userinfo: messages show it scrubbed.
     const std::string shown = detail::scrub_secrets(uri);
     EXPECT_THAT(parse_error(uri), HasSubstr("model_uri '" + shown + "': " + store));
