@@ -584,6 +584,26 @@ TEST_F(S3ClientTest, NothingListeningIsUnreachableWithTheEndpointVariableInTheHi
   }
 }
 
+// --- artifact stores other than S3 ------------------------------------------------------
+
+TEST_F(S3ClientTest, ATrackingServerAnsweringGcsOrAzureArtifactsIsRefusedSayingWhatIsRead) {
+  for (const auto& [artifact_uri, store] : std::vector<std::pair<std::string, std::string>>{
+           {"gs://models/1/m-1/artifacts", "Google Cloud Storage (gs://)"},
+           {"abfss://models@account.dfs.core.windows.net/1/m-1/artifacts", "Azure Blob Storage (abfss://)"}}) {
+    // get-download-uri, as MLflow answers it with artifact serving off.
+    test::ScriptedHttpServer server({test::ScriptedHttpServer::response(
+        "200 OK", "{\"artifact_uri\": \"" + artifact_uri + "\"}", "Content-Type: application/json\r\n")});
+    MlflowOptions options = this->options();
+    options.tracking_uri = server.url();
+    MlflowClient client(options);
+    const std::string message = error_of([&] { (void)client.resolve("models:/fraud/1"); });
+    EXPECT_THAT(message, AllOf(HasSubstr("model_uri 'models:/fraud/1' resolved to artifact_uri '"),
+                               HasSubstr("which inferloop cannot download: " + store + " is not a store inferloop reads"),
+                               HasSubstr("S3 and S3-compatible stores (s3://)")));
+    EXPECT_EQ(server.requests().size(), 1u);
+  }
+}
+
 // --- s3:// model URIs ------------------------------------------------------------------
 
 TEST(S3ModelUri, BucketAndKeyAreTakenLiterally) {
