@@ -386,7 +386,7 @@ void RestClient::perform(Method method, const std::string& url, const std::strin
         hint = service_.tls_hint;
       } else if (transport_failure) {
         hint = service_.no_answer_hint;
-      } else if (status == 401 || status == 403) {
+      } else if (status == 401 || status == 403 || service_.auth_error_codes.contains(error_code)) {
         hint = service_.auth_hint;
       } else if (status == 404 && (error_code == "ENDPOINT_NOT_FOUND" || error_code.empty()) &&
                  call.hint.empty()) {

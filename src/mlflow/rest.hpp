@@ -22,6 +22,7 @@
 #include <filesystem>
 #include <functional>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -73,7 +74,10 @@ struct Service {
   std::string tls_hint;          // certificate verification failed
   std::string no_answer_hint;    // no answer, and retrying cannot help
   std::string unreachable_hint;  // no answer (connection refused, timeouts) on every attempt
-  std::string auth_hint;         // 401, 403
+  std::string auth_hint;         // 401, 403, or an error code in auth_error_codes
+  // Error codes that mean "the credentials", whatever the status (S3 answers
+  // 400 InvalidToken and ExpiredToken).
+  std::set<std::string> auth_error_codes;
   std::string not_found_hint;    // 404 without an error code, when the call has no hint
   // Runs once on the new handle (a CURL*), after the MLflow settings: S3's
   // SigV4 signing and its own TLS settings.

@@ -48,6 +48,9 @@ Service s3_service(const S3Settings& settings) {
                         "read the bucket, and the region (" + settings.region + ", from " +
                         settings.region_source + ")";
   }
+  // S3's codes for credentials it cannot accept, some answered with 400.
+  service.auth_error_codes = {"InvalidToken",  "ExpiredToken",          "TokenRefreshRequired",
+                              "InvalidAccessKeyId", "SignatureDoesNotMatch", "AuthorizationHeaderMalformed"};
   service.not_found_hint = "check the bucket and the key";
   if (!settings.access_key_id.empty()) {
     service.headers.push_back(std::string("x-amz-content-sha256: ") + kEmptyPayloadSha256);

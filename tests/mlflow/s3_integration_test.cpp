@@ -10,9 +10,10 @@
 //     and MLflow 3's logged-model fallback) resolve through S3, and
 //     ForestPredictor predicts exactly what xgboost predicted, bit for bit;
 //   - listings follow continuation tokens (INFERLOOP_S3_MAX_KEYS=2);
-//   - credentials from the environment and from a shared credentials file
-//     with AWS_PROFILE work; wrong or unknown credentials are a clear 403
-//     that names the variables and never the secret;
+//   - credentials from the environment, temporary ones with a session token
+//     (STS), and a shared credentials file with AWS_PROFILE work; wrong or
+//     unknown keys and a wrong session token are a clear 403 (400 for the
+//     token) that names the variables and never the secret;
 //   - a missing bucket, a missing key, a key that would leave the model
 //     folder, a truncated object (a proxy cutting the body), a store that
 //     never answers and an object larger than max_artifact_bytes each give a
@@ -251,6 +252,33 @@ TEST_F(S3, ASharedCredentialsFileAndAwsProfileResolve) {
   MlflowClient client(fast_options());
   const ResolvedModel model = client.resolve("models:/inferloop-s3/2");
   EXPECT_EQ(first_difference(forest_predictions(model), expected_bits(2)), "");
+}
+
+TEST_F(S3, TemporaryCredentialsWithASessionTokenResolveAndAWrongTokenNamesTheVariables) {
+  const json& temporary = fixture_.at("session_credentials");
+  const std::string token = temporary.at("session_token");
+  const EnvGuard environment = s3_environment(endpoint_);
+  const EnvGuard session{{"AWS_ACCESS_KEY_ID", temporary.at("access_key_id").get<std::string>()},
+                         {"AWS_SECRET_ACCESS_KEY", temporary.at("secret_access_key").get<std::string>()},
+                         {"AWS_SESSION_TOKEN", token}};
+  {
+    MlflowClient client(fast_options());
+    const ResolvedModel model = client.resolve(model_uri("1"));
+    EXPECT_EQ(first_difference(forest_predictions(model), expected_bits(1)), "");
+  }
+  const EnvGuard wrong{{"AWS_SESSION_TOKEN", "wrong-session-TOKEN-4242"}};
+  MlflowClient client(fast_options());
+  const std::string message = resolve_error(client, model_uri("1"));
+  // (S3 answers 400 for a bad token, and so does moto.)
+  EXPECT_TRUE(contains(message, "HTTP 400 InvalidToken: 'The provided token is malformed or otherwise invalid.'"))
+      << message;
+  EXPECT_TRUE(contains(message, "AWS_SESSION_TOKEN for temporary ones")) << message;
+  EXPECT_FALSE(contains(message, "wrong-session-TOKEN-4242")) << message;
+  EXPECT_FALSE(contains(message, token)) << message;
+  for (const std::string& line : log_) {
+    EXPECT_FALSE(contains(line, token)) << line;
+    EXPECT_FALSE(contains(line, "wrong-session-TOKEN-4242")) << line;
+  }
 }
 
 TEST_F(S3, WrongOrUnknownCredentialsAreAClear403WithoutTheSecret) {

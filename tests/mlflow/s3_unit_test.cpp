@@ -558,6 +558,18 @@ TEST_F(S3ClientTest, AnErrorNamesTheStatusTheS3CodeAndTheVariablesButNoSecret) {
   EXPECT_EQ(server.requests().size(), 1u) << "a 403 is not retried";
 }
 
+TEST_F(S3ClientTest, AnExpiredTokenAnswered400StillNamesTheCredentialVariables) {
+  test::ScriptedHttpServer server({test::ScriptedHttpServer::response(
+      "400 Bad Request",
+      "<Error><Code>ExpiredToken</Code><Message>The provided token has expired.</Message></Error>")});
+  detail::S3Client client(options(), signed_settings(server.url()));
+  const detail::Call call{model_uri_, "check the prefix", &trace_};
+  const std::string message = error_of([&] { (void)client.list("bkt", "a/b/", call); });
+  EXPECT_THAT(message, AllOf(HasSubstr("HTTP 400 ExpiredToken: 'The provided token has expired.' (1 attempt)"),
+                             HasSubstr("AWS_SESSION_TOKEN for temporary ones"), Not(HasSubstr("check the prefix"))));
+  expect_no_secret(message);
+}
+
 TEST_F(S3ClientTest, SlowDownIsRetriedLikeMlflowsFiveHundreds) {
   test::ScriptedHttpServer server(
       {test::ScriptedHttpServer::response("503 Slow Down", "<Error><Code>SlowDown</Code></Error>"),

@@ -5,10 +5,12 @@ artifacts live in it, unproxied, on loopback, for inferloop's S3 tests
 
   start      --work DIR [--timeout S]
              Starts `moto_server` on a free 127.0.0.1 port, creates an IAM user
-             with an access key through moto's IAM API (boto3), the bucket
-             inferloop-models, then switches moto's authentication on
+             with an access key through moto's IAM API (boto3), a role it may
+             assume, the bucket inferloop-models, then switches moto's
+             authentication on
              (/moto-api/reset-auth): from then on every request must be
-             signed with that key. Starts `mlflow server --backend-store-uri
+             signed with that key (or temporary credentials of the role, from
+             STS AssumeRole). Starts `mlflow server --backend-store-uri
              sqlite:///DIR/mlflow.db --default-artifact-root
              s3://inferloop-models/root --no-serve-artifacts` with
              MLFLOW_S3_ENDPOINT_URL pointing at moto. With MLflow's own Python
@@ -50,6 +52,8 @@ state.json:
    "bucket": "inferloop-models", "artifact_root": "s3://inferloop-models/root",
    "region": "us-east-1",
    "credentials": {"access_key_id", "secret_access_key"} (issued by moto's IAM),
+   "role_arn", "session_credentials": {"access_key_id", "secret_access_key",
+   "session_token"} (temporary, from STS AssumeRole of role_arn, valid 1 hour),
    "features_csv", "num_features", "num_rows", "registered_model": "inferloop-s3",
    "models": {"1": {"version", "seed", "run_id", "model_id", "artifact_uri": "s3://...",
                     "model_file", "model_file_size", "expected_bits": [uint32]}, "2": ...},
@@ -126,8 +130,14 @@ def prepare_moto(state):
     policy = iam.create_policy(PolicyName="inferloop-test-all", PolicyDocument=json.dumps(
         {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}))
     iam.attach_user_policy(UserName="inferloop-test", PolicyArn=policy["Policy"]["Arn"])
+    # A role the user may assume: temporary credentials with a session token.
+    role = iam.create_role(RoleName="inferloop-test-reader", AssumeRolePolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"},
+                                                 "Action": "sts:AssumeRole"}]}))
+    iam.attach_role_policy(RoleName="inferloop-test-reader", PolicyArn=policy["Policy"]["Arn"])
     boto3.client("s3", **setup).create_bucket(Bucket=BUCKET)
     state["credentials"] = {"access_key_id": key["AccessKeyId"], "secret_access_key": key["SecretAccessKey"]}
+    state["role_arn"] = role["Role"]["Arn"]
     # The body is the number of requests still allowed without auth.
     request = urllib.request.Request(state["servers"]["moto"]["url"] + "/moto-api/reset-auth", data=b"0",
                                      method="POST", headers={"Content-Type": "text/plain"})
@@ -138,9 +148,17 @@ def prepare_moto(state):
     import botocore.exceptions
     try:
         boto3.client("s3", **setup).list_objects_v2(Bucket=BUCKET)
+        raise RuntimeError("moto still accepts unsigned or unknown keys after reset-auth")
     except botocore.exceptions.ClientError:
-        return
-    raise RuntimeError("moto still accepts unsigned or unknown keys after reset-auth")
+        pass
+    # Temporary credentials (moto checks their session token), valid 1 hour.
+    sts = boto3.client("sts", endpoint_url=state["servers"]["moto"]["url"], region_name=REGION,
+                       aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"])
+    temporary = sts.assume_role(RoleArn=state["role_arn"], RoleSessionName="inferloop-test",
+                                DurationSeconds=3600)["Credentials"]
+    state["session_credentials"] = {"access_key_id": temporary["AccessKeyId"],
+                                    "secret_access_key": temporary["SecretAccessKey"],
+                                    "session_token": temporary["SessionToken"]}
 
 
 def client_for(state):
