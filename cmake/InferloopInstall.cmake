@@ -107,6 +107,8 @@ foreach(_item IN LISTS _inferloop_needed)
     string(APPEND INFERLOOP_CONFIG_DEPENDENCIES "find_dependency(nlohmann_json)\n")
   elseif(_item STREQUAL "CURL::libcurl")
     string(APPEND INFERLOOP_CONFIG_DEPENDENCIES "find_dependency(CURL)\n")
+  elseif(_item STREQUAL "pugixml::pugixml")
+    string(APPEND INFERLOOP_CONFIG_DEPENDENCIES "find_dependency(pugixml)\n")
   elseif(_item STREQUAL "inferloop_xgboost")
     string(APPEND INFERLOOP_CONFIG_DEPENDENCIES
            "include(\"\${CMAKE_CURRENT_LIST_DIR}/InferloopXGBoost.cmake\")\n")

@@ -2,8 +2,8 @@
 // MLmodel file says about it.
 //
 // resolve_model() dispatches on the URI's scheme: local paths and file://
-// URIs are read here; models:/, runs:/, mlflow-artifacts: and http(s)
-// artifact-proxy URLs go to an MlflowClient (src/mlflow/client.cpp), which
+// URIs are read here; models:/, runs:/, mlflow-artifacts:, http(s)
+// artifact-proxy URLs and s3:// go to an MlflowClient (src/mlflow/client.cpp), which
 // downloads the artifacts to a folder in its cache and hands that folder back
 // to resolve_local() (exported as detail::resolve_local_model()).
 //
@@ -363,16 +363,14 @@ ResolvedModel resolve_model(const std::string& model_uri, const MlflowOptions& m
   // The client is made per call: it reads the environment and opens a
   // connection only for URIs that need a server, never for local paths.
   if (scheme == "models" || scheme == "runs" || scheme == "mlflow-artifacts" || scheme == "http" ||
-      scheme == "https") {
+      scheme == "https" || scheme == "s3") {
     MlflowClient client(mlflow);
     return client.resolve(model_uri);
   }
   throw Error("model_uri " + single_quoted(model_uri) + ": URI scheme '" + scheme +
-              ":' is not supported: inferloop resolves local paths, file:// URIs and MLflow URIs "
-              "(models:/, runs:/, mlflow-artifacts:/, http(s) artifact-proxy URLs), and downloads "
-              "only through an MLflow tracking server's artifact proxy. Download the model (e.g. "
-              "`mlflow artifacts download -u " + model_uri +
-              " -d DIR`) and set model_uri to the local folder");
+              ":' is not supported: inferloop resolves local paths, file:// URIs, MLflow URIs "
+              "(models:/, runs:/, mlflow-artifacts:/, http(s) artifact-proxy URLs) and s3:// URIs; " +
+              detail::unsupported_store_text(scheme));
 }
 
 ModelFormat detect_model_format(const fs::path& model_file) {

@@ -1,6 +1,7 @@
 // MLflow model URIs: resolving them against a tracking server, downloading
-// the model folder through MLflow's artifact proxy into a local cache, and
-// asking which version a moving reference (alias, stage, latest) names now.
+// the model folder through MLflow's artifact proxy or straight from S3 into a
+// local cache, and asking which version a moving reference (alias, stage,
+// latest) names now.
 //
 // Every form MLflow's Python client accepts for a model is taken apart by
 // parse_model_uri() (table in docs/mlflow.md):
@@ -8,9 +9,16 @@
 //   models:/<name>/<stage>     models:/<model_id>       runs:/<run_id>/<path>
 //   mlflow-artifacts:/<path>   mlflow-artifacts://host:port/<path>
 //   http(s)://host/api/2.0/mlflow-artifacts/artifacts/<path>
-//   file:///path               a plain local path
+//   s3://<bucket>/<key>        file:///path               a plain local path
 // A trailing artifact path is allowed after the registry forms
 // (models:/name/3/sub, models:/name@alias/sub).
+//
+// Artifacts in S3 (an s3:// model URI, or a tracking server whose artifact
+// store is a bucket it does not proxy, `mlflow server --no-serve-artifacts
+// --default-artifact-root s3://...`) are read straight from the bucket with
+// the credentials, region and endpoint boto3 would use (AWS_ACCESS_KEY_ID,
+// ~/.aws/credentials, AWS_REGION, MLFLOW_S3_ENDPOINT_URL, ...; the table in
+// docs/mlflow.md), into the same cache with the same checks.
 //
 // MlflowClient speaks the REST API with libcurl (no Python at run time),
 // authenticates and verifies TLS the way MLflow's own client does (the
@@ -122,6 +130,7 @@ struct ModelUri {
     kRun,               // runs:/<run_id>/<path>
     kArtifacts,         // mlflow-artifacts:/<path>, mlflow-artifacts://host:port/<path>
     kHttp,              // http(s)://.../api/2.0/mlflow-artifacts/artifacts/<path>
+    kS3,                // s3://<bucket>/<key>: a model folder (prefix) or file in S3
   };
   Kind kind = Kind::kLocal;
   std::string uri;            // as given
@@ -131,13 +140,14 @@ struct ModelUri {
   std::string stage;          // kRegistryStage, as written
   std::string model_id;       // kLoggedModel
   std::string run_id;         // kRun
-  std::string host;           // kArtifacts with a host: "host:port"; kHttp: scheme://host:port
-  std::string path;           // artifact path: trailing path, run path, proxy path
+  std::string host;           // kArtifacts with a host: "host:port"; kHttp: scheme://host:port;
+                              // kS3: the bucket
+  std::string path;           // artifact path: trailing path, run path, proxy path; kS3: the key
   std::filesystem::path local_path;  // kLocal
 
   // Alias, stage or latest: the version it names can change while a loop runs.
   [[nodiscard]] bool moving() const noexcept;
-  // Needs a tracking server: everything but kLocal, kHttp and an
+  // Needs a tracking server: everything but kLocal, kHttp, kS3 and an
   // mlflow-artifacts://host:port/... URI (which names its server).
   [[nodiscard]] bool needs_tracking_server() const noexcept;
 };

@@ -10,15 +10,18 @@
 //   3. For an immutable reference (registry version, run + path, logged model
 //      + path), a ref file in cache_dir/refs names the content folder it
 //      resolved to before: when that folder exists, nothing is downloaded.
-//   4. Otherwise the artifact proxy's listing is walked, every file streamed
-//      into cache_dir/tmp-<random>, each size checked against the listing,
-//      and the folder renamed to cache_dir/models/<sha1 of its content>.
+//   4. Otherwise the artifact proxy's listing is walked (or, for artifacts
+//      in s3://, the bucket listed by src/s3/s3_client.hpp), every file
+//      streamed into cache_dir/tmp-<random>, each size checked against the
+//      listing, and the folder renamed to cache_dir/models/<sha1 of its
+//      content>.
 //      Identical content gets the identical name, so two processes
 //      downloading the same model at once both end up with one folder.
 //   5. A ref file is written (temp + rename, so readers never see half of
 //      one) and the content folder resolved like a local model.
 // With use_cache_when_offline, a failure to reach the server in 2-4 for an
-// immutable reference falls back to the ref file written by an earlier run.
+// immutable reference falls back to the ref file written by an earlier run;
+// an s3:// URI falls back to what it downloaded last.
 //
 // Threads: one thread at a time per client (the curl handle); processes may
 // share the cache folder (see include/inferloop/mlflow.hpp).
@@ -39,6 +42,7 @@
 #include "mlflow/detail.hpp"
 #include "mlflow/rest.hpp"
 #include "util/text.hpp"
+#include "s3/s3_client.hpp"
 
 namespace inferloop {
 namespace {
@@ -96,9 +100,27 @@ struct ArtifactFile {
 struct ArtifactLocation {
   bool local = false;
   fs::path local_path;   // local
+  bool s3 = false;
+  std::string bucket;    // s3
   std::string endpoint;  // proxy: <server>/api/2.0/mlflow-artifacts/artifacts
-  std::string path;      // proxy: the artifact path below it
+  std::string path;      // proxy: the artifact path below it; s3: the key
 };
+
+// How a download source is named in messages and the resolution log.
+std::string shown_source(const ArtifactLocation& location) {
+  return location.s3 ? detail::s3_uri(location.bucket, location.path)
+                     : detail::redact_url(location.endpoint + "/" + location.path);
+}
+
+void check_listed_size(const std::string& model_uri, const std::string& path, std::uint64_t bytes,
+                       std::uint64_t max_bytes) {
+  if (bytes > max_bytes) {
+    throw Error("model_uri " + single_quoted(model_uri) + ": artifact " + single_quoted(path) + " is " +
+                detail::byte_count(bytes) + ", more than max_artifact_bytes (" + detail::byte_count(max_bytes) +
+                "); nothing was downloaded. Raise max_artifact_bytes if the model is expected to be "
+                "that large");
+  }
+}
 
 // What a ref file records about one immutable reference.
 struct CacheRef {
@@ -135,6 +157,16 @@ class MlflowClient::Impl {
   detail::RestClient rest;
 
  private:
+  // Made on first use, so that S3 settings are read (and their errors
+  // raised) only for artifacts that are in S3.
+  detail::S3Client& s3() {
+    if (!s3_client) s3_client = std::make_unique<detail::S3Client>(options, detail::s3_settings_from_environment());
+    return *s3_client;
+  }
+  ArtifactLocation s3_location(const std::string& model_uri, const std::string& artifact_uri);
+  std::vector<ArtifactFile> list_s3(const std::string& model_uri, const ArtifactLocation& location,
+                                    std::vector<std::string>& trace);
+
   std::string tracking(const std::string& model_uri) const;
   std::string api(const std::string& model_uri, const std::string& path) const {
     return tracking(model_uri) + "/api/2.0/mlflow/" + path;
@@ -178,6 +210,7 @@ class MlflowClient::Impl {
                        std::vector<std::string>& trace);
 
   std::mt19937_64 random;
+  std::unique_ptr<detail::S3Client> s3_client;
 };
 
 // --- REST lookups -----------------------------------------------------------
@@ -418,6 +451,9 @@ Target MlflowClient::Impl::locate(const ModelUri& parsed, std::vector<std::strin
     case ModelUri::Kind::kHttp:
       target.artifact_uri = uri;
       return target;
+    case ModelUri::Kind::kS3:
+      target.artifact_uri = uri;
+      return target;
     case ModelUri::Kind::kLocal:
       break;
   }
@@ -451,16 +487,45 @@ ArtifactLocation MlflowClient::Impl::artifact_location(const std::string& model_
     location.path = parsed.path;
     return location;
   }
+  if (scheme == "s3") return s3_location(model_uri, artifact_uri);
   if (scheme == "file" || (scheme.empty() && !artifact_uri.empty() && artifact_uri.front() == '/')) {
     location.local = true;
     location.local_path = scheme == "file" ? detail::file_uri_to_path(artifact_uri) : fs::path(artifact_uri);
     return location;
   }
   throw Error("model_uri " + single_quoted(model_uri) + " resolved to artifact_uri " + single_quoted(artifact_uri) +
-              ", which inferloop cannot download: it downloads only through MLflow's artifact proxy "
-              "(artifact URIs mlflow-artifacts:/...; `mlflow server --serve-artifacts`, the default). "
-              "Serve the artifacts through the tracking server, or download the model with "
-              "`mlflow artifacts download -u " + model_uri + " -d DIR` and set model_uri to DIR");
+              ", which inferloop cannot download: " + detail::unsupported_store_text(scheme));
+}
+
+ArtifactLocation MlflowClient::Impl::s3_location(const std::string& model_uri, const std::string& artifact_uri) {
+  ModelUri parsed;
+  try {
+    parsed = parse_model_uri(artifact_uri);
+  } catch (const Error& e) {
+    throw Error("model_uri " + single_quoted(model_uri) + " resolved to artifact_uri " + single_quoted(artifact_uri) +
+                ", which inferloop cannot read (" + e.what() + ")");
+  }
+  ArtifactLocation location;
+  location.s3 = true;
+  location.bucket = parsed.host;
+  location.path = parsed.path;
+  return location;
+}
+
+std::vector<ArtifactFile> MlflowClient::Impl::list_s3(const std::string& model_uri, const ArtifactLocation& location,
+                                                      std::vector<std::string>& trace) {
+  const std::string prefix = location.path + "/";
+  const std::string folder_uri = detail::s3_uri(location.bucket, prefix);
+  const Call call{model_uri, "check the bucket and the prefix exist: " + s3().ls_command(location.bucket, prefix),
+                  &trace};
+  std::vector<ArtifactFile> files;
+  for (const detail::S3FolderFile& file : detail::s3_folder_files(s3().list(location.bucket, prefix, call), prefix,
+                                                                  folder_uri, model_uri, kMaxListingDepth)) {
+    check_listed_size(model_uri, detail::s3_uri(location.bucket, prefix + file.path), file.size,
+                      options.max_artifact_bytes);
+    files.push_back({file.path, file.size});
+  }
+  return files;
 }
 
 void MlflowClient::Impl::list_tree(const std::string& model_uri, const ArtifactLocation& location,
@@ -495,19 +560,14 @@ void MlflowClient::Impl::list_tree(const std::string& model_uri, const ArtifactL
                   single_quoted(join_path(shown_folder, name)) + "; check the tracking server's artifact store");
     }
     const auto bytes = size->get<std::uint64_t>();
-    if (bytes > options.max_artifact_bytes) {
-      throw Error("model_uri " + single_quoted(model_uri) + ": artifact " + single_quoted(join_path(shown_folder, name)) +
-                  " is " + detail::byte_count(bytes) + ", more than max_artifact_bytes (" +
-                  detail::byte_count(options.max_artifact_bytes) +
-                  "); nothing was downloaded. Raise max_artifact_bytes if the model is expected to be "
-                  "that large");
-    }
+    check_listed_size(model_uri, join_path(shown_folder, name), bytes, options.max_artifact_bytes);
     files.push_back({relative, bytes});
   }
 }
 
 std::vector<ArtifactFile> MlflowClient::Impl::list(const std::string& model_uri, const ArtifactLocation& location,
                                                    std::vector<std::string>& trace) {
+  if (location.s3) return list_s3(model_uri, location, trace);
   std::vector<ArtifactFile> files;
   list_tree(model_uri, location, "", 0, files, trace);
   std::sort(files.begin(), files.end(),
@@ -563,8 +623,19 @@ CacheRef MlflowClient::Impl::download(const std::string& model_uri, const Artifa
                                 "list -u " + model_uri
                           : std::string(),
               &trace, single_file};
-    const std::uint64_t written = rest.download(location.endpoint + "/" + rest.escape_path(artifact_path),
-                                                destination, options.max_artifact_bytes, call);
+    if (location.s3) {
+      // A failing GET of an object is never a folder in disguise: retry as usual.
+      call.probe = false;
+      if (single_file) {
+        call.hint = "nothing is listed under " + detail::s3_uri(location.bucket, location.path + "/") +
+                    " and there is no object " + detail::s3_uri(location.bucket, location.path) +
+                    " either; check the URI: " + s3().ls_command(location.bucket, location.path);
+      }
+    }
+    const std::uint64_t written =
+        location.s3 ? s3().download(location.bucket, artifact_path, destination, options.max_artifact_bytes, call)
+                    : rest.download(location.endpoint + "/" + rest.escape_path(artifact_path), destination,
+                                    options.max_artifact_bytes, call);
     if (!single_file && written != file.size) {
       throw Error("model_uri " + single_quoted(model_uri) + ": truncated artifact " + single_quoted(artifact_path) +
                   ": the listing says " + detail::byte_count(file.size) + " but " +
@@ -604,8 +675,7 @@ CacheRef MlflowClient::Impl::download(const std::string& model_uri, const Artifa
     guard.keep = true;
   }
   note(trace, "downloaded " + std::to_string(files.size()) + (files.size() == 1 ? " file (" : " files (") +
-                  detail::byte_count(total) + ") from " +
-                  detail::redact_url(location.endpoint + "/" + location.path) + " to " +
+                  detail::byte_count(total) + ") from " + shown_source(location) + " to " +
                   final_folder.string());
   CacheRef ref;
   ref.content = content;
@@ -720,6 +790,10 @@ ResolvedModel MlflowClient::Impl::resolve(const std::string& model_uri) {
     offline_key = "logged|" + parsed.model_id + "|" + parsed.path;
   } else if (parsed.kind == ModelUri::Kind::kRun) {
     offline_key = "run|" + parsed.run_id + "|" + parsed.path;
+  } else if (parsed.kind == ModelUri::Kind::kS3) {
+    // Objects in S3 can change: always downloaded while the store answers,
+    // and what was downloaded last is what an offline start may use.
+    offline_key = "s3|" + s3().settings().endpoint_url + "|" + parsed.host + "|" + parsed.path;
   }
 
   try {
@@ -759,6 +833,7 @@ ResolvedModel MlflowClient::Impl::resolve(const std::string& model_uri) {
     ref.registry_name = target.registry_name;
     ref.registry_version = target.registry_version;
     if (target.ref_key) write_ref(*target.ref_key, model_uri, ref);
+    if (parsed.kind == ModelUri::Kind::kS3) write_ref(*offline_key, model_uri, ref);
     return finish(model_uri, ref, false, trace);
   } catch (const RestError& e) {
     if (!e.unreachable() || !options.use_cache_when_offline) throw;
@@ -775,7 +850,9 @@ ResolvedModel MlflowClient::Impl::resolve(const std::string& model_uri) {
                   " in " + options.cache_dir.string() +
                   " either; resolve it once while the server is reachable");
     }
-    note(trace, "started from the cache because the tracking server was unreachable: " + model_uri +
+    note(trace, std::string("started from the cache because the ") +
+                    (parsed.kind == ModelUri::Kind::kS3 ? "S3 store" : "tracking server") +
+                    " was unreachable: " + model_uri +
                     " -> " + (options.cache_dir / "models" / ref->content).string());
     return finish(model_uri, *ref, true, trace);
   }

@@ -32,6 +32,10 @@ namespace inferloop::detail {
 
 // --- defined in src/mlflow/ ------------------------------------------------
 
+// Why an artifact store with this URI scheme ("gs", "wasbs", "abfss", ...)
+// is refused, and what is read instead; for messages.
+[[nodiscard]] std::string unsupported_store_text(const std::string& scheme);
+
 // Throws inferloop::Error ("path-escaping listing") unless `entry`, a `path`
 // from an artifact listing of `folder`, is a plain basename: not empty, not
 // "." or "..", no '/', '\\' or NUL, not absolute. The server is trusted to

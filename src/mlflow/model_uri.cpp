@@ -9,6 +9,9 @@
 // segment without '@' is an MLflow 3 logged model id. inferloop also allows
 // an artifact path after the reference (models:/name/3/sub).
 //
+// s3://bucket/key follows MLflow's S3 artifact repository: the bucket is the
+// host and the key the path, taken literally (not percent-decoded).
+//
 // Thread safety: reentrant.
 #include <curl/curl.h>
 
@@ -29,7 +32,8 @@ constexpr std::string_view kForms =
     "models:/<name>/latest, models:/<name>/<stage> (Production, Staging, Archived, None), "
     "models:/<model_id>, runs:/<run_id>/<path>, mlflow-artifacts:/<path>, "
     "mlflow-artifacts://<host>:<port>/<path>, "
-    "http(s)://<host>/api/2.0/mlflow-artifacts/artifacts/<path>, file:///<path> and a local path";
+    "http(s)://<host>/api/2.0/mlflow-artifacts/artifacts/<path>, s3://<bucket>/<key>, file:///<path> and "
+    "a local path";
 
 constexpr std::string_view kProxyPath = "/api/2.0/mlflow-artifacts/artifacts";
 
@@ -211,7 +215,56 @@ ModelUri parse_http(const std::string& uri, std::string_view scheme) {
   return parsed;
 }
 
+// S3's rules for bucket names (3-63 lowercase letters, digits, '.' and '-',
+// a letter or digit at each end): the name becomes a host name on AWS.
+bool valid_bucket(std::string_view bucket) {
+  if (bucket.size() < 3 || bucket.size() > 63) return false;
+  const auto edge = [](unsigned char c) { return std::islower(c) != 0 || std::isdigit(c) != 0; };
+  return edge(static_cast<unsigned char>(bucket.front())) && edge(static_cast<unsigned char>(bucket.back())) &&
+         std::all_of(bucket.begin(), bucket.end(), [&](unsigned char c) { return edge(c) || c == '.' || c == '-'; });
+}
+
+ModelUri parse_s3(const std::string& uri, std::string_view rest) {
+  if (!rest.starts_with("//")) malformed(uri, "s3: must be followed by //<bucket>/<key>");
+  rest.remove_prefix(2);
+  if (rest.find_first_of("?#") != std::string_view::npos) {
+    malformed(uri, "an s3:// URI has no query or fragment ('?', '#'); write s3://<bucket>/<key>");
+  }
+  const std::size_t slash = rest.find('/');
+  const std::string_view bucket = rest.substr(0, slash);
+  if (!valid_bucket(bucket)) {
+    malformed(uri, single_quoted(bucket) + " is not an S3 bucket name (3 to 63 lowercase letters, digits, '.' "
+                   "and '-', starting and ending with a letter or digit)");
+  }
+  std::string_view key = slash == std::string_view::npos ? std::string_view{} : rest.substr(slash + 1);
+  while (key.ends_with('/')) key.remove_suffix(1);
+  if (key.empty()) {
+    malformed(uri, "s3://" + std::string(bucket) + " names a whole bucket; add the key of the model folder "
+                   "or file: s3://" + std::string(bucket) + "/<key>");
+  }
+  check_segments(uri, split_path(key));
+  if (key.find('\0') != std::string_view::npos) malformed(uri, "the key holds a NUL byte");
+  ModelUri parsed;
+  parsed.kind = ModelUri::Kind::kS3;
+  parsed.uri = uri;
+  parsed.host = std::string(bucket);
+  parsed.path = std::string(key);
+  return parsed;
+}
+
 }  // namespace
+
+std::string detail::unsupported_store_text(const std::string& scheme) {
+  std::string store = "'" + scheme + ":'";
+  if (scheme == "gs") store = "Google Cloud Storage (gs://)";
+  if (scheme == "wasbs" || scheme == "wasb" || scheme == "abfss" || scheme == "abfs") {
+    store = "Azure Blob Storage (" + scheme + "://)";
+  }
+  return store + " is not a store inferloop reads: it reads MLflow's artifact proxy (mlflow-artifacts:/, "
+                 "`mlflow server --serve-artifacts`, the default), S3 and S3-compatible stores (s3://) and "
+                 "local folders. Serve the artifacts through the tracking server, or download the model "
+                 "(`mlflow artifacts download -u URI -d DIR`) and set model_uri to DIR";
+}
 
 bool ModelUri::moving() const noexcept {
   return kind == Kind::kRegistryAlias || kind == Kind::kRegistryLatest || kind == Kind::kRegistryStage;
@@ -219,7 +272,7 @@ bool ModelUri::moving() const noexcept {
 
 bool ModelUri::needs_tracking_server() const noexcept {
   if (kind == Kind::kArtifacts) return host.empty();
-  return kind != Kind::kLocal && kind != Kind::kHttp;
+  return kind != Kind::kLocal && kind != Kind::kHttp && kind != Kind::kS3;
 }
 
 ModelUri parse_model_uri(const std::string& uri) {
@@ -237,8 +290,11 @@ ModelUri parse_model_uri(const std::string& uri) {
   if (scheme == "runs") return parse_runs(uri, rest);
   if (scheme == "mlflow-artifacts") return parse_artifacts(uri, rest);
   if (scheme == "http" || scheme == "https") return parse_http(uri, scheme);
-  malformed(uri, "scheme '" + scheme + ":' is not one inferloop resolves (it downloads only "
-                 "through an MLflow tracking server's artifact proxy)");
+  if (scheme == "s3") return parse_s3(uri, rest);
+  if (scheme == "gs" || scheme == "wasbs" || scheme == "wasb" || scheme == "abfss" || scheme == "abfs") {
+    throw Error("model_uri " + single_quoted(uri) + ": " + detail::unsupported_store_text(scheme));
+  }
+  malformed(uri, "scheme '" + scheme + ":' is not one inferloop resolves");
 }
 
 }  // namespace inferloop

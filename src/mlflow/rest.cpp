@@ -142,8 +142,25 @@ std::string milliseconds_text(std::chrono::milliseconds wait) {
 
 }  // namespace
 
-RestClient::RestClient(const MlflowOptions& options)
-    : options_(options), random_(std::random_device{}()) {
+Service mlflow_service() {
+  Service service;
+  service.describe_error = describe_error_body;
+  service.error_code = error_code_of;
+  service.tls_hint = "check MLFLOW_TRACKING_SERVER_CERT_PATH (the CA bundle) and "
+                     "MLFLOW_TRACKING_CLIENT_CERT_PATH, or set MLFLOW_TRACKING_INSECURE_TLS=true for a "
+                     "test server";
+  service.no_answer_hint = "check MLFLOW_TRACKING_URI and the URI's host";
+  service.unreachable_hint =
+      "check MLFLOW_TRACKING_URI (is the tracking server running and reachable from here?)";
+  service.auth_hint = "check the credentials: MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD, or "
+                      "MLFLOW_TRACKING_TOKEN";
+  service.not_found_hint = "is MLFLOW_TRACKING_URI an MLflow tracking server (2.x or later) serving "
+                           "artifacts (mlflow server --serve-artifacts, the default)?";
+  return service;
+}
+
+RestClient::RestClient(const MlflowOptions& options, Service service)
+    : options_(options), service_(std::move(service)), random_(std::random_device{}()) {
   init_curl_once();
   curl_ = curl_easy_init();
   if (curl_ == nullptr) throw Error("curl_easy_init failed (out of memory?)");
@@ -156,6 +173,10 @@ RestClient::RestClient(const MlflowOptions& options)
     const std::string bearer = "Authorization: Bearer " + options_.token;
     get_headers = curl_slist_append(get_headers, bearer.c_str());
     post_headers = curl_slist_append(post_headers, bearer.c_str());
+  }
+  for (const std::string& header : service_.headers) {
+    get_headers = curl_slist_append(get_headers, header.c_str());
+    post_headers = curl_slist_append(post_headers, header.c_str());
   }
   post_headers = curl_slist_append(post_headers, "Content-Type: application/json");
   // curl would wait for "100 Continue" before a large body; MLflow never needs it.
@@ -189,6 +210,7 @@ RestClient::RestClient(const MlflowOptions& options)
   curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
   curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error_buffer_.data());
   static_assert(CURL_ERROR_SIZE <= std::tuple_size_v<decltype(error_buffer_)>);
+  if (service_.configure) service_.configure(curl);
 }
 
 RestClient::~RestClient() {
@@ -198,7 +220,9 @@ RestClient::~RestClient() {
 }
 
 std::string RestClient::scrub(std::string text) const {
-  for (const std::string* secret : {&options_.token, &options_.password}) {
+  std::vector<const std::string*> secrets{&options_.token, &options_.password};
+  for (const std::string& secret : service_.secrets) secrets.push_back(&secret);
+  for (const std::string* secret : secrets) {
     // Very short secrets would turn ordinary words into "***"; they are
     // never printed anyway, this is a second line of defence.
     if (secret->size() < 4) continue;
@@ -324,6 +348,11 @@ void RestClient::perform(Method method, const std::string& url, const std::strin
       return;
     }
     throw_if_cancelled(call, shown);
+    if (transfer.too_large && !streaming) {
+      // A listing or lookup, never this large from a healthy server.
+      fail("the answer is larger than " + byte_count(max_bytes) + "; the transfer was stopped", false,
+           status, "", call.hint);
+    }
     if (transfer.too_large) {
       fail("the artifact is larger than max_artifact_bytes (" + byte_count(max_bytes) +
                "); the download was stopped",
@@ -336,13 +365,13 @@ void RestClient::perform(Method method, const std::string& url, const std::strin
     }
 
     const bool transport_failure = code != CURLE_OK;
-    const std::string error_code = transport_failure ? "" : error_code_of(transfer.error_body);
+    const std::string error_code = transport_failure ? "" : service_.error_code(transfer.error_body);
     std::string outcome;
     if (transport_failure) {
       outcome = std::string("no answer (") + curl_easy_strerror(code) +
                 (error_buffer_[0] != '\0' ? std::string(": ") + error_buffer_.data() : "") + ")";
     } else {
-      const std::string body = describe_error_body(transfer.error_body);
+      const std::string body = service_.describe_error(transfer.error_body);
       outcome = "HTTP " + std::to_string(status) + (body.empty() ? "" : " " + body);
     }
     trace(shown + " -> " + outcome);
@@ -354,25 +383,20 @@ void RestClient::perform(Method method, const std::string& url, const std::strin
     if (!retryable) {
       std::string hint = call.hint;
       if (transport_failure && tls_failure(code)) {
-        hint = "check MLFLOW_TRACKING_SERVER_CERT_PATH (the CA bundle) and "
-               "MLFLOW_TRACKING_CLIENT_CERT_PATH, or set MLFLOW_TRACKING_INSECURE_TLS=true for a "
-               "test server";
+        hint = service_.tls_hint;
       } else if (transport_failure) {
-        hint = "check MLFLOW_TRACKING_URI and the URI's host";
-      } else if (status == 401 || status == 403) {
-        hint = "check the credentials: MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD, or "
-               "MLFLOW_TRACKING_TOKEN";
+        hint = service_.no_answer_hint;
+      } else if (status == 401 || status == 403 || service_.auth_error_codes.contains(error_code)) {
+        hint = service_.auth_hint;
       } else if (status == 404 && (error_code == "ENDPOINT_NOT_FOUND" || error_code.empty()) &&
                  call.hint.empty()) {
-        hint = "is MLFLOW_TRACKING_URI an MLflow tracking server (2.x or later) serving artifacts "
-               "(mlflow server --serve-artifacts, the default)?";
+        hint = service_.not_found_hint;
       }
       fail(outcome + " (" + attempts_text(attempt) + ")", false, status, error_code, hint);
     }
     const std::string unreachable_hint =
-        transport_failure
-            ? "check MLFLOW_TRACKING_URI (is the tracking server running and reachable from here?)"
-            : "the server kept failing: check its logs, or try again later";
+        transport_failure ? service_.unreachable_hint
+                          : "the server kept failing: check its logs, or try again later";
     if (attempt >= attempts_allowed) {
       fail(outcome + " (" + attempts_text(attempt) + ", the last retry included)", true, status,
            error_code, unreachable_hint);
@@ -442,6 +466,16 @@ nlohmann::json RestClient::post_json(const std::string& url, const nlohmann::jso
                     false, 200, "");
   }
   return parsed;
+}
+
+std::string RestClient::get_text(const std::string& url, std::uint64_t max_bytes, const Call& call) {
+  std::string body;
+  const std::function<bool(const char*, std::size_t)> sink = [&](const char* data, std::size_t size) {
+    body.append(data, size);
+    return true;
+  };
+  perform(Method::kGet, url, nullptr, sink, [&] { body.clear(); }, call, max_bytes, false);
+  return body;
 }
 
 std::uint64_t RestClient::download(const std::string& url, const std::filesystem::path& file,

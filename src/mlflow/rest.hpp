@@ -1,6 +1,8 @@
 // RestClient: MLflow's REST API over one libcurl easy handle (kept open
 // between calls: HTTP keep-alive), with MLflow's authentication, TLS
-// settings and retry policy. Used by MlflowClient (src/mlflow/client.cpp).
+// settings and retry policy. Used by MlflowClient (src/mlflow/client.cpp),
+// and by the S3 client (src/s3/s3_client.cpp) with an S3 Service: the same
+// retries, timeouts and cancellation, S3's signing and S3's error messages.
 //
 // Every call takes a Call: the model URI being resolved (for messages), a
 // hint saying what to do when the call fails, and the trace that collects one
@@ -20,6 +22,7 @@
 #include <filesystem>
 #include <functional>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -58,16 +61,50 @@ struct Call {
   bool probe = false;
 };
 
+// Who answers a RestClient: an MLflow tracking server (mlflow_service(), the
+// default) or an S3 store (src/s3/s3_client.cpp). The retry policy, timeouts
+// and cancellation are the same for both; what differs is how a request
+// authenticates and how a failure is explained.
+struct Service {
+  // A non-2xx body as message text ("RESOURCE_DOES_NOT_EXIST: ...",
+  // "NoSuchKey: The specified key does not exist."), and its error code alone.
+  std::function<std::string(const std::string& body)> describe_error;
+  std::function<std::string(const std::string& body)> error_code;
+  // The hint a failure ends with, by kind of failure; Call::hint for the rest.
+  std::string tls_hint;          // certificate verification failed
+  std::string no_answer_hint;    // no answer, and retrying cannot help
+  std::string unreachable_hint;  // no answer (connection refused, timeouts) on every attempt
+  std::string auth_hint;         // 401, 403, or an error code in auth_error_codes
+  // Error codes that mean "the credentials", whatever the status (S3 answers
+  // 400 InvalidToken and ExpiredToken).
+  std::set<std::string> auth_error_codes;
+  std::string not_found_hint;    // 404 without an error code, when the call has no hint
+  // Runs once on the new handle (a CURL*), after the MLflow settings: S3's
+  // SigV4 signing and its own TLS settings.
+  std::function<void(void* curl)> configure;
+  // Sent with every request; may hold secrets (headers are never printed).
+  std::vector<std::string> headers;
+  // Replaced by "***" in every message and trace line, like the token and
+  // the password.
+  std::vector<std::string> secrets;
+};
+
+// MLflow's error bodies and the hints that name MLflow's variables.
+[[nodiscard]] Service mlflow_service();
+
 class RestClient {
  public:
   // `options` with the environment applied (MlflowOptions::from_environment()).
-  explicit RestClient(const MlflowOptions& options);
+  explicit RestClient(const MlflowOptions& options, Service service = mlflow_service());
   ~RestClient();
   RestClient(const RestClient&) = delete;
   RestClient& operator=(const RestClient&) = delete;
 
   // 2xx with a JSON body -> the body; anything else throws RestError.
   nlohmann::json get_json(const std::string& url, const Call& call);
+  // 2xx -> the body as it came, at most max_bytes of it; anything else
+  // throws RestError.
+  std::string get_text(const std::string& url, std::uint64_t max_bytes, const Call& call);
   nlohmann::json post_json(const std::string& url, const nlohmann::json& body, const Call& call);
 
   // Streams `url` into `file` (created or truncated). Throws RestError when
@@ -102,6 +139,7 @@ class RestClient {
                std::uint64_t max_bytes, bool streaming);
 
   MlflowOptions options_;
+  Service service_;
   void* curl_;          // CURL*, owned
   void* get_headers_;   // curl_slist*: Authorization (when a token is set)
   void* post_headers_;  // curl_slist*: the same plus Content-Type: application/json

@@ -1,6 +1,8 @@
 // Checked numeric conversions: see checked.hpp.
 #include "util/checked.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <system_error>
@@ -53,6 +55,18 @@ std::optional<double> to_real(std::string_view text) noexcept {
     return std::nullopt;
   }
   return value;
+}
+
+bool parse_boolean(std::string_view text, std::string_view what) {
+  std::string_view trimmed = text;
+  while (!trimmed.empty() && std::isspace(static_cast<unsigned char>(trimmed.front()))) trimmed.remove_prefix(1);
+  while (!trimmed.empty() && std::isspace(static_cast<unsigned char>(trimmed.back()))) trimmed.remove_suffix(1);
+  std::string lower(trimmed);
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (lower == "true" || lower == "1") return true;
+  if (lower == "false" || lower == "0") return false;
+  throw_out_of_range(what, "true or false (or 1 or 0)", text);
 }
 
 double parse_real(std::string_view text, std::string_view what, double min, double max) {

@@ -39,6 +39,11 @@ template <std::integral T>
 [[nodiscard]] double parse_real(std::string_view text, std::string_view what, double min,
                                 double max);
 
+// A flag as MLflow's and AWS's boolean variables spell it: true/false/1/0 in
+// any case, surrounding blanks ignored; anything else is refused, never taken
+// as false (a typo must not silently turn TLS verification back on or off).
+[[nodiscard]] bool parse_boolean(std::string_view text, std::string_view what);
+
 // An integer converted to another integer type, refused when it does not fit.
 template <std::integral To, std::integral From>
 [[nodiscard]] To narrow(From value, std::string_view what);

@@ -100,45 +100,6 @@ std::vector<std::uint32_t> expected_bits(const std::string& version) {
   return state().at("models").at(version).at("expected_bits").get<std::vector<std::uint32_t>>();
 }
 
-// The rows of features.csv through ForestPredictor on `model`, as bit patterns.
-std::vector<std::uint32_t> forest_predictions(const ResolvedModel& model) {
-  std::size_t rows = 0;
-  const std::vector<float> features = read_features(rows);
-  InferenceConfig config;
-  config.model_uri = model.uri;
-  config.predictor_class_name = "ForestPredictor";
-  SharedPredictorState shared;
-  auto predictor = PredictorRegistry::global().create(
-      "ForestPredictor", PredictorContext{config, model, 0, shared});
-  EXPECT_EQ(predictor->num_features(), 5u);
-  EXPECT_EQ(predictor->num_outputs(), 1u);
-  std::vector<float> out(rows);
-  predictor->predict(features, rows, out);
-  std::vector<std::uint32_t> words;
-  for (float value : out) words.push_back(bits(value));
-  return words;
-}
-
-// "" when equal, else the first difference.
-std::string first_difference(const std::vector<std::uint32_t>& got,
-                             const std::vector<std::uint32_t>& want) {
-  if (got.size() != want.size()) {
-    return std::to_string(got.size()) + " predictions, expected " + std::to_string(want.size());
-  }
-  for (std::size_t i = 0; i < got.size(); ++i) {
-    if (got[i] != want[i]) {
-      float g, w;
-      std::memcpy(&g, &got[i], sizeof g);
-      std::memcpy(&w, &want[i], sizeof w);
-      char text[160];
-      std::snprintf(text, sizeof text, "row %zu: got %.9g (0x%08x), xgboost %.9g (0x%08x)", i, g,
-                    got[i], w, want[i]);
-      return text;
-    }
-  }
-  return "";
-}
-
 bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }
@@ -159,35 +120,6 @@ std::string join(const std::vector<std::string>& lines) {
   std::string text;
   for (const auto& line : lines) text += "\n    " + line;
   return text;
-}
-
-// Every path under `root`, relative, one per line (for failure messages).
-std::vector<std::string> tree(const fs::path& root) {
-  std::vector<std::string> paths;
-  std::error_code ec;
-  if (!fs::exists(root, ec)) return paths;
-  for (auto it = fs::recursive_directory_iterator(root, ec); !ec && it != fs::end(it);
-       it.increment(ec)) {
-    paths.push_back(fs::relative(it->path(), root).string() + (it->is_directory() ? "/" : ""));
-  }
-  return paths;
-}
-
-// A 127.0.0.1 port nothing listens on (bound, then released).
-int unused_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  address.sin_port = 0;
-  socklen_t length = sizeof address;
-  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
-    throw Error("cannot bind a loopback socket");
-  }
-  const int port = ntohs(address.sin_port);
-  ::close(fd);
-  return port;
 }
 
 class Mlflow : public ::testing::Test {
@@ -519,38 +451,6 @@ TEST_F(Mlflow, OversizeArtifactIsRefusedBeforeDownload) {
 }
 
 // --- credentials and TLS ----------------------------------------------------------------
-
-// Sets environment variables for its lifetime; restores what was there before
-// (or unsets them) when it goes out of scope, whatever happens.
-class EnvGuard {
- public:
-  EnvGuard(std::initializer_list<std::pair<std::string, std::string>> values) {
-    for (const auto& [name, value] : values) {
-      const char* old = std::getenv(name.c_str());
-      saved_.push_back({name, old != nullptr, old != nullptr ? std::string(old) : std::string()});
-      ::setenv(name.c_str(), value.c_str(), 1);
-    }
-  }
-  ~EnvGuard() {
-    for (auto it = saved_.rbegin(); it != saved_.rend(); ++it) {
-      if (it->was_set) {
-        ::setenv(it->name.c_str(), it->value.c_str(), 1);
-      } else {
-        ::unsetenv(it->name.c_str());
-      }
-    }
-  }
-  EnvGuard(const EnvGuard&) = delete;
-  EnvGuard& operator=(const EnvGuard&) = delete;
-
- private:
-  struct Saved {
-    std::string name;
-    bool was_set;
-    std::string value;
-  };
-  std::vector<Saved> saved_;
-};
 
 // The auth fault server's credentials (state.json faults.auth).
 struct Credentials {

@@ -29,6 +29,7 @@
 #include "inferloop/mlflow.hpp"
 #include "inferloop/model_source.hpp"
 #include "mlflow/detail.hpp"
+#include "util/text.hpp"
 
 namespace inferloop {
 namespace {
@@ -301,7 +302,15 @@ TEST(ModelUriTest, MalformedUrisSayWhatIsWrongAndListTheForms) {
       {"runs:/0a1b2c/", "has no artifact path after the run id"},
       {"mlflow-artifacts:/", "mlflow-artifacts: needs an artifact path"},
       {"mlflow-artifacts://host:5000/", "mlflow-artifacts: needs an artifact path"},
-      {"s3://bucket/model", "scheme 's3:' is not one inferloop resolves"},
+      {"hdfs://namenode/model", "scheme 'hdfs:' is not one inferloop resolves"},
+      {"s3://bucket", "names a whole bucket; add the key of the model folder or file"},
+      {"s3://bucket/", "names a whole bucket"},
+      {"s3:bucket/model", "s3: must be followed by //<bucket>/<key>"},
+      {"s3://Bucket/model", "'Bucket' is not an S3 bucket name"},
+      {"s3://b/model", "'b' is not an S3 bucket name"},
+      {"s3://bucket/a//b", "empty segment"},
+      {"s3://bucket/a/../b", "'..' segment"},
+      {"s3://bucket/model?versionId=3", "an s3:// URI has no query or fragment"},
   };
   for (const auto& [uri, problem] : cases) {
     const std::string message = parse_error(uri);
@@ -642,10 +651,28 @@ TEST_F(MlflowTest, LocalPathsStillResolveWithoutTouchingMlflow) {
   EXPECT_EQ(MlflowClient(fast_options("")).resolve(file.string()).model_file, file);
 }
 
-TEST_F(MlflowTest, OtherSchemesAreRefusedByName) {
-  const std::string message = error_of([] { (void)resolve_model("s3://bucket/model", MlflowOptions{}); });
-  EXPECT_THAT(message, HasSubstr("model_uri 's3://bucket/model': URI scheme 's3:' is not supported"));
-  EXPECT_THAT(message, HasSubstr("mlflow artifacts download -u s3://bucket/model -d DIR"));
+TEST_F(MlflowTest, CloudStoresOtherThanS3AreRefusedSayingWhatIsRead) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"gs://bucket/model", "Google Cloud Storage (gs://) is not a store inferloop reads"},
+      {"wasbs://container@account.blob.core.windows.net/model",
+       "Azure Blob Storage (wasbs://) is not a store inferloop reads"},
+      {"abfss://container@account.dfs.core.windows.net/model",
+       "Azure Blob Storage (abfss://) is not a store inferloop reads"},
+  };
+  for (const auto& test_case : cases) {
+    // (Not a structured binding: clang 14 cannot capture one in a lambda.)
+    const std::string& uri = test_case.first;
+    const std::string& store = test_case.second;
+    // Azure's container@account reads as userinfo: messages show it scrubbed.
+    const std::string shown = detail::scrub_secrets(uri);
+    EXPECT_THAT(parse_error(uri), HasSubstr("model_uri '" + shown + "': " + store));
+    const std::string message = error_of([&] { (void)resolve_model(uri, MlflowOptions{}); });
+    EXPECT_THAT(message, HasSubstr("model_uri '" + shown + "': URI scheme '")) << message;
+    EXPECT_THAT(message, HasSubstr(store)) << message;
+    EXPECT_THAT(message, HasSubstr("it reads MLflow's artifact proxy (mlflow-artifacts:/")) << message;
+    EXPECT_THAT(message, HasSubstr("S3 and S3-compatible stores (s3://)")) << message;
+    EXPECT_THAT(message, HasSubstr("mlflow artifacts download -u URI -d DIR")) << message;
+  }
 }
 
 }  // namespace

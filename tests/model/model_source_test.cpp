@@ -146,17 +146,21 @@ TEST(ModelSource, JsonThatIsNotAnXGBoostModel) {
             "model file (.json/.ubj) or an MLflow model folder");
 }
 
-TEST(ModelSource, SchemesOutsideMlflowAreRefusedByName) {
-  // models:/, runs:/, mlflow-artifacts:/ and http(s) go to MlflowClient
-  // (tests/mlflow); storage schemes MLflow's client reads directly do not.
-  for (const std::string scheme : {"s3", "gs", "hdfs"}) {
+TEST(ModelSource, SchemesOutsideMlflowAndS3AreRefusedByName) {
+  // models:/, runs:/, mlflow-artifacts:/, http(s) and s3:// go to
+  // MlflowClient (tests/mlflow); other stores MLflow's client reads do not.
+  for (const std::string scheme : {"gs", "hdfs"}) {
     const std::string uri = scheme + "://bucket/some/model";
+    const std::string store = scheme == "gs" ? "Google Cloud Storage (gs://)" : "'hdfs:'";
     EXPECT_EQ(resolve_error(uri),
               "model_uri '" + uri + "': URI scheme '" + scheme +
-                  ":' is not supported: inferloop resolves local paths, file:// URIs and MLflow URIs "
-                  "(models:/, runs:/, mlflow-artifacts:/, http(s) artifact-proxy URLs), and downloads "
-                  "only through an MLflow tracking server's artifact proxy. Download the model (e.g. "
-                  "`mlflow artifacts download -u " + uri + " -d DIR`) and set model_uri to the local folder");
+                  ":' is not supported: inferloop resolves local paths, file:// URIs, MLflow URIs "
+                  "(models:/, runs:/, mlflow-artifacts:/, http(s) artifact-proxy URLs) and s3:// URIs; " +
+                  store + " is not a store inferloop reads: it reads MLflow's artifact proxy "
+                  "(mlflow-artifacts:/, `mlflow server --serve-artifacts`, the default), S3 and "
+                  "S3-compatible stores (s3://) and local folders. Serve the artifacts through the "
+                  "tracking server, or download the model (`mlflow artifacts download -u URI -d DIR`) "
+                  "and set model_uri to DIR");
   }
 }
 

@@ -43,6 +43,21 @@ TEST(ParseInteger, RefusesJunkAndOutOfRangeNamingWhatAndTheRange) {
   EXPECT_NE(message_of([] { (void)parse_integer<int>("-", "x"); }), "(no error)");
 }
 
+TEST(ParseBoolean, AcceptsTrueFalseOneZeroInAnyCase) {
+  EXPECT_TRUE(parse_boolean("true", "X"));
+  EXPECT_TRUE(parse_boolean(" TRUE ", "X"));
+  EXPECT_TRUE(parse_boolean("1", "X"));
+  EXPECT_FALSE(parse_boolean("False", "X"));
+  EXPECT_FALSE(parse_boolean("0", "X"));
+}
+
+TEST(ParseBoolean, RefusesAnythingElseNamingTheVariable) {
+  for (const char* text : {"", "yes", "no", "2", "tru", "on"}) {
+    EXPECT_EQ(message_of([&] { (void)parse_boolean(text, "MLFLOW_S3_IGNORE_TLS"); }),
+              "MLFLOW_S3_IGNORE_TLS: expected true or false (or 1 or 0), found '" + std::string(text) + "'");
+  }
+}
+
 TEST(ParseReal, RefusesNonFiniteAndOutOfRange) {
   EXPECT_DOUBLE_EQ(parse_real("2.5e-3", "x", 0, 1), 2.5e-3);
   EXPECT_EQ(message_of([] { (void)parse_real("inf", "--rate", 1e-3, 1e9); }),
