@@ -39,6 +39,10 @@ template <std::integral T>
 [[nodiscard]] double parse_real(std::string_view text, std::string_view what, double min,
                                 double max);
 
+// The shortest text that reads back as `value` ("1e+300", not 300 digits;
+// "nan" for NaN), for messages that show a number that came from outside.
+[[nodiscard]] std::string number_text(double value);
+
 // An integer converted to another integer type, refused when it does not fit.
 template <std::integral To, std::integral From>
 [[nodiscard]] To narrow(From value, std::string_view what);
