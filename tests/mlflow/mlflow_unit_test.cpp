@@ -314,6 +314,49 @@ TEST(ModelUriTest, MalformedUrisSayWhatIsWrongAndListTheForms) {
   }
 }
 
+TEST(ModelUriTest, LongUrisAreRefusedAndQuotedBounded) {
+  const std::string huge = "models:/" + std::string(100'000, 'n') + "/3";
+  std::string message = parse_error(huge);
+  EXPECT_THAT(message, HasSubstr("model_uri 'models:/nnnn"));
+  EXPECT_THAT(message, HasSubstr("...' (100010 bytes): it is longer than the 4096 bytes a model "
+                                 "URI may be"));
+  EXPECT_LT(message.size(), 1000u);
+  // At the limit, the URI is taken apart; every part a message shows is bounded.
+  const std::string name(4000, 'n');
+  EXPECT_EQ(parse_model_uri("models:/" + name + "/3").name, name);
+  for (const std::string& uri :
+       {"models:/" + name + "/" + std::string(80, 's'), "runs:/" + std::string(4000, 'r'),
+        std::string(4000, 's') + "://x", "models:/a/" + std::string(4000, '.') + "/.."}) {
+    message = parse_error(uri);
+    EXPECT_LT(message.size(), 1000u) << message;
+  }
+  // The same bound for file:// URIs, which take the same path.
+  EXPECT_THAT(parse_error("file:///" + std::string(5000, 'f')),
+              HasSubstr("it is longer than the 4096 bytes a model URI may be"));
+}
+
+TEST(ModelUriTest, NulBytesCannotShortenAPath) {
+  // A NUL in the URI itself, or percent-encoded in a file:// path or an
+  // artifact-proxy path: each would open or fetch a shorter path than shown.
+  EXPECT_THAT(parse_error(std::string("/models/a.json\0.evil", 21)),
+              HasSubstr("it holds a NUL byte (at byte 14), which would cut the path short"));
+  EXPECT_THAT(parse_error(std::string("models:/fraud\0x/3", 18)), HasSubstr("NUL byte (at byte 13)"));
+  EXPECT_THAT(parse_error("file:///models/a.json%00.evil"),
+              HasSubstr("model_uri 'file:///models/a.json%00.evil': the path holds %00 (a NUL "
+                        "byte), which would cut it short; remove it"));
+  EXPECT_THAT(parse_error("http://h/api/2.0/mlflow-artifacts/artifacts/1/a%00b"),
+              HasSubstr("the path holds %00"));
+  // Encoded dot segments are decoded before the segment check.
+  EXPECT_THAT(parse_error("http://h/api/2.0/mlflow-artifacts/artifacts/1/%2e%2e/%2E%2E/etc"),
+              HasSubstr("the path has a '..' segment"));
+  EXPECT_THAT(parse_error("http://h/api/2.0/mlflow-artifacts/artifacts/1%2F..%2Fx"),
+              HasSubstr("the path has a '..' segment"));
+  // Bad escapes are named, bounded.
+  EXPECT_THAT(parse_error("file:///a%4"), HasSubstr("bad percent-escape '%4' in the path"));
+  EXPECT_THAT(parse_error("file:///a%zz" + std::string(3000, 'x')),
+              AllOf(HasSubstr("bad percent-escape '%zz'"), HasSubstr("(3012 bytes)")));
+}
+
 // --- options ------------------------------------------------------------------
 
 TEST_F(MlflowTest, DefaultsWhenNothingIsSet) {
