@@ -103,7 +103,8 @@ void BacktestEngine::on_publish(const FeatureSnapshot& snapshot) noexcept {
     }
     deliver(/*block=*/false, kMaxUndelivered);
   } catch (const std::exception& e) {
-    arriving_ = nullptr;
+    // Not dispatched (the simulator changes nothing when it refuses one).
+    if (arriving_ != nullptr) recycle(std::exchange(arriving_, nullptr));
     // Not a prediction (feature_seq 0): counted as a source error.
     host_.backtest_failed({"backtest: could not take snapshot " +
                                std::to_string(snapshot.feature_seq) + ": " + e.what(),
