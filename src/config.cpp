@@ -417,10 +417,17 @@ bool is_device(std::string_view text) {
 // (+ optional path prefix) makes sense; anything else is a typo.
 // Every string a config holds ends up in a path, a URL, a log line or a
 // message: none needs more than its row's max bytes.
+// Nor may any hold a NUL byte (a double-quoted YAML scalar can spell one as
+// "\0"): a path or URL with one names a shorter one than it shows.
 std::optional<std::string> check_length(const KeySpec& spec, const std::string& value) {
-  if (std::cmp_less_equal(value.size(), spec.max)) return std::nullopt;
-  return expected_found(spec, detail::quote(value) + ", longer than the " +
-                                  std::to_string(spec.max) + " bytes allowed");
+  if (std::cmp_greater(value.size(), spec.max)) {
+    return expected_found(spec, detail::quote(value) + ", longer than the " +
+                                    std::to_string(spec.max) + " bytes allowed");
+  }
+  if (value.find('\0') != std::string::npos) {
+    return expected_found(spec, detail::quote(value) + ", which holds a NUL byte");
+  }
+  return std::nullopt;
 }
 
 // More endpoints than this cannot be meant: 64 replicas use one each, and

@@ -114,6 +114,10 @@ std::string uri_scheme(std::string_view uri) {
 
 // file:///abs/path, file://localhost/abs/path, file:/abs/path, file:relative.
 fs::path file_uri_path(const std::string& uri) {
+  if (uri.find('\0') != std::string::npos) {
+    throw Error("model_uri " + detail::quote(uri) + ": it holds a NUL byte, which would cut the "
+                "path short; remove it");
+  }
   std::string_view rest = std::string_view(uri).substr(5);  // after "file:"
   if (rest.starts_with("//")) {
     rest.remove_prefix(2);

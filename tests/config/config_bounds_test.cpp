@@ -310,6 +310,13 @@ TEST(ConfigBounds, StringsHaveExplicitLengths) {
   config.deployment_name = std::string(257, 'd');
   EXPECT_TRUE(contains(validate_error(config), "<C++>: deployment_name: expected a string (a "
                                                "label for logs and status lines), found 'ddd"));
+  // A NUL byte, spelled "\0" in a double-quoted scalar, would cut a path short.
+  EXPECT_EQ(parse_error("model_uri: \"/models/a.json\\0.evil\"\n"),
+            "inline.yaml:1:12: model_uri: expected a non-empty model URI: an MLflow URI "
+            "(models:/name@alias, models:/name/3, runs:/<run_id>/model, ...), or a path or file:// "
+            "URI of an XGBoost model file or an MLflow model folder, e.g. "
+            "\"models/my-model.json\", found '/models/a.json\\x00.evil', which holds a NUL byte");
+  EXPECT_TRUE(contains(error_with("endpoints: [\"http://h\\0:1\"]"), "which holds a NUL byte"));
   std::string endpoints = "endpoints: [";
   for (int i = 0; i < 1025; ++i) endpoints += "http://h:" + std::to_string(i) + ", ";
   EXPECT_TRUE(contains(error_with(endpoints + "]"), "found 1025 of them, more than the 1024 "

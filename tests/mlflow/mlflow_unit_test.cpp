@@ -346,6 +346,12 @@ TEST(ModelUriTest, NulBytesCannotShortenAPath) {
                         "byte), which would cut it short; remove it"));
   EXPECT_THAT(parse_error("http://h/api/2.0/mlflow-artifacts/artifacts/1/a%00b"),
               HasSubstr("the path holds %00"));
+  // resolve_model() reads file:// URIs without parse_model_uri: the same
+  // refusal there (found by the model_uri fuzzer).
+  EXPECT_THAT(error_of([] {
+                (void)detail::file_uri_to_path(std::string("file:///models/a.json\0.evil", 28));
+              }),
+              HasSubstr("it holds a NUL byte, which would cut the path short"));
   // Encoded dot segments are decoded before the segment check.
   EXPECT_THAT(parse_error("http://h/api/2.0/mlflow-artifacts/artifacts/1/%2e%2e/%2E%2E/etc"),
               HasSubstr("the path has a '..' segment"));
