@@ -32,6 +32,7 @@
 #include "inferloop/config.hpp"
 
 #include <yaml-cpp/depthguard.h>
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -41,8 +42,9 @@
 #include <cstdint>
 #include <fstream>
 #include <limits>
-#include <span>
 #include <optional>
+#include <span>
+#include <sstream>
 #include <string>
 #include <system_error>
 #include <type_traits>
@@ -723,6 +725,40 @@ std::optional<int> separator_line_before(std::string_view text, int line) {
   return found;
 }
 
+// Records where each document yaml-cpp reads begins; ignores the rest.
+class DocumentStarts final : public YAML::EventHandler {
+ public:
+  std::vector<Location> starts;
+
+  void OnDocumentStart(const YAML::Mark& mark) override {
+    starts.push_back(mark.line < 0 ? Location{} : Location{mark.line + 1, mark.column + 1});
+  }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+};
+
+// Where the first `most` documents of `text` begin. Not YAML::LoadAll: on a
+// stray ',' it "reads" a document without consuming anything, forever,
+// allocating as it goes (yaml-cpp 0.7; found by fuzz/config_fuzzer.cpp).
+// Throws what yaml-cpp throws.
+std::vector<Location> document_starts(std::string_view text, std::size_t most) {
+  std::istringstream in{std::string(text)};
+  YAML::Parser parser(in);
+  DocumentStarts handler;
+  while (handler.starts.size() < most && parser.HandleNextDocument(handler)) {
+  }
+  return std::move(handler.starts);
+}
+
 std::string line_column_text(Location at) {
   return "line " + std::to_string(at.line) + ", column " + std::to_string(at.column);
 }
@@ -758,9 +794,11 @@ class Parser {
       issue({excess->line, excess->column}, "", too_deep_message());
       return;
     }
-    std::vector<YAML::Node> documents;
+    std::vector<Location> documents;
+    YAML::Node root;
     try {
-      documents = YAML::LoadAll(std::string(yaml_text));
+      documents = document_starts(yaml_text, 2);
+      if (documents.size() < 2) root = YAML::Load(std::string(yaml_text));
     } catch (const YAML::DeepRecursion& error) {
       issue({error.mark.line + 1, error.mark.column + 1}, "", too_deep_message());
       return;
@@ -773,7 +811,6 @@ class Parser {
       second_document(yaml_text, documents[0], documents[1]);
       return;
     }
-    const YAML::Node root = documents.empty() ? YAML::Node() : documents[0];
     if (!root.IsDefined() || root.IsNull()) {
       issue({}, "",
             "the file holds no config; expected a mapping with at least \"" +
@@ -833,15 +870,21 @@ class Parser {
   using KeyLocations = std::vector<std::pair<std::string, Location>>;
 
   // A file is one document: whatever follows a "---" would be ignored.
-  void second_document(std::string_view yaml_text, const YAML::Node& first,
-                       const YAML::Node& second) {
-    Location at = location_of(second);
-    if (const auto separator = separator_line_before(yaml_text, at.line)) at = {*separator, 1};
-    issue(at, "",
-          "expected one YAML document, found a second one here (the first begins at " +
-              line_column_text(location_of(first)) +
-              "); inferloop reads only one, so remove the '---' line and what follows, or move "
-              "it to its own file");
+  void second_document(std::string_view yaml_text, Location first, Location second) {
+    if (const auto separator = separator_line_before(yaml_text, second.line);
+        separator && *separator > first.line) {
+      issue({*separator, 1}, "",
+            "expected one YAML document, found a second one here (the first begins at " +
+                line_column_text(first) +
+                "); inferloop reads only one, so remove the '---' line and what follows, or move "
+                "it to its own file");
+      return;
+    }
+    // No separator: text yaml-cpp cannot read as part of the document
+    // (a stray ',' or bracket) and would otherwise drop silently.
+    issue(second, "",
+          "expected one YAML document, found text here that is not part of it (the document "
+          "begins at " + line_column_text(first) + "); remove it or fix the YAML syntax here");
   }
 
   // Whether the config, whose keys are all valid, fits this machine at all.

@@ -241,6 +241,18 @@ TEST(ConfigBounds, ASecondYamlDocumentIsAnError) {
   EXPECT_EQ(parse_config("%YAML 1.2\n---\nmodel_uri: a.json\n...\n").model_uri, "a.json");
 }
 
+TEST(ConfigBounds, TextAfterTheDocumentIsAnErrorNotALoop) {
+  // A stray ',' made yaml-cpp's LoadAll "read" empty documents forever,
+  // allocating until the process died (fuzz/corpus/config/
+  // timeout-stray-comma.yaml); YAML::Load alone drops what follows silently.
+  const std::string tail =
+      "expected one YAML document, found text here that is not part of it (the document begins "
+      "at line 1, column 1); remove it or fix the YAML syntax here";
+  EXPECT_EQ(parse_error(","), "inline.yaml:1:1: " + tail);
+  EXPECT_EQ(parse_error(", model_uri: m.json"), "inline.yaml:1:1: " + tail);
+  EXPECT_EQ(parse_error("- a\n,\n"), "inline.yaml:2:1: " + tail);
+}
+
 TEST(ConfigBounds, AFloodOfProblemsIsListedUpToALimit) {
   std::string yaml = "model_uri: m.json\n";
   for (int i = 0; i < 40'000; ++i) yaml += "unknown_" + std::to_string(i) + ": 1\n";
