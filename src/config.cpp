@@ -2,21 +2,37 @@
 //
 // Everything about a key lives in one row of kKeys below: its name, the
 // InferenceConfig member it sets, its type, its default as written in YAML,
-// and the "expected ..." text of its error messages. Parsing, validate(),
-// config_keys() and docs/configuration.md all follow that table (a test reads
-// the docs and feeds every documented default back through the parser).
+// its range, and the "expected ..." text of its error messages. Parsing,
+// validate(), config_keys() and docs/configuration.md all follow that table
+// (a test reads the docs and feeds every documented default and limit back
+// through the parser).
 //
 // Parsing never stops at the first problem: every key is read, every issue is
 // collected with its file, 1-based line:column and key, and the caller gets
-// them all at once, so a user fixes a config in one round trip.
+// them all at once (up to kMaxIssues), so a user fixes a config in one round
+// trip. Every piece of input a message shows goes through detail::quote(),
+// so a message stays short whatever the file holds.
+//
+// Input is bounded before yaml-cpp sees it (config/yaml_text.hpp): at most
+// kMaxConfigBytes, nested at most kMaxConfigNesting levels, since yaml-cpp
+// recurses once per level. A file holds one YAML document and at most one
+// inference_config section; anything more is an error rather than ignored.
+// After the keys, the config is checked against this machine's memory
+// (config/loop_memory.hpp), so a config that can never start is refused here.
 //
 // yaml-cpp resolves no scalar types itself (it hands back text plus a tag of
 // "?" for plain scalars and "!" for quoted ones), so the YAML 1.2 core schema
 // rules that matter here (null, true/false, integers, floats) are applied in
 // classify() below. That is also what makes `num_replicas: "2"` an error: a
 // quoted scalar is a string, whatever it spells.
+//
+// One file of ~1100 lines: the key table, the value readers it drives and the
+// document parser share private types (KeySpec, Location) that no other file
+// needs; the parts that stand alone live in src/config/.
 #include "inferloop/config.hpp"
 
+#include <yaml-cpp/depthguard.h>
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -26,7 +42,7 @@
 #include <cstdint>
 #include <fstream>
 #include <limits>
-#include <regex>
+#include <optional>
 #include <span>
 #include <sstream>
 #include <string>
@@ -35,7 +51,11 @@
 #include <utility>
 #include <variant>
 
+#include "config/loop_memory.hpp"
+#include "config/yaml_text.hpp"
 #include "inferloop/error.hpp"
+#include "util/checked.hpp"
+#include "util/text.hpp"
 
 namespace inferloop {
 namespace {
@@ -60,6 +80,10 @@ using Field = std::variant<std::optional<std::string> InferenceConfig::*,
 enum class TextRule { kAny, kNonEmpty, kDevice, kHttpUrlOrEmpty };
 
 constexpr std::int64_t kInt64Max = std::numeric_limits<std::int64_t>::max();
+// The longest a duration key may be: every duration is added to a clock
+// reading somewhere (a deadline, a timer), so none may come near int64's
+// ~292 years; a day is far longer than any sensible value.
+constexpr std::int64_t kOneDayNs = std::int64_t{86'400} * 1'000'000'000;
 
 struct KeySpec {
   std::string_view name;
@@ -68,7 +92,8 @@ struct KeySpec {
   std::string_view default_value;
   // Completes "expected ..." in every message about this key.
   std::string_view expected;
-  // Inclusive bounds: the value for integers, nanoseconds for durations.
+  // Inclusive bounds: the value for integers, nanoseconds for durations;
+  // for strings (and each string in a list) max is the longest, in bytes.
   std::int64_t min = 0;
   std::int64_t max = kInt64Max;
   TextRule text_rule = TextRule::kAny;
@@ -81,19 +106,22 @@ const std::array<KeySpec, 21> kKeys{{
     {.name = "deployment_name",
      .field = &InferenceConfig::deployment_name,
      .default_value = "",
-     .expected = "a string (a label for logs and status lines)"},
+     .expected = "a string (a label for logs and status lines)",
+     .max = 256},
     {.name = "model_uri",
      .field = &InferenceConfig::model_uri,
      .default_value = "",
      .expected = "a non-empty model URI: an MLflow URI (models:/name@alias, models:/name/3, "
                  "runs:/<run_id>/model, ...), or a path or file:// URI of an XGBoost model file "
                  "or an MLflow model folder, e.g. \"models/my-model.json\"",
+     .max = 4096,
      .text_rule = TextRule::kNonEmpty,
      .required = true},
     {.name = "predictor_class_name",
      .field = &InferenceConfig::predictor_class_name,
      .default_value = "XGBoostPredictor",
      .expected = "a non-empty registered predictor name, e.g. \"XGBoostPredictor\"",
+     .max = 256,
      .text_rule = TextRule::kNonEmpty},
     {.name = "num_replicas",
      .field = &InferenceConfig::num_replicas,
@@ -105,11 +133,13 @@ const std::array<KeySpec, 21> kKeys{{
      .field = &InferenceConfig::device,
      .default_value = "cpu",
      .expected = "\"cpu\", \"cuda\" or \"cuda:N\" (N = GPU ordinal, e.g. \"cuda:0\")",
+     .max = 32,
      .text_rule = TextRule::kDevice},
     {.name = "num_features",
      .field = &InferenceConfig::num_features,
      .default_value = "0",
-     .expected = "a non-negative integer (0 = take it from the model)"},
+     .expected = "a non-negative integer (0..10000000; 0 = take it from the model)",
+     .max = 10'000'000},
     {.name = "max_rows",
      .field = &InferenceConfig::max_rows,
      .default_value = "1",
@@ -123,20 +153,25 @@ const std::array<KeySpec, 21> kKeys{{
     {.name = "spin_duration",
      .field = &InferenceConfig::spin_duration,
      .default_value = "50us",
-     .expected = "a duration with a unit (ns, us, ms, s), e.g. \"50us\""},
+     .expected = "a duration with a unit (ns, us, ms, s) up to 1s, e.g. \"50us\"",
+     .max = 1'000'000'000},
     {.name = "interval",
      .field = &InferenceConfig::interval,
      .default_value = "1ms",
-     .expected = "a positive duration with a unit (ns, us, ms, s), e.g. \"1ms\"",
-     .min = 1},
+     .expected = "a positive duration with a unit (ns, us, ms, s) up to 86400s, e.g. \"1ms\"",
+     .min = 1,
+     .max = kOneDayNs},
     {.name = "startup_timeout",
      .field = &InferenceConfig::startup_timeout,
      .default_value = "10s",
-     .expected = "a duration with a unit (ns, us, ms, s), e.g. \"10s\" (\"0s\" = do not wait)"},
+     .expected = "a duration with a unit (ns, us, ms, s) up to 86400s, e.g. \"10s\" (\"0s\" = do "
+                 "not wait)",
+     .max = kOneDayNs},
     {.name = "history_capacity",
      .field = &InferenceConfig::history_capacity,
      .default_value = "0",
-     .expected = "a non-negative integer (0 = no history)"},
+     .expected = "a non-negative integer (0..100000000; 0 = no history)",
+     .max = 100'000'000},
     {.name = "output",
      .field = &InferenceConfig::output,
      .default_value = "transformed",
@@ -154,22 +189,26 @@ const std::array<KeySpec, 21> kKeys{{
     {.name = "endpoints",
      .field = &InferenceConfig::endpoints,
      .default_value = "[]",
-     .expected = "a list of http:// or https:// base URLs, e.g. [\"http://10.0.0.5:8080\"]"},
+     .expected = "a list of http:// or https:// base URLs, e.g. [\"http://10.0.0.5:8080\"]",
+     .max = 2048},
     {.name = "mlflow_tracking_uri",
      .field = &InferenceConfig::mlflow_tracking_uri,
      .default_value = "",
      .expected = "an http:// or https:// URL of an MLflow tracking server, e.g. "
                  "\"http://mlflow.internal:5000\" (empty = MLFLOW_TRACKING_URI)",
+     .max = 2048,
      .text_rule = TextRule::kHttpUrlOrEmpty},
     {.name = "model_cache_dir",
      .field = &InferenceConfig::model_cache_dir,
      .default_value = "",
-     .expected = "a folder path (empty = $XDG_CACHE_HOME/inferloop, else ~/.cache/inferloop)"},
+     .expected = "a folder path (empty = $XDG_CACHE_HOME/inferloop, else ~/.cache/inferloop)",
+     .max = 4096},
     {.name = "model_refresh_interval",
      .field = &InferenceConfig::model_refresh_interval,
      .default_value = "0s",
-     .expected = "a duration with a unit (ns, us, ms, s), e.g. \"30s\" (\"0s\" = never poll "
-                 "MLflow for a new version)"},
+     .expected = "a duration with a unit (ns, us, ms, s) up to 86400s, e.g. \"30s\" (\"0s\" = "
+                 "never poll MLflow for a new version)",
+     .max = kOneDayNs},
     {.name = "use_cache_when_offline",
      .field = &InferenceConfig::use_cache_when_offline,
      .default_value = "false",
@@ -177,8 +216,10 @@ const std::array<KeySpec, 21> kKeys{{
     {.name = "max_artifact_bytes",
      .field = &InferenceConfig::max_artifact_bytes,
      .default_value = "2147483648",
-     .expected = "a positive integer number of bytes (the largest model file downloaded)",
-     .min = 1},
+     .expected = "a positive integer number of bytes (1..1099511627776, the largest model file "
+                 "downloaded)",
+     .min = 1,
+     .max = std::int64_t{1} << 40},
 }};
 
 constexpr std::string_view kInferenceConfigKey = "inference_config";
@@ -214,16 +255,6 @@ constexpr auto enum_names() {
 
 // --- small text helpers -------------------------------------------------------
 
-std::string quote_text(std::string_view text) {
-  std::string out = "\"";
-  for (char c : text) {
-    if (c == '"' || c == '\\') out += '\\';
-    out += c;
-  }
-  out += '"';
-  return out;
-}
-
 // Optimal string alignment distance (Levenshtein plus adjacent transpositions),
 // so "num_replcias" is one edit from "num_replicas".
 std::size_t edit_distance(std::string_view a, std::string_view b) {
@@ -256,9 +287,14 @@ std::string normalized_key(std::string_view key) {
   return out;
 }
 
+// Words longer than this are never compared: no key or enum name is half
+// as long, and the distance table grows with the product of the lengths.
+constexpr std::size_t kLongestComparedWord = 64;
+
 // The candidate closest to `word`, if it is close enough to be a likely typo.
 std::optional<std::string_view> closest(std::string_view word,
                                         const std::vector<std::string_view>& candidates) {
+  if (word.size() > kLongestComparedWord) return std::nullopt;
   const std::string normalized = normalized_key(word);
   std::optional<std::string_view> best;
   std::size_t best_distance = std::numeric_limits<std::size_t>::max();
@@ -300,23 +336,9 @@ std::string join(const std::vector<std::string_view>& words) {
   return out;
 }
 
-// "1500us" rather than "1500000ns": the largest unit that divides exactly.
-std::string format_duration(nanoseconds duration) {
-  const std::int64_t count = duration.count();
-  if (count == 0) return "0s";
-  constexpr std::array<std::pair<std::int64_t, std::string_view>, 3> kUnits{{
-      {1'000'000'000, "s"}, {1'000'000, "ms"}, {1'000, "us"}}};
-  for (const auto& [unit_ns, unit] : kUnits) {
-    if (count % unit_ns == 0) {
-      return std::to_string(count / unit_ns) + std::string(unit);
-    }
-  }
-  return std::to_string(count) + "ns";
-}
-
 // --- reading YAML scalars (YAML 1.2 core schema) --------------------------------
 
-enum class ScalarKind { kNull, kBool, kInt, kFloat, kString };
+using detail::ScalarKind;
 
 bool is_quoted_or_str(const YAML::Node& node) {
   return node.Tag() == "!" || node.Tag() == "tag:yaml.org,2002:str";
@@ -325,16 +347,14 @@ bool is_quoted_or_str(const YAML::Node& node) {
 ScalarKind classify(const YAML::Node& node) {
   if (node.IsNull()) return ScalarKind::kNull;
   if (is_quoted_or_str(node)) return ScalarKind::kString;
-  static const std::regex kBool("true|True|TRUE|false|False|FALSE");
-  static const std::regex kInt("[-+]?[0-9]+");
-  static const std::regex kFloat(
-      "[-+]?(\\.[0-9]+|[0-9]+(\\.[0-9]*)?)([eE][-+]?[0-9]+)?"
-      "|[-+]?\\.(inf|Inf|INF)|\\.(nan|NaN|NAN)");
-  const std::string& text = node.Scalar();
-  if (std::regex_match(text, kBool)) return ScalarKind::kBool;
-  if (std::regex_match(text, kInt)) return ScalarKind::kInt;
-  if (std::regex_match(text, kFloat)) return ScalarKind::kFloat;
-  return ScalarKind::kString;
+  return detail::classify_plain_scalar(node.Scalar());
+}
+
+// A number as written, when it is short enough to show whole ("2.5",
+// "-3"); a longer one bounded like any other input.
+std::string number_text(const std::string& text) {
+  constexpr std::size_t kLongestShownNumber = 32;
+  return text.size() <= kLongestShownNumber ? text : detail::quote(text);
 }
 
 // What a value is, for "found ...": `string "two"`, `2.5`, `a sequence`.
@@ -351,15 +371,15 @@ std::string describe(const YAML::Node& node) {
   }
   switch (classify(node)) {
     case ScalarKind::kString:
-      return "string " + quote_text(node.Scalar());
+      return "string " + detail::quote(node.Scalar());
     case ScalarKind::kFloat: {
       const std::string& text = node.Scalar();
       if (text.find_first_of("iI") != std::string::npos) return text + " (infinity)";
       if (text.find_first_of("nN") != std::string::npos) return text + " (not a number)";
-      return text;
+      return number_text(text);
     }
     default:
-      return node.Scalar();
+      return number_text(node.Scalar());
   }
 }
 
@@ -378,7 +398,7 @@ std::optional<std::string> check_integer(const KeySpec& spec, Integer value) {
 
 std::optional<std::string> check_duration(const KeySpec& spec, nanoseconds value) {
   if (value.count() < spec.min || value.count() > spec.max) {
-    return expected_found(spec, quote_text(format_duration(value)));
+    return expected_found(spec, detail::quote(detail::duration_text(value)));
   }
   return std::nullopt;
 }
@@ -389,32 +409,58 @@ bool is_device(std::string_view text) {
   if (!text.starts_with(kCudaPrefix)) return false;
   const std::string_view ordinal = text.substr(kCudaPrefix.size());
   int parsed = 0;
-  const auto [end, error] = std::from_chars(ordinal.data(), ordinal.data() + ordinal.size(), parsed);
+  const auto [end, error] =
+      std::from_chars(ordinal.data(), ordinal.data() + ordinal.size(), parsed);
   return !ordinal.empty() && error == std::errc{} && end == ordinal.data() + ordinal.size() &&
          parsed >= 0;
 }
 
 // Remote predictors join paths onto these, so only a scheme + authority
 // (+ optional path prefix) makes sense; anything else is a typo.
+// Every string a config holds ends up in a path, a URL, a log line or a
+// message: none needs more than its row's max bytes.
+// Nor may any hold a NUL byte (a double-quoted YAML scalar can spell one as
+// "\0"): a path or URL with one names a shorter one than it shows.
+std::optional<std::string> check_length(const KeySpec& spec, const std::string& value) {
+  if (std::cmp_greater(value.size(), spec.max)) {
+    return expected_found(spec, detail::quote(value) + ", longer than the " +
+                                    std::to_string(spec.max) + " bytes allowed");
+  }
+  if (value.find('\0') != std::string::npos) {
+    return expected_found(spec, detail::quote(value) + ", which holds a NUL byte");
+  }
+  return std::nullopt;
+}
+
+// More endpoints than this cannot be meant: 64 replicas use one each, and
+// the rest are only failover targets.
+constexpr std::size_t kMaxEndpoints = 1024;
+
 std::optional<std::string> check_endpoints(const KeySpec& spec,
                                            const std::vector<std::string>& urls) {
+  if (urls.size() > kMaxEndpoints) {
+    return expected_found(spec, std::to_string(urls.size()) + " of them, more than the " +
+                                    std::to_string(kMaxEndpoints) + " allowed");
+  }
   for (const std::string& url : urls) {
+    if (auto problem = check_length(spec, url)) return problem;
     const bool http = url.starts_with("http://") && url.size() > 7;
     const bool https = url.starts_with("https://") && url.size() > 8;
-    if (!http && !https) return expected_found(spec, quote_text(url));
+    if (!http && !https) return expected_found(spec, detail::quote(url));
   }
   return std::nullopt;
 }
 
 std::optional<std::string> check_text(const KeySpec& spec, const std::string& value) {
+  if (auto problem = check_length(spec, value)) return problem;
   switch (spec.text_rule) {
     case TextRule::kAny:
       return std::nullopt;
     case TextRule::kNonEmpty:
-      if (value.empty()) return expected_found(spec, "\"\"");
+      if (value.empty()) return expected_found(spec, detail::quote(value));
       return std::nullopt;
     case TextRule::kDevice:
-      if (!is_device(value)) return expected_found(spec, quote_text(value));
+      if (!is_device(value)) return expected_found(spec, detail::quote(value));
       return std::nullopt;
     case TextRule::kHttpUrlOrEmpty:
       if (value.empty()) return std::nullopt;
@@ -441,7 +487,7 @@ struct DurationResult {
 
 DurationResult read_duration_text(std::string_view text, std::string_view hint_unit) {
   auto fail = [&](std::string why) {
-    return DurationResult{std::nullopt, quote_text(text) + (why.empty() ? "" : "; " + why)};
+    return DurationResult{std::nullopt, detail::quote(text) + (why.empty() ? "" : "; " + why)};
   };
   std::string_view rest = text;
   while (!rest.empty() && rest.front() == ' ') rest.remove_prefix(1);
@@ -468,7 +514,7 @@ DurationResult read_duration_text(std::string_view text, std::string_view hint_u
   }
   while (!rest.empty() && rest.front() == ' ') rest.remove_prefix(1);
   if (rest.empty()) {
-    return fail("add a unit, e.g. " + quote_text(std::string(whole.empty() ? "0" : whole) +
+    return fail("add a unit, e.g. " + detail::quote(std::string(whole.empty() ? "0" : whole) +
                                              (fraction.empty() ? "" : "." + std::string(fraction)) +
                                              std::string(hint_unit)));
   }
@@ -488,7 +534,8 @@ DurationResult read_duration_text(std::string_view text, std::string_view hint_u
   constexpr std::string_view kTooLarge = "too large (the limit is about 292 years)";
   std::int64_t whole_value = 0;
   if (!whole.empty()) {
-    const auto [end, error] = std::from_chars(whole.data(), whole.data() + whole.size(), whole_value);
+    const auto [end, error] =
+        std::from_chars(whole.data(), whole.data() + whole.size(), whole_value);
     if (error != std::errc{}) return fail(std::string(kTooLarge));
   }
   std::int64_t total = 0;
@@ -542,7 +589,11 @@ std::optional<std::string> read_value(const KeySpec& spec, const YAML::Node& val
     using Member = std::remove_cvref_t<decltype(config.*member)>;
     if constexpr (std::is_same_v<Member, std::optional<std::string>>) {
       // An empty value leaves an optional key unset.
-      config.*member = read_text();
+      std::optional<std::string> text = read_text();
+      if (text) {
+        if (auto problem = check_length(spec, *text)) return problem;
+      }
+      config.*member = std::move(text);
       return std::nullopt;
     } else if constexpr (std::is_same_v<Member, std::string>) {
       const std::optional<std::string> text = read_text();
@@ -552,13 +603,11 @@ std::optional<std::string> read_value(const KeySpec& spec, const YAML::Node& val
       return std::nullopt;
     } else if constexpr (std::is_same_v<Member, int> || std::is_same_v<Member, std::size_t>) {
       if (classify(value) != ScalarKind::kInt) return expected_found(spec, describe(value));
-      const std::string& text = value.Scalar();
-      const char* begin = text.data() + (text.front() == '+' ? 1 : 0);
-      std::int64_t parsed = 0;
-      const auto [end, error] = std::from_chars(begin, text.data() + text.size(), parsed);
-      if (error != std::errc{}) return expected_found(spec, text + ", which is out of range");
-      if (auto problem = check_integer(spec, parsed)) return problem;
-      config.*member = static_cast<Member>(parsed);
+      const std::optional<std::int64_t> parsed = detail::to_integer(value.Scalar());
+      if (!parsed) return expected_found(spec, describe(value) + ", which is out of range");
+      if (auto problem = check_integer(spec, *parsed)) return problem;
+      // In [spec.min, spec.max], which every row keeps inside its member's type.
+      config.*member = static_cast<Member>(*parsed);
       return std::nullopt;
     } else if constexpr (std::is_same_v<Member, nanoseconds>) {
       const ScalarKind kind = classify(value);
@@ -567,8 +616,9 @@ std::optional<std::string> read_value(const KeySpec& spec, const YAML::Node& val
         if (kind == ScalarKind::kFloat && text.find_first_of("nNiI") != std::string::npos) {
           return expected_found(spec, describe(value));
         }
-        return expected_found(spec, text + "; add a unit, e.g. " +
-                                        quote_text(text + std::string(unit_of(spec.default_value))));
+        const std::string with_unit = text + std::string(unit_of(spec.default_value));
+        return expected_found(spec,
+                              number_text(text) + "; add a unit, e.g. " + detail::quote(with_unit));
       }
       if (kind != ScalarKind::kString) return expected_found(spec, describe(value));
       const DurationResult result =
@@ -576,7 +626,7 @@ std::optional<std::string> read_value(const KeySpec& spec, const YAML::Node& val
       if (!result.value) return expected_found(spec, result.found);
       // Out of range: echo the value as written ("0ms"), not as normalised.
       if (check_duration(spec, *result.value)) {
-        return expected_found(spec, quote_text(value.Scalar()));
+        return expected_found(spec, detail::quote(value.Scalar()));
       }
       config.*member = *result.value;
       return std::nullopt;
@@ -598,9 +648,9 @@ std::optional<std::string> read_value(const KeySpec& spec, const YAML::Node& val
         }
         names.push_back(entry.name);
       }
-      std::string problem = expected_found(spec, quote_text(*text));
+      std::string problem = expected_found(spec, detail::quote(*text));
       if (auto suggestion = closest(*text, names)) {
-        problem += "; did you mean " + quote_text(*suggestion) + "?";
+        problem += "; did you mean " + detail::quote(*suggestion) + "?";
       }
       return problem;
     }
@@ -613,8 +663,9 @@ std::optional<std::string> check_value(const KeySpec& spec, const InferenceConfi
   auto visitor = [&](auto member) -> std::optional<std::string> {
     using Member = std::remove_cvref_t<decltype(config.*member)>;
     const Member& value = config.*member;
-    if constexpr (std::is_same_v<Member, std::optional<std::string>> ||
-                  std::is_same_v<Member, bool>) {
+    if constexpr (std::is_same_v<Member, std::optional<std::string>>) {
+      return value ? check_length(spec, *value) : std::nullopt;
+    } else if constexpr (std::is_same_v<Member, bool>) {
       return std::nullopt;
     } else if constexpr (std::is_same_v<Member, std::string>) {
       return check_text(spec, value);
@@ -653,21 +704,111 @@ Location value_location(const YAML::Node& key, const YAML::Node& value) {
   return value_at.line == 0 ? key_at : value_at;
 }
 
+// At most this many issues are listed; the rest are only counted, so a file
+// of a million unknown keys still gives a message a person can read.
+constexpr std::size_t kMaxIssues = 50;
+
+// The line (1-based) of the "---" or "..." marker that ends the document
+// before `line` (1-based), if there is one.
+std::optional<int> separator_line_before(std::string_view text, int line) {
+  std::optional<int> found;
+  int number = 1;
+  std::size_t start = 0;
+  while (number <= line && start <= text.size()) {
+    const std::string_view rest = text.substr(start);
+    if (rest.starts_with("---") || rest.starts_with("...")) found = number;
+    const std::size_t end = text.find('\n', start);
+    if (end == std::string_view::npos) break;
+    start = end + 1;
+    ++number;
+  }
+  return found;
+}
+
+// Records where each document yaml-cpp reads begins; ignores the rest.
+class DocumentStarts final : public YAML::EventHandler {
+ public:
+  std::vector<Location> starts;
+
+  void OnDocumentStart(const YAML::Mark& mark) override {
+    starts.push_back(mark.line < 0 ? Location{} : Location{mark.line + 1, mark.column + 1});
+  }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+};
+
+// Where the first `most` documents of `text` begin. Not YAML::LoadAll: on a
+// stray ',' it "reads" a document without consuming anything, forever,
+// allocating as it goes (yaml-cpp 0.7; found by fuzz/config_fuzzer.cpp).
+// Throws what yaml-cpp throws.
+std::vector<Location> document_starts(std::string_view text, std::size_t most) {
+  std::istringstream in{std::string(text)};
+  YAML::Parser parser(in);
+  DocumentStarts handler;
+  while (handler.starts.size() < most && parser.HandleNextDocument(handler)) {
+  }
+  return std::move(handler.starts);
+}
+
+std::string line_column_text(Location at) {
+  return "line " + std::to_string(at.line) + ", column " + std::to_string(at.column);
+}
+
+std::string too_deep_message() {
+  return "collections nest more than " + std::to_string(detail::kMaxConfigNesting) +
+         " levels deep here; a config needs only a few levels: flatten this part of the file";
+}
+
 class Parser {
  public:
   explicit Parser(std::string_view source) : source_(source) {}
 
   void issue(Location at, std::string_view key, std::string message) {
-    issues_.push_back(ConfigIssue{source_, at.line, at.column, std::string(key), std::move(message)});
+    if (issues_.size() >= kMaxIssues) {
+      ++issues_not_listed_;
+      return;
+    }
+    issues_.push_back(
+        ConfigIssue{source_, at.line, at.column, std::string(key), std::move(message)});
   }
 
   void parse(std::string_view yaml_text, InferenceConfig& config) {
+    if (yaml_text.size() > detail::kMaxConfigBytes) {
+      issue({}, "",
+            "the config is " + std::to_string(yaml_text.size()) + " bytes, more than the " +
+                std::to_string(detail::kMaxConfigBytes) +
+                " a config may be; is this the right file?");
+      return;
+    }
+    // yaml-cpp recurses once per nesting level: bound the nesting first.
+    if (const auto excess = detail::find_excess_nesting(yaml_text)) {
+      issue({excess->line, excess->column}, "", too_deep_message());
+      return;
+    }
+    std::vector<Location> documents;
     YAML::Node root;
     try {
-      root = YAML::Load(std::string(yaml_text));
+      documents = document_starts(yaml_text, 2);
+      if (documents.size() < 2) root = YAML::Load(std::string(yaml_text));
+    } catch (const YAML::DeepRecursion& error) {
+      issue({error.mark.line + 1, error.mark.column + 1}, "", too_deep_message());
+      return;
     } catch (const YAML::Exception& error) {
       issue({error.mark.line + 1, error.mark.column + 1}, "",
             "invalid YAML: " + error.msg + "; fix the YAML syntax here (or just before)");
+      return;
+    }
+    if (documents.size() > 1) {
+      second_document(yaml_text, documents[0], documents[1]);
       return;
     }
     if (!root.IsDefined() || root.IsNull()) {
@@ -683,35 +824,90 @@ class Parser {
                 std::string(kModelUriExample) + "\", found " + describe(root));
       return;
     }
+    std::vector<std::pair<YAML::Node, YAML::Node>> sections;
     for (const auto& entry : root) {
       if (entry.first.IsScalar() && entry.first.Scalar() == kInferenceConfigKey) {
-        // An application file: the rest of it is the application's business.
-        const YAML::Node& section = entry.second;
-        if (!section.IsMap()) {
-          issue(value_location(entry.first, section), kInferenceConfigKey,
-                "expected a mapping of config keys, e.g. \"inference_config: {" +
-                    std::string(kModelUriExample) + "}\", found " + describe(section));
-          return;
-        }
-        read_mapping(section, location_of(entry.first), /*at_top_level=*/false, config);
-        return;
+        sections.emplace_back(entry.first, entry.second);
       }
     }
-    read_mapping(root, location_of(root), /*at_top_level=*/true, config);
+    if (sections.empty()) {
+      check_memory(read_mapping(root, location_of(root), /*at_top_level=*/true, config),
+                   location_of(root), config);
+      return;
+    }
+    // An application file: the rest of it is the application's business,
+    // but a second section would be silently ignored.
+    for (std::size_t i = 1; i < sections.size(); ++i) {
+      issue(location_of(sections[i].first), kInferenceConfigKey,
+            "expected one inference_config section, found another (the first is at " +
+                line_column_text(location_of(sections[0].first)) + "); merge them into one");
+    }
+    if (sections.size() > 1) return;
+    const auto& [section_key, section] = sections[0];
+    if (!section.IsMap()) {
+      issue(value_location(section_key, section), kInferenceConfigKey,
+            "expected a mapping of config keys, e.g. \"inference_config: {" +
+                std::string(kModelUriExample) + "}\", found " + describe(section));
+      return;
+    }
+    const Location section_at = location_of(section_key);
+    check_memory(read_mapping(section, section_at, /*at_top_level=*/false, config), section_at,
+                 config);
   }
 
-  std::vector<ConfigIssue> take_issues() { return std::move(issues_); }
+  std::vector<ConfigIssue> take_issues() {
+    if (issues_not_listed_ > 0) {
+      issues_.push_back(ConfigIssue{source_, 0, 0, "",
+                                    "and " + std::to_string(issues_not_listed_) +
+                                        " more problems not listed; fix the ones above first"});
+      issues_not_listed_ = 0;
+    }
+    return std::move(issues_);
+  }
 
  private:
-  void read_mapping(const YAML::Node& mapping, Location mapping_at, bool at_top_level,
-                    InferenceConfig& config) {
-    std::vector<std::pair<std::string, Location>> seen;
+  // The keys a mapping set, with where.
+  using KeyLocations = std::vector<std::pair<std::string, Location>>;
+
+  // A file is one document: whatever follows a "---" would be ignored.
+  void second_document(std::string_view yaml_text, Location first, Location second) {
+    if (const auto separator = separator_line_before(yaml_text, second.line);
+        separator && *separator > first.line) {
+      issue({*separator, 1}, "",
+            "expected one YAML document, found a second one here (the first begins at " +
+                line_column_text(first) +
+                "); inferloop reads only one, so remove the '---' line and what follows, or move "
+                "it to its own file");
+      return;
+    }
+    // No separator: text yaml-cpp cannot read as part of the document
+    // (a stray ',' or bracket) and would otherwise drop silently.
+    issue(second, "",
+          "expected one YAML document, found text here that is not part of it (the document "
+          "begins at " + line_column_text(first) + "); remove it or fix the YAML syntax here");
+  }
+
+  // Whether the config, whose keys are all valid, fits this machine at all.
+  void check_memory(const KeyLocations& keys, Location mapping_at, const InferenceConfig& config) {
+    if (!issues_.empty()) return;
+    const auto problem = detail::loop_memory_problem(config, config.num_features, 1,
+                                                     detail::physical_memory_bytes());
+    if (!problem) return;
+    const auto key = std::find_if(keys.begin(), keys.end(),
+                                  [&](const auto& entry) { return entry.first == problem->key; });
+    issue(key == keys.end() ? mapping_at : key->second, problem->key, problem->message);
+  }
+
+  KeyLocations read_mapping(const YAML::Node& mapping, Location mapping_at, bool at_top_level,
+                            InferenceConfig& config) {
+    KeyLocations seen;
     for (const auto& entry : mapping) {
       const YAML::Node& key = entry.first;
       const Location key_at = location_of(key);
       const std::string name = key.IsScalar() ? key.Scalar() : describe(key);
-      const auto spec = std::find_if(kKeys.begin(), kKeys.end(),
-                                     [&](const KeySpec& candidate) { return candidate.name == name; });
+      const auto spec = std::find_if(kKeys.begin(), kKeys.end(), [&](const KeySpec& candidate) {
+        return candidate.name == name;
+      });
       if (spec == kKeys.end()) {
         unknown_key(name, key_at, at_top_level);
         continue;
@@ -720,9 +916,8 @@ class Parser {
                                       [&](const auto& previous) { return previous.first == name; });
       if (first != seen.end()) {
         issue(key_at, name,
-              "expected each key at most once, found it again (first at line " +
-                  std::to_string(first->second.line) + ", column " +
-                  std::to_string(first->second.column) + "); remove one of them");
+              "expected each key at most once, found it again (first at " +
+                  line_column_text(first->second) + "); remove one of them");
         continue;
       }
       seen.emplace_back(name, key_at);
@@ -731,32 +926,40 @@ class Parser {
       }
     }
     for (const KeySpec& spec : kKeys) {
-      const bool present = std::any_of(seen.begin(), seen.end(),
-                                       [&](const auto& previous) { return previous.first == spec.name; });
+      const bool present = std::any_of(seen.begin(), seen.end(), [&](const auto& previous) {
+        return previous.first == spec.name;
+      });
       if (spec.required && !present) {
         issue(mapping_at, spec.name,
               "required key is missing; add it, e.g. \"" + std::string(kModelUriExample) +
                   "\" (a model file: .json, .ubj or legacy binary, or an MLflow model folder)");
       }
     }
+    return seen;
   }
 
   void unknown_key(const std::string& name, Location at, bool at_top_level) {
+    if (issues_.size() >= kMaxIssues) {
+      ++issues_not_listed_;  // not worth a suggestion nobody will see
+      return;
+    }
     std::vector<std::string_view> candidates(config_keys().begin(), config_keys().end());
     // At the top level, the key may be a misspelt "inference_config:".
     if (at_top_level) candidates.push_back(kInferenceConfigKey);
-    std::string message = "unknown key " + quote_text(name);
+    std::string message = "unknown key " + detail::quote(name);
     if (auto suggestion = closest(name, candidates)) {
-      message += "; did you mean " + quote_text(*suggestion) + "?";
+      message += "; did you mean " + detail::quote(*suggestion) + "?";
     } else {
       candidates.resize(kKeys.size());
       message += "; valid keys are: " + join(candidates);
     }
-    issue(at, name, std::move(message));
+    // The key heads the issue's line: a long one is shown bounded there too.
+    issue(at, name.size() <= kLongestComparedWord ? name : detail::quote(name), std::move(message));
   }
 
   std::string source_;
   std::vector<ConfigIssue> issues_;
+  std::size_t issues_not_listed_ = 0;
 };
 
 std::string join_issues(const std::vector<ConfigIssue>& issues) {
@@ -799,10 +1002,21 @@ ParseResult parse_file(const std::filesystem::path& file) {
   if (status.type() == std::filesystem::file_type::directory) return cannot_open(EISDIR);
   std::ifstream in(file, std::ios::binary);
   if (!in) return cannot_open(errno != 0 ? errno : EIO);
-  std::ostringstream text;
-  text << in.rdbuf();
+  // One byte more than a config may hold, so that parse_text sees a file
+  // too large without this reading all of it (it may be /dev/zero).
+  std::string text(detail::kMaxConfigBytes + 1, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
   if (in.bad()) return cannot_open(errno != 0 ? errno : EIO);
-  return parse_text(text.str(), source);
+  text.resize(static_cast<std::size_t>(in.gcount()));
+  if (text.size() > detail::kMaxConfigBytes) {
+    return ParseResult{{},
+                       {ConfigIssue{source, 0, 0, "",
+                                    "the file is more than " +
+                                        std::to_string(detail::kMaxConfigBytes) +
+                                        " bytes, the most a config may be; is this the right "
+                                        "file?"}}};
+  }
+  return parse_text(text, source);
 }
 
 }  // namespace
@@ -822,6 +1036,13 @@ void InferenceConfig::validate() const {
   for (const KeySpec& spec : kKeys) {
     if (auto problem = check_value(spec, *this)) {
       issues.push_back(ConfigIssue{"<C++>", 0, 0, std::string(spec.name), std::move(*problem)});
+    }
+  }
+  if (issues.empty()) {
+    // The model's num_outputs is not known here: at least one.
+    if (const auto problem = detail::loop_memory_problem(*this, num_features, 1,
+                                                         detail::physical_memory_bytes())) {
+      issues.push_back(ConfigIssue{"<C++>", 0, 0, problem->key, problem->message});
     }
   }
   if (!issues.empty()) throw Error(join_issues(issues));

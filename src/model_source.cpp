@@ -29,6 +29,7 @@
 #include "inferloop/mlflow.hpp"
 #include "inferloop/predictor.hpp"
 #include "mlflow/detail.hpp"
+#include "util/text.hpp"
 
 namespace inferloop {
 namespace {
@@ -66,7 +67,8 @@ std::vector<char> read_bytes(const fs::path& file, std::size_t limit = SIZE_MAX)
 // --- URIs ------------------------------------------------------------------
 
 // "%2F" -> "/". Only file:// URIs are percent-decoded; a plain path is taken
-// literally, since '%' is an ordinary character in a file name.
+// literally, since '%' is an ordinary character in a file name. %00 is
+// refused: a path with a NUL in it opens a shorter path than it shows.
 std::string percent_decode(std::string_view text, const std::string& uri) {
   std::string decoded;
   decoded.reserve(text.size());
@@ -77,11 +79,16 @@ std::string percent_decode(std::string_view text, const std::string& uri) {
     }
     if (i + 2 >= text.size() || !std::isxdigit(static_cast<unsigned char>(text[i + 1])) ||
         !std::isxdigit(static_cast<unsigned char>(text[i + 2]))) {
-      throw Error("model_uri " + single_quoted(uri) + ": bad percent-escape " +
-                  single_quoted(text.substr(i, 3)) +
+      throw Error("model_uri " + detail::quote(uri) + ": bad percent-escape " +
+                  detail::quote(text.substr(i, 3)) +
                   " in the path (expected %XX with two hex digits); write '%' as %25");
     }
-    decoded += static_cast<char>(std::stoi(std::string(text.substr(i + 1, 2)), nullptr, 16));
+    const char byte = static_cast<char>(std::stoi(std::string(text.substr(i + 1, 2)), nullptr, 16));
+    if (byte == '\0') {
+      throw Error("model_uri " + detail::quote(uri) + ": the path holds %00 (a NUL byte), which "
+                  "would cut it short; remove it");
+    }
+    decoded += byte;
     i += 2;
   }
   return decoded;
@@ -107,13 +114,17 @@ std::string uri_scheme(std::string_view uri) {
 
 // file:///abs/path, file://localhost/abs/path, file:/abs/path, file:relative.
 fs::path file_uri_path(const std::string& uri) {
+  if (uri.find('\0') != std::string::npos) {
+    throw Error("model_uri " + detail::quote(uri) + ": it holds a NUL byte, which would cut the "
+                "path short; remove it");
+  }
   std::string_view rest = std::string_view(uri).substr(5);  // after "file:"
   if (rest.starts_with("//")) {
     rest.remove_prefix(2);
     const std::size_t slash = rest.find('/');
     const std::string_view host = rest.substr(0, slash);
     if (!host.empty() && host != "localhost") {
-      throw Error("model_uri " + single_quoted(uri) + ": file:// URI names host " + single_quoted(host) +
+      throw Error("model_uri " + detail::quote(uri) + ": file:// URI names host " + detail::quote(host) +
                   "; only local files can be read: use file:///absolute/path (three slashes)");
     }
     rest = slash == std::string_view::npos ? std::string_view{} : rest.substr(slash);
@@ -121,7 +132,7 @@ fs::path file_uri_path(const std::string& uri) {
   const std::size_t query = rest.find_first_of("?#");
   rest = rest.substr(0, query);
   if (rest.empty()) {
-    throw Error("model_uri " + single_quoted(uri) + ": file URI has no path; " +
+    throw Error("model_uri " + detail::quote(uri) + ": file URI has no path; " +
                 std::string(kPointAtModel) + ", e.g. file:///models/my-model");
   }
   return percent_decode(rest, uri);

@@ -21,6 +21,7 @@
 // by one thread at a time (the loop uses it under its simulation mutex).
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
@@ -41,16 +42,25 @@ class LatencyModel {
  public:
   enum class Kind { kZero, kConstant, kLogNormal, kReplay };
 
+  // The longest latency any model gives: a constant or replayed latency
+  // above it is refused, a lognormal draw above it is this (the saturation
+  // rule). A day is far beyond any inference; the bound keeps simulated
+  // time (publish time + latencies) far from the end of Timestamp's range.
+  static constexpr Timestamp kMaxLatency = std::chrono::hours(24);
+
   // Every prediction is visible the instant its replica starts it.
   static LatencyModel zero();
+  // REQUIRES (throws inferloop::Error otherwise): 0 <= latency <= kMaxLatency.
   static LatencyModel constant(Timestamp latency);
   // The latency itself (not its log) has this mean and standard deviation.
-  // REQUIRES (throws inferloop::Error otherwise): mean > 0, stddev >= 0.
+  // REQUIRES (throws inferloop::Error otherwise): 0 < mean <= kMaxLatency,
+  // 0 <= stddev <= kMaxLatency. Draws are capped at kMaxLatency.
   static LatencyModel lognormal(Timestamp mean, Timestamp stddev);
   // The k-th dispatch (k = 0, 1, ...) takes latencies[k % size]: the
   // recording is cycled when the backtest dispatches more often than the
   // recorded run did. Throws inferloop::Error when `latencies` is empty or
-  // holds a negative value. `source` names the recording in describe().
+  // holds a value outside [0, kMaxLatency]. `source` names the recording in
+  // describe().
   static LatencyModel replay(std::vector<Timestamp> latencies, std::string source = "<memory>");
   // The latencies (completed_at_ns - started_at_ns) of a results file that
   // `inferloop run --results` (or `inferloop backtest --results`) wrote, one
@@ -62,6 +72,9 @@ class LatencyModel {
   static LatencyModel parse(std::string_view spec);
 
   [[nodiscard]] Kind kind() const noexcept { return kind_; }
+  // The longest latency a sampler of this model can return (at most
+  // kMaxLatency).
+  [[nodiscard]] Timestamp max_latency() const noexcept;
   // The spec back as text, e.g. "lognormal:40us,15us" or "replay:run.csv (1200 latencies)".
   [[nodiscard]] std::string describe() const;
   // A fresh sampler: its k-th draw is the k-th dispatch's latency.
@@ -92,8 +105,9 @@ class LatencyModel {
 class LatencySampler {
  public:
   LatencySampler(const LatencyModel& model, std::uint64_t seed);
-  // The next dispatch's latency, never negative.
+  // The next dispatch's latency, in [0, max_latency()].
   Timestamp next();
+  [[nodiscard]] Timestamp max_latency() const noexcept { return model_.max_latency(); }
 
  private:
   // A copy, not a reference: `LatencyModel::parse(spec).sampler(seed)` must

@@ -59,8 +59,15 @@ class ManualClock final : public Clock {
                                           std::memory_order_relaxed)) {
     }
   }
+  // Saturates at the largest Timestamp instead of wrapping to negative time.
   void advance(Timestamp by) noexcept {
-    if (by.count() > 0) now_ns_.fetch_add(by.count(), std::memory_order_acq_rel);
+    if (by.count() <= 0) return;
+    auto current = now_ns_.load(std::memory_order_relaxed);
+    std::int64_t next = 0;
+    do {
+      if (__builtin_add_overflow(current, by.count(), &next)) next = Timestamp::max().count();
+    } while (!now_ns_.compare_exchange_weak(current, next, std::memory_order_acq_rel,
+                                            std::memory_order_relaxed));
   }
 
  private:

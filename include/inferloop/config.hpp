@@ -4,10 +4,16 @@
 // from YAML with load_config(): a file that is either the mapping itself or a
 // larger application file that holds it under `inference_config:`.
 //
-// Every key, its type and its default is listed in docs/configuration.md and
-// in the table at the top of src/config.cpp; the two are kept in step by a
-// test. Unknown keys are errors with a "did you mean" hint, and every error
-// names the file, line:column, the key, what was expected and what was found.
+// Every key, its type, its default and its range is listed in
+// docs/configuration.md and in the table at the top of src/config.cpp; the
+// two are kept in step by a test. Unknown keys are errors with a "did you
+// mean" hint, and every error names the file, line:column, the key, what was
+// expected and what was found (quoted, at most 80 characters of it).
+//
+// Input is bounded: a config is at most 1 MiB, nests at most 64 levels, holds
+// one YAML document and at most one inference_config section. A config that
+// cannot fit in this machine's physical memory (history_capacity x max_rows
+// ..., see docs/configuration.md#limits) is refused like a bad value.
 #pragma once
 
 #include <chrono>
@@ -52,20 +58,21 @@ struct InferenceConfig {
   // --- inferloop's own keys ----------------------------------------------
   // "cpu", "cuda" or "cuda:N"; passed to the predictor.
   std::string device = "cpu";
-  // Features per row. 0 = take it from the model; when set, it must match the
-  // model (and the MLmodel signature, when there is one).
+  // Features per row, 0..10'000'000. 0 = take it from the model; when set, it
+  // must match the model (and the MLmodel signature, when there is one).
   std::size_t num_features = 0;
   // Largest number of rows (instruments) in one snapshot. 1..1'000'000.
   std::size_t max_rows = 1;
   WaitStrategy wait_strategy = WaitStrategy::kSpinThenBlock;
-  // How long a waiting thread spins before it sleeps (kSpinThenBlock).
+  // How long a waiting thread spins before it sleeps (kSpinThenBlock); <= 1 s.
   std::chrono::nanoseconds spin_duration = std::chrono::microseconds(50);
-  // Period of kInterval.
+  // Period of kInterval; 1 ns..1 day.
   std::chrono::nanoseconds interval = std::chrono::milliseconds(1);
-  // How long start() waits for the first result before it fails. 0 = do not
-  // wait for a first result at all.
+  // How long start() waits for the first result before it fails, at most a
+  // day. 0 = do not wait for a first result at all.
   std::chrono::nanoseconds startup_timeout = std::chrono::seconds(10);
-  // Results kept for history(); 0 = no history. Oldest dropped first, counted.
+  // Results kept for history(), 0..100'000'000; 0 = no history. Oldest
+  // dropped first, counted.
   std::size_t history_capacity = 0;
   OutputKind output = OutputKind::kTransformed;
   // XGBoostPredictor: one booster shared by all replicas (each with its own
@@ -88,16 +95,18 @@ struct InferenceConfig {
   // ~/.cache/inferloop.
   std::string model_cache_dir;
   // How often a running loop asks MLflow whether a moving reference (alias,
-  // stage, latest) names a new version, and swaps it in when it does. 0 = never
-  // (InferenceLoop::reload() still works).
+  // stage, latest) names a new version, and swaps it in when it does; at most
+  // a day. 0 = never (InferenceLoop::reload() still works).
   std::chrono::nanoseconds model_refresh_interval{0};
   // Start from the cached copy of a model resolved by version (models:/name/3,
   // runs:/, a logged model id) when the tracking server cannot be reached.
   bool use_cache_when_offline = false;
-  // Largest model file downloaded from MLflow, in bytes.
+  // Largest model file downloaded from MLflow, in bytes (1 byte..1 TiB).
   std::size_t max_artifact_bytes = std::size_t{2} << 30;
 
-  // Throws inferloop::Error listing every problem found (one per line).
+  // Throws inferloop::Error listing every problem found (one per line): each
+  // key against its range, then the memory the loop needs at the least
+  // against this machine's (with num_features as set, one output).
   void validate() const;
 };
 

@@ -123,7 +123,9 @@ void BacktestDriver::on_publish(const FeatureSnapshot& snapshot) noexcept {
     }
     deliver(/*block=*/false, kMaxUndelivered);
   } catch (const std::exception& e) {
-    arriving_ = nullptr;
+    // The simulator refused the snapshot before taking it (a time past the
+    // end of Timestamp): its job goes back to the pool.
+    if (arriving_ != nullptr) recycle(std::exchange(arriving_, nullptr));
     // Not a prediction (feature_seq 0): counted as a source error.
     counters_.dispatch().source_errors.add();
     errors_.report({"backtest: could not take snapshot " + std::to_string(snapshot.feature_seq) +

@@ -1,7 +1,15 @@
 // LatencyModel and LatencySampler: see include/inferloop/backtest.hpp.
+//
+// Bounds: every latency a model can give is in [0, kMaxLatency] (a day):
+// constant and replayed latencies are checked when the model is built, and
+// a lognormal draw above it is capped (its parameters are bounded too, so
+// the draw itself is always finite). The simulator adds latencies to
+// timestamps; with this bound it can refuse, up front, a snapshot whose
+// result could land past the largest Timestamp (ReplicaSimulator::arrive).
+// Numbers in specs and results files are read with the checked helpers,
+// and messages quote input with detail::quote.
 #include <algorithm>
 #include <cerrno>
-#include <charconv>
 #include <cmath>
 #include <cstring>
 #include <fstream>
@@ -12,6 +20,8 @@
 #include "inferloop/backtest.hpp"
 #include "inferloop/config.hpp"
 #include "inferloop/error.hpp"
+#include "util/checked.hpp"
+#include "util/text.hpp"
 
 namespace inferloop {
 namespace {
@@ -21,8 +31,11 @@ constexpr const char* kSpecExamples =
     "deviation of the latency), replay:results.csv (a file written by `inferloop run "
     "--results`); units: ns, us, ms, s";
 
+using detail::duration_text;
+using detail::quote;
+
 [[noreturn]] void bad_spec(std::string_view spec, const std::string& why) {
-  throw Error("invalid latency spec '" + std::string(spec) + "': " + why + "; " + kSpecExamples);
+  throw Error("invalid latency spec " + quote(spec) + ": " + why + "; " + kSpecExamples);
 }
 
 Timestamp spec_duration(std::string_view spec, std::string_view what, std::string_view text) {
@@ -31,14 +44,6 @@ Timestamp spec_duration(std::string_view spec, std::string_view what, std::strin
   } catch (const Error& e) {
     bad_spec(spec, std::string(what) + ": " + e.what());
   }
-}
-
-std::string text_of(Timestamp d) {
-  const auto ns = d.count();
-  if (ns != 0 && ns % 1'000'000'000 == 0) return std::to_string(ns / 1'000'000'000) + "s";
-  if (ns != 0 && ns % 1'000'000 == 0) return std::to_string(ns / 1'000'000) + "ms";
-  if (ns != 0 && ns % 1'000 == 0) return std::to_string(ns / 1'000) + "us";
-  return std::to_string(ns) + "ns";
 }
 
 std::vector<std::string_view> split_commas(std::string_view line) {
@@ -63,9 +68,10 @@ double unit_interval(std::mt19937_64& engine) {
 LatencyModel LatencyModel::zero() { return LatencyModel{}; }
 
 LatencyModel LatencyModel::constant(Timestamp latency) {
-  if (latency.count() < 0) {
-    throw Error("LatencyModel::constant: latency " + std::to_string(latency.count()) +
-                "ns is negative; a latency is a duration >= 0");
+  if (latency.count() < 0 || latency > kMaxLatency) {
+    throw Error("LatencyModel::constant: latency " + duration_text(latency) +
+                " is outside [0s, " + duration_text(kMaxLatency) + "]; a latency is a duration "
+                "from 0 to a day");
   }
   LatencyModel model;
   model.kind_ = latency.count() == 0 ? Kind::kZero : Kind::kConstant;
@@ -74,9 +80,11 @@ LatencyModel LatencyModel::constant(Timestamp latency) {
 }
 
 LatencyModel LatencyModel::lognormal(Timestamp mean, Timestamp stddev) {
-  if (mean.count() <= 0 || stddev.count() < 0) {
-    throw Error("LatencyModel::lognormal: needs mean > 0 and stddev >= 0, got mean " +
-                text_of(mean) + ", stddev " + text_of(stddev) + "; e.g. lognormal:40us,15us");
+  if (mean.count() <= 0 || stddev.count() < 0 || mean > kMaxLatency || stddev > kMaxLatency) {
+    throw Error("LatencyModel::lognormal: needs 0 < mean <= " + duration_text(kMaxLatency) +
+                " and 0 <= stddev <= " + duration_text(kMaxLatency) + ", got mean " +
+                duration_text(mean) + ", stddev " + duration_text(stddev) +
+                "; e.g. lognormal:40us,15us");
   }
   LatencyModel model;
   model.kind_ = Kind::kLogNormal;
@@ -98,9 +106,10 @@ LatencyModel LatencyModel::replay(std::vector<Timestamp> latencies, std::string 
                 "`inferloop run CONFIG --features CSV --results FILE` and replay FILE");
   }
   for (std::size_t i = 0; i < latencies.size(); ++i) {
-    if (latencies[i].count() < 0) {
-      throw Error("latency replay from " + source + ": latency " + std::to_string(i + 1) +
-                  " is negative (" + std::to_string(latencies[i].count()) + "ns)");
+    if (latencies[i].count() < 0 || latencies[i] > kMaxLatency) {
+      throw Error("latency replay from " + source + ": latency " + std::to_string(i + 1) + " (" +
+                  duration_text(latencies[i]) + ") is outside [0s, " + duration_text(kMaxLatency) +
+                  "]");
     }
   }
   LatencyModel model;
@@ -153,25 +162,28 @@ LatencyModel LatencyModel::replay_file(const std::filesystem::path& results_csv)
     // The rows of one multi-row result repeat its feature_seq: one latency each.
     if (cells[seq_column] == previous_seq) continue;
     previous_seq = std::string(cells[seq_column]);
+    const std::string where = name + ":" + std::to_string(line_number);
     auto integer = [&](std::size_t column, std::string_view what) {
-      const std::string_view cell = cells[column];
-      std::int64_t value = 0;
-      const auto [end, ec] = std::from_chars(cell.data(), cell.data() + cell.size(), value);
-      if (ec != std::errc{} || end != cell.data() + cell.size()) {
-        throw Error(name + ":" + std::to_string(line_number) + ": column " +
-                    std::to_string(column + 1) + " ('" + std::string(what) +
-                    "'): expected integer nanoseconds, found '" + std::string(cell) + "'");
-      }
-      return value;
+      return detail::parse_integer<std::int64_t>(
+          cells[column], where + ": column " + std::to_string(column + 1) + " ('" +
+                             std::string(what) + "')");
     };
     const std::int64_t started = integer(started_column, "started_at_ns");
     const std::int64_t completed = integer(completed_column, "completed_at_ns");
     if (completed < started) {
-      throw Error(name + ":" + std::to_string(line_number) + ": completed_at_ns " +
-                  std::to_string(completed) + " is before started_at_ns " +
-                  std::to_string(started) + "; the file is not a valid results file");
+      throw Error(where + ": completed_at_ns " + std::to_string(completed) +
+                  " is before started_at_ns " + std::to_string(started) +
+                  "; the file is not a valid results file");
     }
-    latencies.emplace_back(completed - started);
+    // completed >= started, but the difference may still overflow.
+    std::int64_t latency = 0;
+    if (__builtin_sub_overflow(completed, started, &latency) || latency > kMaxLatency.count()) {
+      throw Error(where + ": completed_at_ns " + std::to_string(completed) + " - started_at_ns " +
+                  std::to_string(started) + " is longer than " + duration_text(kMaxLatency) +
+                  ", the longest latency a backtest replays; the file is not a valid results "
+                  "file");
+    }
+    latencies.emplace_back(latency);
   }
   if (!have_header) {
     throw Error(name + ": is empty; replay:FILE takes a results file written by `inferloop run "
@@ -193,9 +205,15 @@ LatencyModel LatencyModel::parse(std::string_view spec) {
     if (name == "constant" || name == "lognormal" || name == "replay") {
       bad_spec(spec, "'" + std::string(name) + "' needs an argument after ':'");
     }
-    bad_spec(spec, "unknown latency model '" + std::string(name) + "'");
+    bad_spec(spec, "unknown latency model " + quote(name));
   }
-  if (name == "constant") return constant(spec_duration(spec, "constant latency", argument));
+  if (name == "constant") {
+    const Timestamp latency = spec_duration(spec, "constant latency", argument);
+    if (latency > kMaxLatency) {
+      bad_spec(spec, "the latency must be at most " + duration_text(kMaxLatency));
+    }
+    return constant(latency);
+  }
   if (name == "lognormal") {
     const std::size_t comma = argument.find(',');
     if (comma == std::string_view::npos) {
@@ -204,10 +222,14 @@ LatencyModel LatencyModel::parse(std::string_view spec) {
     const Timestamp mean = spec_duration(spec, "lognormal mean", argument.substr(0, comma));
     const Timestamp stddev = spec_duration(spec, "lognormal stddev", argument.substr(comma + 1));
     if (mean.count() <= 0) bad_spec(spec, "the lognormal mean must be above 0");
+    if (mean > kMaxLatency || stddev > kMaxLatency) {
+      bad_spec(spec, "the lognormal mean and stddev must each be at most " +
+                         duration_text(kMaxLatency));
+    }
     return lognormal(mean, stddev);
   }
   if (name == "replay") return replay_file(std::filesystem::path(std::string(argument)));
-  bad_spec(spec, "unknown latency model '" + std::string(name) + "'");
+  bad_spec(spec, "unknown latency model " + quote(name));
 }
 
 std::string LatencyModel::describe() const {
@@ -215,13 +237,27 @@ std::string LatencyModel::describe() const {
     case Kind::kZero:
       return "zero";
     case Kind::kConstant:
-      return "constant:" + text_of(constant_);
+      return "constant:" + duration_text(constant_);
     case Kind::kLogNormal:
-      return "lognormal:" + text_of(mean_) + "," + text_of(stddev_);
+      return "lognormal:" + duration_text(mean_) + "," + duration_text(stddev_);
     case Kind::kReplay:
       return "replay:" + source_ + " (" + std::to_string(replay_.size()) + " latencies, cycled)";
   }
   return "unknown";
+}
+
+Timestamp LatencyModel::max_latency() const noexcept {
+  switch (kind_) {
+    case Kind::kZero:
+      return Timestamp{0};
+    case Kind::kConstant:
+      return constant_;
+    case Kind::kLogNormal:
+      return kMaxLatency;
+    case Kind::kReplay:
+      return *std::max_element(replay_.begin(), replay_.end());
+  }
+  return kMaxLatency;
 }
 
 LatencySampler LatencyModel::sampler(std::uint64_t seed) const { return {*this, seed}; }
@@ -245,9 +281,11 @@ Timestamp LatencySampler::next() {
       const double u2 = unit_interval(engine_);
       const double z = std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * std::numbers::pi * u2);
       const double latency_ns = std::exp(model_.mu_ + model_.sigma_ * z);
-      // Clamp far below int64's range: a latency of 100 days is already absurd.
-      constexpr double kMaxNs = 8.64e15;
-      return Timestamp{static_cast<std::int64_t>(std::llround(std::min(latency_ns, kMaxNs)))};
+      // The saturation rule (docs/backtesting.md): a draw beyond kMaxLatency
+      // is kMaxLatency. mu and sigma are finite for bounded parameters, so
+      // the draw is finite or +inf, never NaN; min() handles both.
+      const double capped = std::min(latency_ns, static_cast<double>(LatencyModel::kMaxLatency.count()));
+      return Timestamp{static_cast<std::int64_t>(std::llround(capped))};
     }
   }
   return Timestamp{0};

@@ -18,6 +18,14 @@
 //   - results complete in (visible_at, feature_seq) order; at one instant,
 //     every completion happens before the pending snapshot is dispatched.
 //
+// Time never wraps: arrive() refuses, before changing anything, a snapshot
+// whose result could become visible past the largest Timestamp. A snapshot
+// that arrives at t starts by t + L at the latest (L = the latency model's
+// longest latency: the running predictions it waits for all started by t)
+// and is visible by t + 2L, so checking t + 2L at arrival covers every sum
+// the simulation will form; dispatch() adds with checked_add all the same
+// and saturates at Timestamp's maximum rather than wrap.
+//
 // Threads: not thread-safe; the backtest engine calls it under its mutex.
 // A plain value: copying it forks the simulation (idle_at() relies on this).
 #pragma once
@@ -32,7 +40,10 @@
 
 #include "inferloop/backtest.hpp"
 #include "inferloop/clock.hpp"
+#include "inferloop/error.hpp"
+#include "util/checked.hpp"
 #include "util/round_robin.hpp"
+#include "util/text.hpp"
 
 namespace inferloop::detail {
 
@@ -77,8 +88,20 @@ class ReplicaSimulator {
 
   // A snapshot published at `published_at` (>= every earlier call's time;
   // an earlier one is treated as arriving at the simulation's current time).
+  // Throws inferloop::Error, having changed nothing, when its result could
+  // become visible past the largest Timestamp (see the file comment).
   void arrive(std::uint64_t feature_seq, Timestamp published_at, SimListener& listener) {
     const Timestamp at = std::max(published_at, now_);
+    const Timestamp horizon = 2 * sampler_.max_latency();
+    if (!checked_add(at, horizon)) {
+      // The engine says which snapshot: "could not take snapshot N: ...".
+      throw Error("arriving at " + std::to_string(at.count()) +
+                  "ns, its result could become visible up to " + duration_text(horizon) +
+                  " later (twice the latency model's longest latency), past the largest time a "
+                  "Timestamp holds (" +
+                  std::to_string(Timestamp::max().count()) +
+                  "ns, in the year 2262); publish times must stay at least that far below it");
+    }
     advance(at, listener);
     SimJob job;
     job.feature_seq = feature_seq;
@@ -168,7 +191,8 @@ class ReplicaSimulator {
     if (!index) return;
     job.replica_id = static_cast<std::uint32_t>(*index);
     job.started_at = start;
-    job.visible_at = start + sampler_.next();
+    // arrive() checked that this fits; saturate rather than wrap if not.
+    job.visible_at = checked_add(start, sampler_.next()).value_or(Timestamp::max());
     replicas_[*index] = job;
     if (!arriving) pending_.reset();
     listener.on_dispatch(job, arriving);

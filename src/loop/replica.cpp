@@ -117,7 +117,11 @@ void Replica::thread_main(WaitStrategy strategy, std::chrono::nanoseconds spin,
     // so wait with the loop's strategy (spinning first). Otherwise sleep
     // until a hand-over, a stop, or being primed.
     if (primed_.exchange(false, std::memory_order_seq_cst)) {
-      wait_until(wake_, [&] { return has_job() || stopping(); }, strategy, spin);
+      // Polite spinning (a sched_yield per poll): the poller yields right
+      // after a hand-over, so where this thread shares a core with it, it
+      // runs then; on a core of its own it still sees the work at once.
+      wait_until(wake_, [&] { return has_job() || stopping(); }, strategy, spin,
+                 /*spins_per_yield=*/1);
     } else {
       wait_until(
           wake_,

@@ -41,8 +41,9 @@
 #include "inferloop/mlflow.hpp"
 #include "mlflow/detail.hpp"
 #include "mlflow/rest.hpp"
-#include "util/text.hpp"
 #include "s3/s3_client.hpp"
+#include "util/checked.hpp"
+#include "util/text.hpp"
 
 namespace inferloop {
 namespace {
@@ -59,6 +60,36 @@ constexpr int kMaxListingDepth = 32;
 constexpr auto kStaleTemporary = std::chrono::hours(1);
 
 std::string single_quoted(std::string_view text) { return "'" + std::string(text) + "'"; }
+
+// A registry version as the server writes it (MLflow sends a string, "3";
+// a number is taken too): a positive decimal integer in int64's range, or
+// nullopt. The version goes into request URLs, cache refs and messages, so
+// only the canonical digits are kept.
+std::optional<std::string> registry_version(const nlohmann::json& number) {
+  std::optional<std::int64_t> value;
+  if (number.is_string()) value = detail::to_integer(number.get_ref<const std::string&>());
+  if (number.is_number_unsigned() && number.get<std::uint64_t>() <= INT64_MAX) {
+    value = static_cast<std::int64_t>(number.get<std::uint64_t>());
+  }
+  if (!value || *value < 1) return std::nullopt;
+  return std::to_string(*value);
+}
+
+// A JSON value from an answer, for a message: a scalar as JSON text,
+// bounded; a collection by its type only (dump() recurses once per nesting
+// level, and an answer may nest as deep as its size allows).
+std::string json_text(const nlohmann::json& value) {
+  if (!value.is_primitive()) return std::string("a JSON ") + value.type_name();
+  return detail::quote(value.dump());
+}
+
+[[noreturn]] void bad_version(const std::string& uri, std::string_view lookup,
+                              const nlohmann::json& number) {
+  throw Error("model_uri " + single_quoted(uri) + ": the " + std::string(lookup) +
+              " answered version " + json_text(number) +
+              ", which is not a positive integer in [1, 9223372036854775807]; is the tracking "
+              "server MLflow?");
+}
 
 std::string join_path(const std::string& base, const std::string& rest) {
   if (rest.empty()) return base;
@@ -249,9 +280,10 @@ std::string MlflowClient::Impl::moving_version(const ModelUri& parsed, std::vect
                   "model_version.version; is the tracking server MLflow 2.3 or later?");
     }
     const nlohmann::json& number = (*version)["version"];
-    const std::string text = number.is_string() ? number.get<std::string>() : number.dump();
-    note(trace, "alias " + parsed.name + "@" + parsed.alias + " -> version " + text);
-    return text;
+    const std::optional<std::string> text = registry_version(number);
+    if (!text) bad_version(uri, "alias lookup", number);
+    note(trace, "alias " + parsed.name + "@" + parsed.alias + " -> version " + *text);
+    return *text;
   }
 
   // latest / stage. The server canonicalises stage names, but older ones
@@ -280,26 +312,24 @@ std::string MlflowClient::Impl::moving_version(const ModelUri& parsed, std::vect
     if (!stage.empty()) query.emplace_back("stages", stage);
     answer = rest.get_json(api(uri, "registered-models/get-latest-versions?" + rest.query(query)), call);
   }
-  long long best = -1;
+  std::int64_t best = 0;
   std::string best_text;
   if (const auto versions = answer.find("model_versions"); versions != answer.end() && versions->is_array()) {
     for (const nlohmann::json& version : *versions) {
       if (!version.is_object() || !version.contains("version")) continue;
       const nlohmann::json& number = version["version"];
-      const std::string text = number.is_string() ? number.get<std::string>() : number.dump();
-      long long value = -1;
-      try {
-        value = std::stoll(text);
-      } catch (const std::exception&) {
-        continue;
-      }
+      // A version that is not a number would otherwise be skipped silently,
+      // and "latest" would name an older one.
+      const std::optional<std::string> text = registry_version(number);
+      if (!text) bad_version(uri, "latest-versions lookup", number);
+      const std::int64_t value = *detail::to_integer(*text);
       if (value > best) {
         best = value;
-        best_text = std::to_string(value);
+        best_text = *text;
       }
     }
   }
-  if (best < 0) {
+  if (best == 0) {
     throw Error("model_uri " + single_quoted(uri) + ": registered model " + single_quoted(parsed.name) +
                 (stage.empty() ? " has no versions"
                                : " has no version in stage " + single_quoted(stage)) +
@@ -437,7 +467,9 @@ Target MlflowClient::Impl::locate(const ModelUri& parsed, std::vector<std::strin
       if (target.listing->empty()) {
         const nlohmann::json& experiment = info.contains("experiment_id") ? info["experiment_id"] : nlohmann::json();
         const std::string experiment_id =
-            experiment.is_string() ? experiment.get<std::string>() : experiment.is_null() ? "" : experiment.dump();
+            experiment.is_string()      ? experiment.get<std::string>()
+            : experiment.is_primitive() && !experiment.is_null() ? experiment.dump()
+                                                                 : "";
         if (auto logged = logged_model_fallback(parsed, experiment_id, trace)) {
           target.artifact_uri = *logged;
           target.listing.reset();
@@ -555,9 +587,15 @@ void MlflowClient::Impl::list_tree(const std::string& model_uri, const ArtifactL
       continue;
     }
     const auto size = entry.find("file_size");
-    if (size == entry.end() || !size->is_number_integer() || size->get<long long>() < 0) {
-      throw Error("model_uri " + single_quoted(model_uri) + ": the artifact listing gives no file_size for " +
-                  single_quoted(join_path(shown_folder, name)) + "; check the tracking server's artifact store");
+    // A size is a non-negative integer; nlohmann keeps a negative one as
+    // number_integer and a fraction as number_float, and refuses neither.
+    if (size == entry.end() || !size->is_number_unsigned()) {
+      throw Error("model_uri " + single_quoted(model_uri) + ": the artifact listing gives " +
+                  (size == entry.end() ? std::string("no file_size")
+                                       : "file_size " + json_text(*size) +
+                                             ", not a byte count in [0, 18446744073709551615],") +
+                  " for " + single_quoted(join_path(shown_folder, name)) +
+                  "; check the tracking server's artifact store");
     }
     const auto bytes = size->get<std::uint64_t>();
     check_listed_size(model_uri, join_path(shown_folder, name), bytes, options.max_artifact_bytes);

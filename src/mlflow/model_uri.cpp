@@ -12,6 +12,13 @@
 // s3://bucket/key follows MLflow's S3 artifact repository: the bucket is the
 // host and the key the path, taken literally (not percent-decoded).
 //
+// Input bounds: a URI is at most kMaxModelUriBytes long and holds no NUL
+// (a path with one would name a shorter file than it shows); every part of
+// it a message shows is quoted with detail::quote, so a message stays short
+// whatever the URI holds. The one percent-decoded form (an artifact-proxy
+// URL's path) is checked after decoding, so %00, %2F%2E%2E and the like
+// cannot smuggle a NUL or a ".." segment past the checks.
+//
 // Thread safety: reentrant.
 #include <curl/curl.h>
 
@@ -23,6 +30,7 @@
 #include "inferloop/error.hpp"
 #include "inferloop/mlflow.hpp"
 #include "mlflow/detail.hpp"
+#include "util/text.hpp"
 
 namespace inferloop {
 namespace {
@@ -37,10 +45,15 @@ constexpr std::string_view kForms =
 
 constexpr std::string_view kProxyPath = "/api/2.0/mlflow-artifacts/artifacts";
 
-std::string single_quoted(std::string_view text) { return "'" + std::string(text) + "'"; }
+// The longest model URI taken apart: the config's model_uri key allows as
+// much (PATH_MAX on Linux); no registry name, run id or artifact path needs
+// more.
+constexpr std::size_t kMaxModelUriBytes = 4096;
+
+using detail::quote;
 
 [[noreturn]] void malformed(const std::string& uri, const std::string& problem) {
-  throw Error("model_uri " + single_quoted(uri) + ": " + problem + "; " + std::string(kForms));
+  throw Error("model_uri " + quote(uri) + ": " + problem + "; " + std::string(kForms));
 }
 
 std::string lower(std::string_view text) {
@@ -100,7 +113,7 @@ void check_segments(const std::string& uri, const std::vector<std::string_view>&
   for (std::string_view segment : segments) {
     if (segment.empty()) malformed(uri, "the path has an empty segment ('//')");
     if (segment == "." || segment == "..") {
-      malformed(uri, "the path has a " + single_quoted(segment) + " segment; write the artifact path "
+      malformed(uri, "the path has a " + quote(segment) + " segment; write the artifact path "
                      "without it");
     }
   }
@@ -141,7 +154,7 @@ ModelUri parse_models(const std::string& uri, std::string_view rest) {
     parsed.kind = ModelUri::Kind::kRegistryStage;
     parsed.stage = std::string(second);
   } else {
-    malformed(uri, single_quoted(second) + " after the model name is neither a version (digits), "
+    malformed(uri, quote(second) + " after the model name is neither a version (digits), "
                    "'latest', nor a stage (Production, Staging, Archived, None)");
   }
   parsed.path = join(segments, 2);
@@ -154,8 +167,9 @@ ModelUri parse_runs(const std::string& uri, std::string_view rest) {
   if (path.empty()) malformed(uri, "runs:/ needs a run id and an artifact path");
   check_segments(uri, segments);
   if (segments.size() < 2) {
-    malformed(uri, "runs:/" + std::string(path) + " has no artifact path after the run id "
-                   "(e.g. runs:/" + std::string(path) + "/model)");
+    const std::string run = "runs:/" + std::string(path);
+    malformed(uri, quote(run) + " has no artifact path after the run id (e.g. " +
+                       quote(run + "/model") + ")");
   }
   ModelUri parsed;
   parsed.kind = ModelUri::Kind::kRun;
@@ -193,7 +207,7 @@ ModelUri parse_http(const std::string& uri, std::string_view scheme) {
   const std::size_t proxy = rest.find(kProxyPath);
   const std::size_t after = proxy + kProxyPath.size();
   if (proxy == std::string_view::npos || rest.size() <= after + 1 || rest[after] != '/') {
-    throw Error("model_uri " + single_quoted(uri) + ": an http(s) model URI must be a URL of MLflow's "
+    throw Error("model_uri " + quote(uri) + ": an http(s) model URI must be a URL of MLflow's "
                 "artifact proxy, <tracking server>" + std::string(kProxyPath) + "/<path>; for a "
                 "registered model use models:/<name>/<version> with MLFLOW_TRACKING_URI set");
   }
@@ -233,14 +247,14 @@ ModelUri parse_s3(const std::string& uri, std::string_view rest) {
   const std::size_t slash = rest.find('/');
   const std::string_view bucket = rest.substr(0, slash);
   if (!valid_bucket(bucket)) {
-    malformed(uri, single_quoted(bucket) + " is not an S3 bucket name (3 to 63 lowercase letters, digits, '.' "
+    malformed(uri, quote(bucket) + " is not an S3 bucket name (3 to 63 lowercase letters, digits, '.' "
                    "and '-', starting and ending with a letter or digit)");
   }
   std::string_view key = slash == std::string_view::npos ? std::string_view{} : rest.substr(slash + 1);
   while (key.ends_with('/')) key.remove_suffix(1);
   if (key.empty()) {
-    malformed(uri, "s3://" + std::string(bucket) + " names a whole bucket; add the key of the model folder "
-                   "or file: s3://" + std::string(bucket) + "/<key>");
+    malformed(uri, quote("s3://" + std::string(bucket)) + " names a whole bucket; add the key of the "
+                   "model folder or file: s3://<bucket>/<key>");
   }
   check_segments(uri, split_path(key));
   if (key.find('\0') != std::string_view::npos) malformed(uri, "the key holds a NUL byte");
@@ -277,6 +291,14 @@ bool ModelUri::needs_tracking_server() const noexcept {
 
 ModelUri parse_model_uri(const std::string& uri) {
   if (uri.empty()) malformed(uri, "it is empty");
+  if (uri.size() > kMaxModelUriBytes) {
+    malformed(uri, "it is longer than the " + std::to_string(kMaxModelUriBytes) +
+                       " bytes a model URI may be");
+  }
+  if (const std::size_t nul = uri.find('\0'); nul != std::string::npos) {
+    malformed(uri, "it holds a NUL byte (at byte " + std::to_string(nul) +
+                       "), which would cut the path short");
+  }
   const std::string scheme = detail::model_uri_scheme(uri);
   if (scheme.empty() || scheme == "file") {
     ModelUri parsed;
@@ -292,9 +314,9 @@ ModelUri parse_model_uri(const std::string& uri) {
   if (scheme == "http" || scheme == "https") return parse_http(uri, scheme);
   if (scheme == "s3") return parse_s3(uri, rest);
   if (scheme == "gs" || scheme == "wasbs" || scheme == "wasb" || scheme == "abfss" || scheme == "abfs") {
-    throw Error("model_uri " + single_quoted(uri) + ": " + detail::unsupported_store_text(scheme));
+    throw Error("model_uri " + quote(uri) + ": " + detail::unsupported_store_text(scheme));
   }
-  malformed(uri, "scheme '" + scheme + ":' is not one inferloop resolves");
+  malformed(uri, "scheme " + quote(scheme + ":") + " is not one inferloop resolves");
 }
 
 }  // namespace inferloop

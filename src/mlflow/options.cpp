@@ -5,8 +5,11 @@
 // The environment variables and their defaults are the ones MLflow's Python
 // client reads (mlflow/environment_variables.py), so a process that already
 // works with `mlflow` works with inferloop unchanged. A value that does not
-// parse is an error naming the variable, never silently the default: a typo
-// in MLFLOW_HTTP_REQUEST_TIMEOUT should not turn into a 120 s hang.
+// parse, or lies outside its range (kLimits below), is an error naming the
+// variable, the range and the value, never silently the default or a
+// clamp: a typo in MLFLOW_HTTP_REQUEST_TIMEOUT should not turn into a 120 s
+// hang, and no value may round or overflow into "no timeout at all" (libcurl
+// reads a timeout of 0 ms as none). Members set in C++ get the same ranges.
 //
 // Thread safety: reentrant (getenv is only read).
 #include <curl/curl.h>
@@ -24,6 +27,8 @@
 #include "inferloop/error.hpp"
 #include "inferloop/mlflow.hpp"
 #include "mlflow/detail.hpp"
+#include "util/checked.hpp"
+#include "util/text.hpp"
 
 namespace inferloop {
 namespace {
@@ -39,33 +44,63 @@ std::string trimmed(std::string_view text) {
   return std::string(text);
 }
 
-[[noreturn]] void bad_env(const char* name, const std::string& value, const std::string& expected) {
-  throw Error("environment variable " + std::string(name) + "='" + value + "': expected " + expected +
-              "; fix or unset it");
+using std::chrono::milliseconds;
+using std::chrono::nanoseconds;
+
+// The ranges every retry and timeout setting must lie in, from the
+// environment or from MlflowOptions' members. Each wait is added to a clock
+// reading, so none may come near the clock's range; a day is far beyond any
+// sensible value.
+constexpr int kMaxRetries = 100;
+constexpr double kMaxBackoffSeconds = 600;  // backoff factor and jitter
+constexpr milliseconds kShortestTimeout{1};  // less rounds to 0 ms: "no timeout"
+constexpr milliseconds kLongestWait = std::chrono::hours(24);
+
+// Runs `read`; an Error it throws gets "; fix or unset it" appended, since
+// the value came from the environment.
+template <typename Read>
+auto from_variable(Read read) {
+  try {
+    return read();
+  } catch (const Error& error) {
+    throw Error(std::string(error.what()) + "; fix or unset it");
+  }
 }
+
+std::string variable(const char* name) { return "environment variable " + std::string(name); }
 
 int env_int(const char* name, int fallback) {
   const std::string value = trimmed(env(name));
   if (value.empty()) return fallback;
-  int parsed = 0;
-  const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), parsed);
-  if (ec != std::errc() || end != value.data() + value.size() || parsed < 0) {
-    bad_env(name, value, "a non-negative integer");
-  }
-  return parsed;
+  return from_variable(
+      [&] { return detail::parse_integer<int>(value, variable(name), 0, kMaxRetries); });
 }
 
-double env_double(const char* name, double fallback, bool positive) {
+double env_seconds(const char* name, double fallback) {
   const std::string value = trimmed(env(name));
   if (value.empty()) return fallback;
-  double parsed = 0;
-  // from_chars for double is in libstdc++ 11+, locale-independent unlike strtod.
-  const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), parsed);
-  if (ec != std::errc() || end != value.data() + value.size() || !std::isfinite(parsed) ||
-      parsed < 0 || (positive && parsed == 0)) {
-    bad_env(name, value, positive ? "a positive number" : "a non-negative number");
+  return from_variable(
+      [&] { return detail::parse_real(value, variable(name), 0, kMaxBackoffSeconds); });
+}
+
+// Seconds as text -> milliseconds in [kShortestTimeout, kLongestWait],
+// rounded up so that a positive value never becomes 0 ms.
+milliseconds timeout_from_seconds(std::string_view text, std::string_view what) {
+  const std::string expected = "a number of seconds from " +
+                               detail::duration_text(kShortestTimeout) + " to " +
+                               detail::duration_text(kLongestWait);
+  // Compared as seconds first, so that the message echoes the text as written.
+  const std::optional<double> seconds = detail::to_real(text);
+  const auto limit_seconds = [](milliseconds limit) {
+    return static_cast<double>(limit.count()) / 1e3;
+  };
+  if (!seconds || *seconds < limit_seconds(kShortestTimeout) ||
+      *seconds > limit_seconds(kLongestWait)) {
+    detail::throw_out_of_range(what, expected, text);
   }
-  return parsed;
+  const nanoseconds exact =
+      detail::seconds_to_duration(*seconds, what, kShortestTimeout, kLongestWait);
+  return std::chrono::ceil<milliseconds>(exact);
 }
 
 // MLflow's boolean variables accept true/false/1/0 in any case.
@@ -75,7 +110,34 @@ int env_bool(const char* name) {
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   if (value.empty() || value == "false" || value == "0") return 0;
   if (value == "true" || value == "1") return 1;
-  bad_env(name, env(name), "true or false");
+  return from_variable([&]() -> int {
+    detail::throw_out_of_range(variable(name), "true or false (or 1 or 0)", env(name));
+  });
+}
+
+// A member set in C++ outside its range: the same refusal as a variable's.
+void check_member(bool in_range, std::string_view member, std::string_view expected,
+                  std::string_view found) {
+  if (!in_range) {
+    detail::throw_out_of_range("MlflowOptions::" + std::string(member), expected, found);
+  }
+}
+
+// "90s"; a wait beyond nanoseconds' range (milliseconds::max()) as
+// milliseconds, since converting it would overflow.
+std::string wait_text(milliseconds wait) {
+  constexpr auto kMostMilliseconds = std::chrono::duration_cast<milliseconds>(nanoseconds::max());
+  if (wait > kMostMilliseconds || wait < -kMostMilliseconds) {
+    return std::to_string(wait.count()) + "ms";
+  }
+  return detail::duration_text(wait);
+}
+
+void check_wait(milliseconds wait, std::string_view member, milliseconds shortest) {
+  check_member(wait >= shortest && wait <= kLongestWait, member,
+               "a duration from " + detail::duration_text(shortest) + " to " +
+                   detail::duration_text(kLongestWait),
+               wait_text(wait));
 }
 
 }  // namespace
@@ -96,14 +158,17 @@ MlflowOptions MlflowOptions::from_environment() const {
   }
   if (resolved.max_retries < 0) resolved.max_retries = env_int("MLFLOW_HTTP_REQUEST_MAX_RETRIES", 7);
   if (resolved.backoff_factor < 0) {
-    resolved.backoff_factor = env_double("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", 2, false);
+    resolved.backoff_factor = env_seconds("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", 2);
   }
   if (resolved.backoff_jitter < 0) {
-    resolved.backoff_jitter = env_double("MLFLOW_HTTP_REQUEST_BACKOFF_JITTER", 1, false);
+    resolved.backoff_jitter = env_seconds("MLFLOW_HTTP_REQUEST_BACKOFF_JITTER", 1);
   }
   if (resolved.request_timeout.count() <= 0) {
-    const double seconds = env_double("MLFLOW_HTTP_REQUEST_TIMEOUT", 120, true);
-    resolved.request_timeout = std::chrono::milliseconds(static_cast<long long>(seconds * 1000));
+    const std::string value = trimmed(env("MLFLOW_HTTP_REQUEST_TIMEOUT"));
+    resolved.request_timeout =
+        value.empty() ? std::chrono::seconds(120) : from_variable([&] {
+          return timeout_from_seconds(value, variable("MLFLOW_HTTP_REQUEST_TIMEOUT"));
+        });
   }
   if (resolved.token.empty()) resolved.token = env("MLFLOW_TRACKING_TOKEN");
   if (resolved.username.empty()) resolved.username = env("MLFLOW_TRACKING_USERNAME");
@@ -119,9 +184,9 @@ MlflowOptions MlflowOptions::from_environment() const {
   // The same refusal as MLflow's client: "verify nothing" and "verify with
   // this CA" cannot both be meant.
   if (resolved.insecure_tls == 1 && !resolved.server_cert_path.empty()) {
-    throw Error("MLFLOW_TRACKING_INSECURE_TLS is true and MLFLOW_TRACKING_SERVER_CERT_PATH is set ('" +
-                resolved.server_cert_path + "'): turning TLS verification off and verifying "
-                "against a CA bundle contradict each other; unset one of them");
+    throw Error("MLFLOW_TRACKING_INSECURE_TLS is true and MLFLOW_TRACKING_SERVER_CERT_PATH is set (" +
+                detail::quote(resolved.server_cert_path) + "): turning TLS verification "
+                "off and verifying against a CA bundle contradict each other; unset one of them");
   }
   if (resolved.username.empty() != resolved.password.empty()) {
     throw Error(std::string("MLFLOW_TRACKING_") + (resolved.username.empty() ? "PASSWORD" : "USERNAME") +
@@ -132,11 +197,20 @@ MlflowOptions MlflowOptions::from_environment() const {
     throw Error("MlflowOptions::max_artifact_bytes is 0; set the largest model file to accept, "
                 "in bytes (default 2 GiB)");
   }
-  if (resolved.max_backoff.count() < 0 || resolved.max_retry_after.count() < 0 ||
-      resolved.connect_timeout.count() <= 0) {
-    throw Error("MlflowOptions: max_backoff and max_retry_after must not be negative and "
-                "connect_timeout must be positive");
-  }
+  // Members set in C++ get the ranges the variables get.
+  check_member(resolved.max_retries <= kMaxRetries, "max_retries",
+               "an integer in [0, " + std::to_string(kMaxRetries) + "]",
+               std::to_string(resolved.max_retries));
+  const std::string seconds_range =
+      "a number of seconds in [0, " + detail::number_text(kMaxBackoffSeconds) + "]";
+  check_member(resolved.backoff_factor >= 0 && resolved.backoff_factor <= kMaxBackoffSeconds,
+               "backoff_factor", seconds_range, detail::number_text(resolved.backoff_factor));
+  check_member(resolved.backoff_jitter >= 0 && resolved.backoff_jitter <= kMaxBackoffSeconds,
+               "backoff_jitter", seconds_range, detail::number_text(resolved.backoff_jitter));
+  check_wait(resolved.request_timeout, "request_timeout", kShortestTimeout);
+  check_wait(resolved.connect_timeout, "connect_timeout", kShortestTimeout);
+  check_wait(resolved.max_backoff, "max_backoff", milliseconds(0));
+  check_wait(resolved.max_retry_after, "max_retry_after", milliseconds(0));
   return resolved;
 }
 
@@ -185,21 +259,28 @@ std::chrono::milliseconds backoff_delay(double backoff_factor, double backoff_ji
 }
 
 std::optional<std::chrono::milliseconds> parse_retry_after(std::string_view value, std::time_t now) {
+  // Seconds to a wait; a number of seconds too large for milliseconds is a
+  // wait longer than any limit, so it saturates rather than wraps.
+  const auto wait_of = [](std::int64_t seconds) {
+    constexpr std::int64_t kMostSeconds = std::chrono::milliseconds::max().count() / 1000;
+    if (seconds > kMostSeconds) return std::chrono::milliseconds::max();
+    return std::chrono::milliseconds(std::max<std::int64_t>(seconds, 0) * 1000);
+  };
   const std::string text = trimmed(value);
   if (text.empty()) return std::nullopt;
   if (std::all_of(text.begin(), text.end(), [](unsigned char c) { return std::isdigit(c) != 0; })) {
-    long long seconds = 0;
-    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), seconds);
-    if (ec != std::errc() || end != text.data() + text.size()) {
-      // Too many digits for 64 bits: a wait longer than any limit.
-      return std::chrono::milliseconds::max();
-    }
-    if (seconds > std::chrono::milliseconds::max().count() / 1000) return std::chrono::milliseconds::max();
-    return std::chrono::milliseconds(seconds * 1000);
+    // All digits: only too many of them for 64 bits fails here.
+    const std::optional<std::int64_t> seconds = to_integer(text);
+    return seconds ? wait_of(*seconds) : std::chrono::milliseconds::max();
   }
   const std::time_t when = curl_getdate(text.c_str(), nullptr);
   if (when == -1) return std::nullopt;
-  return std::chrono::milliseconds(std::max<long long>(0, static_cast<long long>(when - now)) * 1000);
+  std::int64_t seconds = 0;
+  if (__builtin_sub_overflow(static_cast<std::int64_t>(when), static_cast<std::int64_t>(now),
+                             &seconds)) {
+    return std::chrono::milliseconds::max();
+  }
+  return wait_of(seconds);
 }
 
 bool retryable_status(long status) noexcept {
@@ -246,10 +327,18 @@ std::string describe_error_body(const std::string& body) {
     const auto text = [&](const char* key) {
       const auto found = parsed.find(key);
       if (found == parsed.end()) return std::string();
-      return found->is_string() ? found->get<std::string>() : found->dump();
+      if (found->is_string()) return found->get<std::string>();
+      // dump() recurses once per nesting level: collections by type only.
+      return found->is_primitive() ? found->dump() : std::string("a JSON ") + found->type_name();
     };
-    const std::string code = text("error_code");
-    const std::string message = text("message");
+    // Whole when short, as MLflow's are; bounded when a server sends more.
+    constexpr std::size_t kLongestShown = 500;
+    const auto shown = [&](const char* key) {
+      const std::string value = text(key);
+      return value.size() <= kLongestShown ? value : quote(value, kLongestShown);
+    };
+    const std::string code = shown("error_code");
+    const std::string message = shown("message");
     return code.empty() ? message : message.empty() ? code : code + ": " + message;
   }
   std::string head = body.substr(0, 200);

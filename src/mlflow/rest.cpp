@@ -23,6 +23,7 @@
 
 #include "curl_global.hpp"
 #include "mlflow/detail.hpp"
+#include "util/text.hpp"
 
 namespace inferloop::detail {
 namespace {
@@ -30,6 +31,9 @@ namespace {
 CURL* handle(void* curl) { return static_cast<CURL*>(curl); }
 
 constexpr std::size_t kErrorBodyLimit = 64 * 1024;
+// The largest JSON answer read: MLflow's answers are a few KiB (a listing
+// of a large folder, a few MiB); a server streaming more is broken.
+constexpr std::uint64_t kJsonAnswerLimit = std::uint64_t{64} << 20;
 
 // State shared with libcurl's callbacks for one attempt. Callbacks never
 // throw (they run inside C code); they record what happened here instead.
@@ -350,8 +354,9 @@ void RestClient::perform(Method method, const std::string& url, const std::strin
     throw_if_cancelled(call, shown);
     if (transfer.too_large && !streaming) {
       // A listing or lookup, never this large from a healthy server.
-      fail("the answer is larger than " + byte_count(max_bytes) + "; the transfer was stopped", false,
-           status, "", call.hint);
+      fail("the answer is larger than the " + byte_count(max_bytes) +
+               " an answer may be; reading it was stopped",
+           false, status, "", call.hint);
     }
     if (transfer.too_large) {
       fail("the artifact is larger than max_artifact_bytes (" + byte_count(max_bytes) +
@@ -410,9 +415,9 @@ void RestClient::perform(Method method, const std::string& url, const std::strin
       if (*retry_after > options_.max_retry_after) {
         fail(outcome + "; the server asked to wait " +
                  (*retry_after == std::chrono::milliseconds::max()
-                      ? transfer.retry_after + " s"
+                      ? "longer than this process can count"
                       : milliseconds_text(*retry_after)) +
-                 " before retrying (Retry-After: " + transfer.retry_after + "), longer than "
+                 " before retrying (Retry-After: " + quote(transfer.retry_after) + "), longer than "
                  "max_retry_after (" + milliseconds_text(options_.max_retry_after) + ") (" +
                  attempts_text(attempt) + ")",
              true, status, error_code, "try again later, or raise MlflowOptions::max_retry_after");
@@ -436,8 +441,7 @@ nlohmann::json RestClient::get_json(const std::string& url, const Call& call) {
     body.append(data, size);
     return true;
   };
-  perform(Method::kGet, url, nullptr, sink, [&] { body.clear(); }, call,
-          std::numeric_limits<std::uint64_t>::max(), false);
+  perform(Method::kGet, url, nullptr, sink, [&] { body.clear(); }, call, kJsonAnswerLimit, false);
   nlohmann::json parsed = nlohmann::json::parse(body, nullptr, false);
   if (parsed.is_discarded()) {
     throw RestError(scrub("model_uri '" + call.model_uri + "': GET " + redact_url(url) +
@@ -456,8 +460,8 @@ nlohmann::json RestClient::post_json(const std::string& url, const nlohmann::jso
     body.append(data, size);
     return true;
   };
-  perform(Method::kPost, url, &request_body, sink, [&] { body.clear(); }, call,
-          std::numeric_limits<std::uint64_t>::max(), false);
+  perform(Method::kPost, url, &request_body, sink, [&] { body.clear(); }, call, kJsonAnswerLimit,
+          false);
   nlohmann::json parsed = nlohmann::json::parse(body, nullptr, false);
   if (parsed.is_discarded()) {
     throw RestError(scrub("model_uri '" + call.model_uri + "': POST " + redact_url(url) +

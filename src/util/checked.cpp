@@ -11,17 +11,13 @@
 #include "util/text.hpp"
 
 namespace inferloop::detail {
-namespace {
 
-// The shortest text that reads back as `value` ("1e+300", not 300 digits).
 std::string number_text(double value) {
   if (std::isnan(value)) return "nan";
   char buffer[32];
   const auto [end, error] = std::to_chars(buffer, buffer + sizeof buffer, value);
   return error == std::errc{} ? std::string(buffer, end) : "?";
 }
-
-}  // namespace
 
 void throw_out_of_range(std::string_view what, std::string_view expected, std::string_view found) {
   throw Error(std::string(what) + ": expected " + std::string(expected) + ", found " + quote(found));

@@ -43,6 +43,9 @@ template <std::integral T>
 // any case, surrounding blanks ignored; anything else is refused, never taken
 // as false (a typo must not silently turn TLS verification back on or off).
 [[nodiscard]] bool parse_boolean(std::string_view text, std::string_view what);
+// The shortest text that reads back as `value` ("1e+300", not 300 digits;
+// "nan" for NaN), for messages that show a number that came from outside.
+[[nodiscard]] std::string number_text(double value);
 
 // An integer converted to another integer type, refused when it does not fit.
 template <std::integral To, std::integral From>

@@ -568,6 +568,112 @@ TEST(BacktestLatencyModel, ReplaysTheLatenciesOfAResultsFileAndCycles) {
   std::filesystem::remove(file);
 }
 
+// ---- bounded latencies and simulated time ---------------------------------
+
+TEST(BacktestLatencyModel, LatenciesLongerThanADayAreRefused) {
+  for (const char* spec : {"constant:9223372036854775807ns", "constant:86401s",
+                           "lognormal:86401s,1s", "lognormal:1s,100000s"}) {
+    const std::string message = parse_error(spec);
+    EXPECT_NE(message.find("at most 86400s"), std::string::npos) << spec << " -> " << message;
+  }
+  EXPECT_EQ(LatencyModel::parse("constant:86400s").sampler(1).next(), 24h);
+  EXPECT_THROW((void)LatencyModel::constant(Timestamp::max()), Error);
+  EXPECT_THROW((void)LatencyModel::lognormal(1us, Timestamp::max()), Error);
+  EXPECT_THROW((void)LatencyModel::replay({1us, 25h}), Error);
+  EXPECT_EQ(LatencyModel::replay({1us, 24h, 3us}).max_latency(), 24h);
+}
+
+TEST(BacktestLatencyModel, LognormalDrawsSaturateAtADay) {
+  // Mean and spread of a day: about a third of the draws would be longer.
+  const LatencyModel model = LatencyModel::parse("lognormal:86400s,86400s");
+  EXPECT_EQ(model.max_latency(), LatencyModel::kMaxLatency);
+  LatencySampler sampler = model.sampler(7);
+  int saturated = 0;
+  for (int i = 0; i < 10'000; ++i) {
+    const Timestamp latency = sampler.next();
+    ASSERT_GE(latency, 0ns);
+    ASSERT_LE(latency, 24h);
+    if (latency == 24h) ++saturated;
+  }
+  EXPECT_GT(saturated, 1000);
+  // The widest spread on the smallest mean: every draw finite and in range.
+  LatencySampler wide = LatencyModel::lognormal(1ns, 24h).sampler(3);
+  for (int i = 0; i < 10'000; ++i) {
+    const Timestamp latency = wide.next();
+    ASSERT_GE(latency, 0ns);
+    ASSERT_LE(latency, 24h);
+  }
+}
+
+TEST(BacktestLatencyModel, AReplayedLatencyThatOverflowsIsRefused) {
+  const auto file = std::filesystem::path(::testing::TempDir()) / "inferloop-replay-overflow.csv";
+  // completed - started is 2^64 - 1: it used to wrap to -1.
+  std::ofstream(file) << "feature_seq,started_at_ns,completed_at_ns\n"
+                      << "1,-9223372036854775808,9223372036854775807\n";
+  EXPECT_NE(parse_error("replay:" + file.string())
+                .find(":2: completed_at_ns 9223372036854775807 - started_at_ns "
+                      "-9223372036854775808 is longer than 86400s"),
+            std::string::npos);
+  std::ofstream(file) << "feature_seq,started_at_ns,completed_at_ns\n1,0,86400000000001\n";
+  EXPECT_NE(parse_error("replay:" + file.string()).find("is longer than 86400s"), std::string::npos);
+  std::ofstream(file) << "feature_seq,started_at_ns,completed_at_ns\n1,0,99999999999999999999\n";
+  EXPECT_NE(parse_error("replay:" + file.string())
+                .find(":2: column 3 ('completed_at_ns'): expected an integer in "
+                      "[-9223372036854775808, 9223372036854775807], found '99999999999999999999'"),
+            std::string::npos);
+  std::filesystem::remove(file);
+}
+
+TEST(BacktestLatencyModel, HugeSpecsAreQuotedBounded) {
+  const std::string message = parse_error("gaussian" + std::string(100'000, 'x') + ":1us");
+  EXPECT_NE(message.find("(100012 bytes)"), std::string::npos) << message.substr(0, 300);
+  EXPECT_LT(message.size(), 1000u);
+}
+
+TEST(BacktestTime, APublishTooCloseToTheEndOfTimeIsAnErrorNotANegativeTime) {
+  Backtest b(1, with_latency(LatencyModel::constant(1ms)));
+  b.publish_at(us(10));
+  // 2 ms before the end: a snapshot started up to 1 ms late and visible 1 ms
+  // later still fits.
+  const Timestamp fits = Timestamp::max() - 2ms;
+  b.publish_at(fits);
+  // Half a millisecond before the end: a 1 ms latency would wrap to a
+  // negative completed_at.
+  b.clock->set(Timestamp::max() - 500us);
+  const std::vector<float> values(3, 3.0F);
+  // feature_time is only copied, never added to: the end of time is fine.
+  (void)b.loop->features().publish(values, Timestamp::max());
+  b.loop->stop();
+
+  ASSERT_EQ(b.results.size(), 2U);
+  for (const Prediction& result : b.results) {
+    EXPECT_GE(result.completed_at, result.started_at);
+    EXPECT_GE(result.started_at, result.published_at);
+    EXPECT_GT(result.completed_at.count(), 0);
+  }
+  EXPECT_EQ(b.results[1].completed_at, fits + 1ms);
+  // Refused on arrival, so it never became a prediction: a source error.
+  const LoopStats stats = b.loop->stats();
+  EXPECT_EQ(stats.source_errors, 1U);
+  EXPECT_EQ(stats.errors, 0U);
+  ASSERT_TRUE(b.loop->last_error().has_value());
+  EXPECT_NE(b.loop->last_error()->message.find(
+                "backtest: could not take snapshot 3: arriving at " +
+                std::to_string((Timestamp::max() - 500us).count()) +
+                "ns, its result could become visible up to 2ms later (twice the latency model's "
+                "longest latency), past the largest time a Timestamp holds"),
+            std::string::npos)
+      << b.loop->last_error()->message;
+}
+
+TEST(BacktestTime, AManualClockSaturatesAtTheEndOfTime) {
+  ManualClock clock(Timestamp::max() - 5ns);
+  clock.advance(10ns);
+  EXPECT_EQ(clock.now(), Timestamp::max());
+  clock.advance(Timestamp::max());
+  EXPECT_EQ(clock.now(), Timestamp::max());
+}
+
 // ---- replay(): a whole backtest in one call ---------------------------------
 
 namespace replay_tests {

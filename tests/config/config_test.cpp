@@ -192,10 +192,10 @@ TEST(ConfigFile, KeyTypoSuggestsTheKey) {
   const std::vector<ConfigIssue> issues = check_config_file(file);
   ASSERT_EQ(issues.size(), 1u);
   expect_issue(issues[0], file, 2, 1, "predictor_clas_name",
-               "unknown key \"predictor_clas_name\"; did you mean \"predictor_class_name\"?");
+               "unknown key 'predictor_clas_name'; did you mean 'predictor_class_name'?");
   EXPECT_EQ(load_error(file), file +
-                                  ":2:1: predictor_clas_name: unknown key \"predictor_clas_name\"; "
-                                  "did you mean \"predictor_class_name\"?");
+                                  ":2:1: predictor_clas_name: unknown key 'predictor_clas_name'; "
+                                  "did you mean 'predictor_class_name'?");
 }
 
 TEST(ConfigFile, UnknownKeyFarFromAnyListsValidKeys) {
@@ -203,25 +203,25 @@ TEST(ConfigFile, UnknownKeyFarFromAnyListsValidKeys) {
   const std::vector<ConfigIssue> issues = check_config_file(file);
   ASSERT_EQ(issues.size(), 1u);
   expect_issue(issues[0], file, 3, 3, "colour",
-               "unknown key \"colour\"; valid keys are: " + kValidKeys);
+               "unknown key 'colour'; valid keys are: " + kValidKeys);
 }
 
 TEST(ConfigFile, CloseTyposOfEveryKindAreSuggested) {
   EXPECT_EQ(error_with("num_replica: 2"),
-            "inline.yaml:2:1: num_replica: unknown key \"num_replica\"; did you mean "
-            "\"num_replicas\"?");
+            "inline.yaml:2:1: num_replica: unknown key 'num_replica'; did you mean "
+            "'num_replicas'?");
   // A transposition is one edit.
   EXPECT_EQ(error_with("num_replcias: 2"),
-            "inline.yaml:2:1: num_replcias: unknown key \"num_replcias\"; did you mean "
-            "\"num_replicas\"?");
+            "inline.yaml:2:1: num_replcias: unknown key 'num_replcias'; did you mean "
+            "'num_replicas'?");
   // Case and dashes are ignored when looking for the intended key.
   EXPECT_EQ(error_with("Share-Booster: true"),
-            "inline.yaml:2:1: Share-Booster: unknown key \"Share-Booster\"; did you mean "
-            "\"share_booster\"?");
+            "inline.yaml:2:1: Share-Booster: unknown key 'Share-Booster'; did you mean "
+            "'share_booster'?");
   // In a bare file, a misspelt inference_config is the likely intent.
   EXPECT_EQ(error_with("inference_cofig: {}"),
-            "inline.yaml:2:1: inference_cofig: unknown key \"inference_cofig\"; did you mean "
-            "\"inference_config\"?");
+            "inline.yaml:2:1: inference_cofig: unknown key 'inference_cofig'; did you mean "
+            "'inference_config'?");
 }
 
 TEST(ConfigFile, UnbalancedBracketIsAYamlError) {
@@ -292,7 +292,7 @@ TEST(ConfigFile, TopLevelListIsNotAConfig) {
                "models/my-model.json\", found a sequence");
   EXPECT_EQ(parse_error("just some text\n"),
             "inline.yaml:1:1: expected a mapping of config keys (key: value), e.g. \"model_uri: "
-            "models/my-model.json\", found string \"just some text\"");
+            "models/my-model.json\", found string 'just some text'");
 }
 
 TEST(ConfigFile, InferenceConfigMustBeAMapping) {
@@ -301,7 +301,7 @@ TEST(ConfigFile, InferenceConfigMustBeAMapping) {
   ASSERT_EQ(issues.size(), 1u);
   expect_issue(issues[0], file, 2, 19, "inference_config",
                "expected a mapping of config keys, e.g. \"inference_config: {model_uri: "
-               "models/my-model.json}\", found string \"models/momentum.json\"");
+               "models/my-model.json}\", found string 'models/momentum.json'");
   EXPECT_EQ(parse_error("app: 1\ninference_config:\n"),
             "inline.yaml:2:1: inference_config: expected a mapping of config keys, e.g. "
             "\"inference_config: {model_uri: models/my-model.json}\", found an empty value");
@@ -312,22 +312,22 @@ TEST(ConfigFile, EveryIssueIsReportedTogether) {
   const std::vector<ConfigIssue> issues = check_config_file(file);
   ASSERT_EQ(issues.size(), 7u);
   expect_issue(issues[0], file, 3, 17, "num_replicas",
-               "expected a positive integer (1..64), found string \"two\"");
+               "expected a positive integer (1..64), found string 'two'");
   expect_issue(issues[1], file, 4, 3, "num_replica",
-               "unknown key \"num_replica\"; did you mean \"num_replicas\"?");
+               "unknown key 'num_replica'; did you mean 'num_replicas'?");
   expect_issue(issues[2], file, 5, 18, "spin_duration",
-               "expected a duration with a unit (ns, us, ms, s), e.g. \"50us\", found 50; add a "
-               "unit, e.g. \"50us\"");
+               "expected a duration with a unit (ns, us, ms, s) up to 1s, e.g. \"50us\", found "
+               "50; add a unit, e.g. '50us'");
   expect_issue(issues[3], file, 6, 18, "wait_strategy",
                "expected one of spin, spin_then_block, block, interval, continuous, found "
-               "\"spinning\"; did you mean \"spin\"?");
+               "'spinning'; did you mean 'spin'?");
   expect_issue(issues[4], file, 7, 18, "share_booster",
-               "expected true or false, found string \"yes\"");
+               "expected true or false, found string 'yes'");
   expect_issue(issues[5], file, 8, 13, "max_rows",
                "expected a positive integer (1..1000000), found 0");
   expect_issue(issues[6], file, 9, 13, "interval",
-               "expected a positive duration with a unit (ns, us, ms, s), e.g. \"1ms\", found "
-               "\"0ms\"");
+               "expected a positive duration with a unit (ns, us, ms, s) up to 86400s, e.g. "
+               "\"1ms\", found '0ms'");
 
   std::string joined;
   for (const ConfigIssue& issue : issues) {
@@ -349,13 +349,14 @@ TEST(ConfigFile, DuplicateKeyIsReported) {
 // --- values -----------------------------------------------------------------------------
 
 TEST(ConfigValues, NumReplicasOutOfRangeOrWrongType) {
-  const std::string expected = "inline.yaml:2:15: num_replicas: expected a positive integer (1..64), found ";
+  const std::string expected = "inline.yaml:2:15: num_replicas: expected a positive integer "
+                               "(1..64), found ";
   EXPECT_EQ(error_with("num_replicas: 0"), expected + "0");
   EXPECT_EQ(error_with("num_replicas: -3"), expected + "-3");
   EXPECT_EQ(error_with("num_replicas: 65"), expected + "65");
-  EXPECT_EQ(error_with("num_replicas: two"), expected + "string \"two\"");
+  EXPECT_EQ(error_with("num_replicas: two"), expected + "string 'two'");
   EXPECT_EQ(error_with("num_replicas: 2.5"), expected + "2.5");
-  EXPECT_EQ(error_with("num_replicas: \"2\""), expected + "string \"2\"");
+  EXPECT_EQ(error_with("num_replicas: \"2\""), expected + "string '2'");
   EXPECT_EQ(error_with("num_replicas: true"), expected + "true");
   EXPECT_EQ(error_with("num_replicas: [2]"), expected + "a sequence");
   EXPECT_EQ(error_with("num_replicas: {n: 2}"), expected + "a mapping");
@@ -374,11 +375,11 @@ TEST(ConfigValues, NanAndInfinityAreErrors) {
             "inline.yaml:2:11: max_rows: expected a positive integer (1..1000000), found .nan "
             "(not a number)");
   EXPECT_EQ(error_with("num_features: -.inf"),
-            "inline.yaml:2:15: num_features: expected a non-negative integer (0 = take it from "
-            "the model), found -.inf (infinity)");
+            "inline.yaml:2:15: num_features: expected a non-negative integer (0..10000000; 0 = "
+            "take it from the model), found -.inf (infinity)");
   EXPECT_EQ(error_with("interval: .inf"),
-            "inline.yaml:2:11: interval: expected a positive duration with a unit (ns, us, ms, "
-            "s), e.g. \"1ms\", found .inf (infinity)");
+            "inline.yaml:2:11: interval: expected a positive duration with a unit (ns, us, ms, s) "
+            "up to 86400s, e.g. \"1ms\", found .inf (infinity)");
 }
 
 TEST(ConfigValues, IntegerRanges) {
@@ -393,20 +394,20 @@ TEST(ConfigValues, IntegerRanges) {
   EXPECT_EQ(parse_with("num_features: 0").num_features, 0u);
   EXPECT_EQ(parse_with("num_features: 7").num_features, 7u);
   EXPECT_EQ(error_with("num_features: -1"),
-            "inline.yaml:2:15: num_features: expected a non-negative integer (0 = take it from "
-            "the model), found -1");
+            "inline.yaml:2:15: num_features: expected a non-negative integer (0..10000000; 0 = "
+            "take it from the model), found -1");
   EXPECT_EQ(parse_with("history_capacity: 100000").history_capacity, 100'000u);
   EXPECT_EQ(error_with("history_capacity: -5"),
-            "inline.yaml:2:19: history_capacity: expected a non-negative integer (0 = no "
-            "history), found -5");
+            "inline.yaml:2:19: history_capacity: expected a non-negative integer (0..100000000; 0 "
+            "= no history), found -5");
 }
 
 TEST(ConfigValues, Strings) {
   EXPECT_EQ(error_with("predictor_class_name: ''"),
             "inline.yaml:2:23: predictor_class_name: expected a non-empty registered predictor "
-            "name, e.g. \"XGBoostPredictor\", found \"\"");
+            "name, e.g. \"XGBoostPredictor\", found ''");
   EXPECT_EQ(parse_error("model_uri: \"\"\n"),
-            "inline.yaml:1:12: model_uri: " + kModelUriExpected + "\"\"");
+            "inline.yaml:1:12: model_uri: " + kModelUriExpected + "''");
   EXPECT_EQ(parse_error("model_uri:\n"),
             "inline.yaml:1:1: model_uri: " + kModelUriExpected + "an empty value");
   EXPECT_EQ(parse_error("model_uri: [a.json]\n"),
@@ -424,11 +425,11 @@ TEST(ConfigValues, Devices) {
   const std::string expected =
       "inline.yaml:2:9: device: expected \"cpu\", \"cuda\" or \"cuda:N\" (N = GPU ordinal, e.g. "
       "\"cuda:0\"), found ";
-  EXPECT_EQ(error_with("device: gpu"), expected + "\"gpu\"");
-  EXPECT_EQ(error_with("device: 'cuda:'"), expected + "\"cuda:\"");
-  EXPECT_EQ(error_with("device: cuda:-1"), expected + "\"cuda:-1\"");
-  EXPECT_EQ(error_with("device: cuda:x"), expected + "\"cuda:x\"");
-  EXPECT_EQ(error_with("device: CPU"), expected + "\"CPU\"");
+  EXPECT_EQ(error_with("device: gpu"), expected + "'gpu'");
+  EXPECT_EQ(error_with("device: 'cuda:'"), expected + "'cuda:'");
+  EXPECT_EQ(error_with("device: cuda:-1"), expected + "'cuda:-1'");
+  EXPECT_EQ(error_with("device: cuda:x"), expected + "'cuda:x'");
+  EXPECT_EQ(error_with("device: CPU"), expected + "'CPU'");
 }
 
 TEST(ConfigValues, EveryWaitStrategy) {
@@ -444,10 +445,10 @@ TEST(ConfigValues, EveryWaitStrategy) {
   }
   EXPECT_EQ(error_with("wait_strategy: blocking"),
             "inline.yaml:2:16: wait_strategy: expected one of spin, spin_then_block, block, "
-            "interval, continuous, found \"blocking\"; did you mean \"block\"?");
+            "interval, continuous, found 'blocking'; did you mean 'block'?");
   EXPECT_EQ(error_with("wait_strategy: 3"),
             "inline.yaml:2:16: wait_strategy: expected one of spin, spin_then_block, block, "
-            "interval, continuous, found \"3\"");
+            "interval, continuous, found '3'");
   EXPECT_EQ(error_with("wait_strategy: [spin]"),
             "inline.yaml:2:16: wait_strategy: expected one of spin, spin_then_block, block, "
             "interval, continuous, found a sequence");
@@ -459,10 +460,10 @@ TEST(ConfigValues, EveryOutputKind) {
   EXPECT_EQ(to_string(OutputKind::kTransformed), "transformed");
   EXPECT_EQ(to_string(OutputKind::kMargin), "margin");
   EXPECT_EQ(error_with("output: raw"),
-            "inline.yaml:2:9: output: expected one of transformed, margin, found \"raw\"");
+            "inline.yaml:2:9: output: expected one of transformed, margin, found 'raw'");
   EXPECT_EQ(error_with("output: Margin"),
-            "inline.yaml:2:9: output: expected one of transformed, margin, found \"Margin\"; did "
-            "you mean \"margin\"?");
+            "inline.yaml:2:9: output: expected one of transformed, margin, found 'Margin'; did "
+            "you mean 'margin'?");
 }
 
 TEST(ConfigValues, BooleansAreTrueOrFalseOnly) {
@@ -471,10 +472,10 @@ TEST(ConfigValues, BooleansAreTrueOrFalseOnly) {
   EXPECT_FALSE(parse_with("share_booster: false").share_booster);
   EXPECT_FALSE(parse_with("share_booster: FALSE").share_booster);
   const std::string expected = "inline.yaml:2:16: share_booster: expected true or false, found ";
-  EXPECT_EQ(error_with("share_booster: yes"), expected + "string \"yes\"");
-  EXPECT_EQ(error_with("share_booster: on"), expected + "string \"on\"");
+  EXPECT_EQ(error_with("share_booster: yes"), expected + "string 'yes'");
+  EXPECT_EQ(error_with("share_booster: on"), expected + "string 'on'");
   EXPECT_EQ(error_with("share_booster: 1"), expected + "1");
-  EXPECT_EQ(error_with("share_booster: \"true\""), expected + "string \"true\"");
+  EXPECT_EQ(error_with("share_booster: \"true\""), expected + "string 'true'");
 }
 
 // --- durations ----------------------------------------------------------------------------
@@ -506,18 +507,18 @@ TEST(Durations, ParseDurationRejectsBadText) {
   };
   const std::string expected =
       "invalid duration: expected a duration with a unit (ns, us, ms, s), e.g. \"250us\", found ";
-  EXPECT_EQ(error_of("250"), expected + "\"250\"; add a unit, e.g. \"250ms\"");
-  EXPECT_EQ(error_of("5m"), expected + "\"5m\"; the unit must be one of ns, us, ms, s");
-  EXPECT_EQ(error_of("5 sec"), expected + "\"5 sec\"; the unit must be one of ns, us, ms, s");
-  EXPECT_EQ(error_of("-1s"), expected + "\"-1s\"; a duration cannot be negative");
-  EXPECT_EQ(error_of("1.5ns"), expected + "\"1.5ns\"; that is not a whole number of nanoseconds");
+  EXPECT_EQ(error_of("250"), expected + "'250'; add a unit, e.g. '250ms'");
+  EXPECT_EQ(error_of("5m"), expected + "'5m'; the unit must be one of ns, us, ms, s");
+  EXPECT_EQ(error_of("5 sec"), expected + "'5 sec'; the unit must be one of ns, us, ms, s");
+  EXPECT_EQ(error_of("-1s"), expected + "'-1s'; a duration cannot be negative");
+  EXPECT_EQ(error_of("1.5ns"), expected + "'1.5ns'; that is not a whole number of nanoseconds");
   EXPECT_EQ(error_of("1.0000000005s"),
-            expected + "\"1.0000000005s\"; that is not a whole number of nanoseconds");
-  EXPECT_EQ(error_of("ms"), expected + "\"ms\"; write a number followed by a unit (ns, us, ms, s)");
-  EXPECT_EQ(error_of(""), expected + "\"\"");
+            expected + "'1.0000000005s'; that is not a whole number of nanoseconds");
+  EXPECT_EQ(error_of("ms"), expected + "'ms'; write a number followed by a unit (ns, us, ms, s)");
+  EXPECT_EQ(error_of(""), expected + "''");
   EXPECT_EQ(error_of("9223372036854775808ns"),
-            expected + "\"9223372036854775808ns\"; too large (the limit is about 292 years)");
-  EXPECT_EQ(error_of("300years"), expected + "\"300years\"; the unit must be one of ns, us, ms, s");
+            expected + "'9223372036854775808ns'; too large (the limit is about 292 years)");
+  EXPECT_EQ(error_of("300years"), expected + "'300years'; the unit must be one of ns, us, ms, s");
 }
 
 TEST(Durations, InConfig) {
@@ -528,20 +529,21 @@ TEST(Durations, InConfig) {
   EXPECT_EQ(config.startup_timeout, 2s);
   // A bare number gets a hint in the key's own default unit.
   EXPECT_EQ(error_with("startup_timeout: 30"),
-            "inline.yaml:2:18: startup_timeout: expected a duration with a unit (ns, us, ms, s), "
-            "e.g. \"10s\" (\"0s\" = do not wait), found 30; add a unit, e.g. \"30s\"");
+            "inline.yaml:2:18: startup_timeout: expected a duration with a unit (ns, us, ms, s) "
+            "up to 86400s, e.g. \"10s\" (\"0s\" = do not wait), found 30; add a unit, e.g. '30s'");
   EXPECT_EQ(error_with("interval: 1.5"),
-            "inline.yaml:2:11: interval: expected a positive duration with a unit (ns, us, ms, "
-            "s), e.g. \"1ms\", found 1.5; add a unit, e.g. \"1.5ms\"");
+            "inline.yaml:2:11: interval: expected a positive duration with a unit (ns, us, ms, s) "
+            "up to 86400s, e.g. \"1ms\", found 1.5; add a unit, e.g. '1.5ms'");
   EXPECT_EQ(error_with("interval: 0s"),
-            "inline.yaml:2:11: interval: expected a positive duration with a unit (ns, us, ms, "
-            "s), e.g. \"1ms\", found \"0s\"");
+            "inline.yaml:2:11: interval: expected a positive duration with a unit (ns, us, ms, s) "
+            "up to 86400s, e.g. \"1ms\", found '0s'");
   EXPECT_EQ(error_with("spin_duration: fast"),
-            "inline.yaml:2:16: spin_duration: expected a duration with a unit (ns, us, ms, s), "
-            "e.g. \"50us\", found \"fast\"; write a number followed by a unit (ns, us, ms, s)");
+            "inline.yaml:2:16: spin_duration: expected a duration with a unit (ns, us, ms, s) up "
+            "to 1s, e.g. \"50us\", found 'fast'; write a number followed by a unit (ns, us, ms, "
+            "s)");
   EXPECT_EQ(error_with("spin_duration: -5us"),
-            "inline.yaml:2:16: spin_duration: expected a duration with a unit (ns, us, ms, s), "
-            "e.g. \"50us\", found \"-5us\"; a duration cannot be negative");
+            "inline.yaml:2:16: spin_duration: expected a duration with a unit (ns, us, ms, s) up "
+            "to 1s, e.g. \"50us\", found '-5us'; a duration cannot be negative");
 }
 
 TEST(Durations, SpinDurationWithoutSpinThenBlockIsAccepted) {
@@ -581,21 +583,24 @@ TEST(Validate, ReportsEveryProblem) {
   config.predictor_threads = 300;
   EXPECT_EQ(
       validate_error(config),
-      "<C++>: model_uri: " + kModelUriExpected + "\"\"\n"
+      "<C++>: model_uri: " + kModelUriExpected + "''\n"
       "<C++>: predictor_class_name: expected a non-empty registered predictor name, e.g. "
-      "\"XGBoostPredictor\", found \"\"\n"
+      "\"XGBoostPredictor\", found ''\n"
       "<C++>: num_replicas: expected a positive integer (1..64), found 0\n"
       "<C++>: device: expected \"cpu\", \"cuda\" or \"cuda:N\" (N = GPU ordinal, e.g. "
-      "\"cuda:0\"), found \"tpu\"\n"
+      "\"cuda:0\"), found 'tpu'\n"
       "<C++>: max_rows: expected a positive integer (1..1000000), found 0\n"
       "<C++>: wait_strategy: expected one of spin, spin_then_block, block, interval, continuous, "
       "found enumerator value 42\n"
-      "<C++>: spin_duration: expected a duration with a unit (ns, us, ms, s), e.g. \"50us\", "
-      "found \"-5us\"\n"
-      "<C++>: interval: expected a positive duration with a unit (ns, us, ms, s), e.g. \"1ms\", "
-      "found \"0s\"\n"
-      "<C++>: startup_timeout: expected a duration with a unit (ns, us, ms, s), e.g. \"10s\" "
-      "(\"0s\" = do not wait), found \"-1s\"\n"
+      "<C++>: spin_duration: expected a duration with a unit (ns, us, ms, s) up to 1s, e.g. "
+      "\"50us\", "
+      "found '-5us'\n"
+      "<C++>: interval: expected a positive duration with a unit (ns, us, ms, s) up to 86400s, "
+      "e.g. \"1ms\", "
+      "found '0s'\n"
+      "<C++>: startup_timeout: expected a duration with a unit (ns, us, ms, s) up to 86400s, e.g. "
+      "\"10s\" "
+      "(\"0s\" = do not wait), found '-1s'\n"
       "<C++>: output: expected one of transformed, margin, found enumerator value 7\n"
       "<C++>: predictor_threads: expected a positive integer (1..256), found 300");
 }
@@ -622,14 +627,15 @@ TEST(ConfigValues, MlflowKeys) {
   EXPECT_TRUE(config.use_cache_when_offline);
   EXPECT_EQ(config.max_artifact_bytes, 1048576U);
   EXPECT_EQ(error_with("mlflow_tracking_uri: localhost:5000"),
-            "inline.yaml:2:22: mlflow_tracking_uri: expected an http:// or https:// URL of an MLflow "
+            "inline.yaml:2:22: mlflow_tracking_uri: expected an http:// or https:// URL of an "
+            "MLflow "
             "tracking server, e.g. \"http://mlflow.internal:5000\" (empty = MLFLOW_TRACKING_URI), "
-            "found \"localhost:5000\"");
+            "found 'localhost:5000'");
   EXPECT_EQ(error_with("max_artifact_bytes: 0"),
-            "inline.yaml:2:21: max_artifact_bytes: expected a positive integer number of bytes (the "
-            "largest model file downloaded), found 0");
+            "inline.yaml:2:21: max_artifact_bytes: expected a positive integer number of bytes "
+            "(1..1099511627776, the largest model file downloaded), found 0");
   EXPECT_NE(error_with("model_refresh_intervall: 5s")
-                .find("did you mean \"model_refresh_interval\"?"),
+                .find("did you mean 'model_refresh_interval'?"),
             std::string::npos);
 }
 
@@ -640,15 +646,15 @@ TEST(ConfigValues, EndpointsAreAListOfHttpUrls) {
   const std::string expected =
       "expected a list of http:// or https:// base URLs, e.g. [\"http://10.0.0.5:8080\"], found ";
   EXPECT_EQ(error_with("endpoints: http://h:1"),
-            "inline.yaml:2:12: endpoints: " + expected + "string \"http://h:1\"");
+            "inline.yaml:2:12: endpoints: " + expected + "string 'http://h:1'");
   EXPECT_EQ(error_with("endpoints: [http://h:1, h:2]"),
-            "inline.yaml:2:12: endpoints: " + expected + "\"h:2\"");
+            "inline.yaml:2:12: endpoints: " + expected + "'h:2'");
   EXPECT_EQ(error_with("endpoints: [[http://h:1]]"),
             "inline.yaml:2:12: endpoints: " + expected + "an item that is a sequence");
   InferenceConfig config;
   config.model_uri = "m.json";
   config.endpoints = {"ftp://h"};
-  EXPECT_EQ(validate_error(config), "<C++>: endpoints: " + expected + "\"ftp://h\"");
+  EXPECT_EQ(validate_error(config), "<C++>: endpoints: " + expected + "'ftp://h'");
 }
 
 // --- keys and docs ------------------------------------------------------------------------
@@ -667,8 +673,10 @@ TEST(ConfigKeys, DocumentationOrder) {
 TEST(ConfigIssueFormat, ToString) {
   EXPECT_EQ((ConfigIssue{"a.yaml", 3, 7, "num_replicas", "expected x, found y"}.to_string()),
             "a.yaml:3:7: num_replicas: expected x, found y");
-  EXPECT_EQ((ConfigIssue{"a.yaml", 2, 1, "", "invalid YAML"}.to_string()), "a.yaml:2:1: invalid YAML");
-  EXPECT_EQ((ConfigIssue{"<C++>", 0, 0, "device", "expected x"}.to_string()), "<C++>: device: expected x");
+  EXPECT_EQ((ConfigIssue{"a.yaml", 2, 1, "", "invalid YAML"}.to_string()), "a.yaml:2:1: invalid "
+      "YAML");
+  EXPECT_EQ((ConfigIssue{"<C++>", 0, 0, "device", "expected x"}.to_string()), "<C++>: device: "
+      "expected x");
 }
 
 // The row of docs/configuration.md's key table for `key`, split into cells.
@@ -710,6 +718,50 @@ TEST(ConfigDocs, EveryKeyIsDocumentedWithItsRealDefault) {
     // The documented default, written into a config, must change nothing.
     const std::string value = default_cell.substr(1, default_cell.size() - 2);
     expect_same_config(parse_with(key + ": " + value), defaults);
+  }
+}
+
+// The range problem parse_config reports for `key: value`, or "" when it
+// reports none for that key (another problem, such as memory, may remain).
+std::string range_problem(const std::string& key, const std::string& value) {
+  try {
+    (void)parse_config("model_uri: m.json\n" + key + ": " + value + "\n", "inline.yaml");
+  } catch (const Error& error) {
+    const std::string message = error.what();
+    if (message.find(key + ": expected") != std::string::npos) return message;
+  }
+  return "";
+}
+
+TEST(ConfigDocs, EveryDocumentedRangeIsTheParsersRange) {
+  std::ifstream in(INFERLOOP_CONFIGURATION_DOC);
+  ASSERT_TRUE(in) << "cannot read " << INFERLOOP_CONFIGURATION_DOC;
+  const std::string docs{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  for (const std::string& key : config_keys()) {
+    SCOPED_TRACE(key);
+    const std::vector<std::string> cells = doc_row(docs, key);
+    ASSERT_GE(cells.size(), 5u);
+    const std::string& type = cells[1];
+    if (type != "integer" && type != "duration") continue;
+    // "1..64", "0s..86400s", "1..1099511627776 (1 TiB)": the range comes first.
+    const std::string range = cells[3].substr(0, cells[3].find(' '));
+    const std::size_t dots = range.find("..");
+    ASSERT_NE(dots, std::string::npos) << "no LOW..HIGH range in \"" << cells[3] << "\"";
+    const std::string low = range.substr(0, dots);
+    const std::string high = range.substr(dots + 2);
+    EXPECT_EQ(range_problem(key, low), "");
+    EXPECT_EQ(range_problem(key, high), "");
+    if (type == "integer") {
+      EXPECT_NE(range_problem(key, std::to_string(std::stoll(low) - 1)), "");
+      EXPECT_NE(range_problem(key, std::to_string(std::stoll(high) + 1)), "");
+    } else {
+      const std::int64_t low_ns = parse_duration(low).count();
+      const std::int64_t high_ns = parse_duration(high).count();
+      if (low_ns > 0) {
+        EXPECT_NE(range_problem(key, std::to_string(low_ns - 1) + "ns"), "");
+      }
+      EXPECT_NE(range_problem(key, std::to_string(high_ns + 1) + "ns"), "");
+    }
   }
 }
 

@@ -19,10 +19,13 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <cmath>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <random>
 #include <thread>
+#include <tuple>
 
 #include "inferloop/config.hpp"
 #include "inferloop/error.hpp"
@@ -320,6 +323,55 @@ TEST(ModelUriTest, MalformedUrisSayWhatIsWrongAndListTheForms) {
   }
 }
 
+TEST(ModelUriTest, LongUrisAreRefusedAndQuotedBounded) {
+  const std::string huge = "models:/" + std::string(100'000, 'n') + "/3";
+  std::string message = parse_error(huge);
+  EXPECT_THAT(message, HasSubstr("model_uri 'models:/nnnn"));
+  EXPECT_THAT(message, HasSubstr("...' (100010 bytes): it is longer than the 4096 bytes a model "
+                                 "URI may be"));
+  EXPECT_LT(message.size(), 1000u);
+  // At the limit, the URI is taken apart; every part a message shows is bounded.
+  const std::string name(4000, 'n');
+  EXPECT_EQ(parse_model_uri("models:/" + name + "/3").name, name);
+  for (const std::string& uri :
+       {"models:/" + name + "/" + std::string(80, 's'), "runs:/" + std::string(4000, 'r'),
+        std::string(4000, 's') + "://x", "models:/a/" + std::string(4000, '.') + "/.."}) {
+    message = parse_error(uri);
+    EXPECT_LT(message.size(), 1000u) << message;
+  }
+  // The same bound for file:// URIs, which take the same path.
+  EXPECT_THAT(parse_error("file:///" + std::string(5000, 'f')),
+              HasSubstr("it is longer than the 4096 bytes a model URI may be"));
+}
+
+TEST(ModelUriTest, NulBytesCannotShortenAPath) {
+  // A NUL in the URI itself, or percent-encoded in a file:// path or an
+  // artifact-proxy path: each would open or fetch a shorter path than shown.
+  EXPECT_THAT(parse_error(std::string("/models/a.json\0.evil", 21)),
+              HasSubstr("it holds a NUL byte (at byte 14), which would cut the path short"));
+  EXPECT_THAT(parse_error(std::string("models:/fraud\0x/3", 18)), HasSubstr("NUL byte (at byte 13)"));
+  EXPECT_THAT(parse_error("file:///models/a.json%00.evil"),
+              HasSubstr("model_uri 'file:///models/a.json%00.evil': the path holds %00 (a NUL "
+                        "byte), which would cut it short; remove it"));
+  EXPECT_THAT(parse_error("http://h/api/2.0/mlflow-artifacts/artifacts/1/a%00b"),
+              HasSubstr("the path holds %00"));
+  // resolve_model() reads file:// URIs without parse_model_uri: the same
+  // refusal there (found by the model_uri fuzzer).
+  EXPECT_THAT(error_of([] {
+                (void)detail::file_uri_to_path(std::string("file:///models/a.json\0.evil", 28));
+              }),
+              HasSubstr("it holds a NUL byte, which would cut the path short"));
+  // Encoded dot segments are decoded before the segment check.
+  EXPECT_THAT(parse_error("http://h/api/2.0/mlflow-artifacts/artifacts/1/%2e%2e/%2E%2E/etc"),
+              HasSubstr("the path has a '..' segment"));
+  EXPECT_THAT(parse_error("http://h/api/2.0/mlflow-artifacts/artifacts/1%2F..%2Fx"),
+              HasSubstr("the path has a '..' segment"));
+  // Bad escapes are named, bounded.
+  EXPECT_THAT(parse_error("file:///a%4"), HasSubstr("bad percent-escape '%4' in the path"));
+  EXPECT_THAT(parse_error("file:///a%zz" + std::string(3000, 'x')),
+              AllOf(HasSubstr("bad percent-escape '%zz'"), HasSubstr("(3012 bytes)")));
+}
+
 // --- options ------------------------------------------------------------------
 
 TEST_F(MlflowTest, DefaultsWhenNothingIsSet) {
@@ -384,11 +436,102 @@ TEST_F(MlflowTest, UnparsableEnvironmentValuesNameTheVariable) {
   };
   for (const auto& [name, value] : cases) {
     setenv(name, value, 1);
-    EXPECT_THAT(error_of([] { (void)MlflowOptions{}.from_environment(); }),
-                HasSubstr("environment variable " + std::string(name) + "='" + value + "': expected"))
+    const std::string message = error_of([] { (void)MlflowOptions{}.from_environment(); });
+    EXPECT_THAT(message, HasSubstr("environment variable " + std::string(name) + ": expected "))
         << name << "=" << value;
+    EXPECT_THAT(message, HasSubstr(std::string("found '") + value + "'; fix or unset it"));
     unsetenv(name);
   }
+}
+
+// Every value that is not a timeout a person could mean is refused, naming
+// the variable, the range and the value: never rounded to 0 ms or wrapped,
+// which libcurl would take as "no timeout at all".
+TEST_F(MlflowTest, RequestTimeoutNeverBecomesNoTimeout) {
+  const std::string expected =
+      "environment variable MLFLOW_HTTP_REQUEST_TIMEOUT: expected a number of seconds from 1ms to "
+      "86400s, found ";
+  for (const char* value :
+       {"0.0001", "1e300", "nan", "-1", "inf", "0", "86400.001", "1e-320", "12s", ""}) {
+    setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", value, 1);
+    if (*value == '\0') continue;  // empty: the default, below
+    EXPECT_EQ(error_of([] { (void)MlflowOptions{}.from_environment(); }),
+              expected + "'" + value + "'; fix or unset it");
+  }
+  EXPECT_EQ(MlflowOptions{}.from_environment().request_timeout, std::chrono::seconds(120));
+  // Inside the range: rounded up to whole milliseconds, never down to none.
+  const std::vector<std::pair<const char*, std::chrono::milliseconds>> accepted = {
+      {"0.001", std::chrono::milliseconds(1)},
+      {"0.0015", std::chrono::milliseconds(2)},
+      {"120.5", std::chrono::milliseconds(120'500)},
+      {"86400", std::chrono::hours(24)},
+  };
+  for (const auto& [value, timeout] : accepted) {
+    setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", value, 1);
+    EXPECT_EQ(MlflowOptions{}.from_environment().request_timeout, timeout) << value;
+  }
+}
+
+TEST_F(MlflowTest, EveryNumericVariableHasARange) {
+  const std::vector<std::tuple<const char*, const char*, std::string>> cases = {
+      {"MLFLOW_HTTP_REQUEST_MAX_RETRIES", "101", "an integer in [0, 100]"},
+      {"MLFLOW_HTTP_REQUEST_MAX_RETRIES", "99999999999999999999", "an integer in [0, 100]"},
+      {"MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2.5", "an integer in [0, 100]"},
+      {"MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1e300", "a number in [0, 600]"},
+      {"MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "nan", "a number in [0, 600]"},
+      {"MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "601", "a number in [0, 600]"},
+      {"MLFLOW_HTTP_REQUEST_BACKOFF_JITTER", "inf", "a number in [0, 600]"},
+      {"MLFLOW_HTTP_REQUEST_BACKOFF_JITTER", "1e9", "a number in [0, 600]"},
+      {"MLFLOW_TRACKING_INSECURE_TLS", "maybe", "true or false (or 1 or 0)"},
+  };
+  for (const auto& [name, value, range] : cases) {
+    setenv(name, value, 1);
+    EXPECT_EQ(error_of([] { (void)MlflowOptions{}.from_environment(); }),
+              "environment variable " + std::string(name) + ": expected " + range + ", found '" +
+                  value + "'; fix or unset it");
+    unsetenv(name);
+  }
+  // A huge value is quoted bounded.
+  setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", std::string(100'000, '9').c_str(), 1);
+  const std::string message = error_of([] { (void)MlflowOptions{}.from_environment(); });
+  EXPECT_THAT(message, HasSubstr("...' (100000 bytes); fix or unset it"));
+  EXPECT_LT(message.size(), 300u);
+  unsetenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES");
+  // The ends of each range are accepted.
+  setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "100", 1);
+  setenv("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "600", 1);
+  setenv("MLFLOW_HTTP_REQUEST_BACKOFF_JITTER", "0", 1);
+  const MlflowOptions options = MlflowOptions{}.from_environment();
+  EXPECT_EQ(options.max_retries, 100);
+  EXPECT_EQ(options.backoff_factor, 600);
+  EXPECT_EQ(options.backoff_jitter, 0);
+}
+
+TEST_F(MlflowTest, MembersSetInCppGetTheSameRanges) {
+  const auto message_for = [](const std::function<void(MlflowOptions&)>& set) {
+    MlflowOptions options;
+    set(options);
+    return error_of([&] { (void)options.from_environment(); });
+  };
+  EXPECT_EQ(message_for([](MlflowOptions& o) { o.max_retries = 101; }),
+            "MlflowOptions::max_retries: expected an integer in [0, 100], found '101'");
+  EXPECT_EQ(message_for([](MlflowOptions& o) { o.backoff_factor = std::nan(""); }),
+            "MlflowOptions::backoff_factor: expected a number of seconds in [0, 600], found 'nan'");
+  EXPECT_EQ(message_for([](MlflowOptions& o) { o.backoff_jitter = 1e300; }),
+            "MlflowOptions::backoff_jitter: expected a number of seconds in [0, 600], found "
+            "'1e+300'");
+  EXPECT_EQ(message_for([](MlflowOptions& o) { o.request_timeout = std::chrono::hours(25); }),
+            "MlflowOptions::request_timeout: expected a duration from 1ms to 86400s, found "
+            "'90000s'");
+  EXPECT_EQ(message_for([](MlflowOptions& o) { o.connect_timeout = std::chrono::milliseconds(0); }),
+            "MlflowOptions::connect_timeout: expected a duration from 1ms to 86400s, found '0s'");
+  EXPECT_EQ(message_for([](MlflowOptions& o) {
+              o.max_retry_after = std::chrono::milliseconds::max();
+            }),
+            "MlflowOptions::max_retry_after: expected a duration from 0s to 86400s, found "
+            "'9223372036854775807ms'");
+  EXPECT_EQ(message_for([](MlflowOptions& o) { o.max_backoff = std::chrono::milliseconds(-1); }),
+            "MlflowOptions::max_backoff: expected a duration from 0s to 86400s, found '-1ms'");
 }
 
 TEST_F(MlflowTest, InsecureTlsAndCaBundleConflict) {
@@ -468,6 +611,11 @@ TEST(MlflowDetailTest, RetryAfterSecondsAndHttpDates) {
   EXPECT_EQ(detail::parse_retry_after("99999999999999999999999", 0), milliseconds::max());
   EXPECT_EQ(detail::parse_retry_after("", 0), std::nullopt);
   EXPECT_EQ(detail::parse_retry_after("soon", 0), std::nullopt);
+  // Waits too long to count saturate instead of wrapping negative.
+  EXPECT_EQ(detail::parse_retry_after("9223372036854776", 0), milliseconds::max());
+  EXPECT_EQ(detail::parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT",
+                                      std::numeric_limits<std::time_t>::min()),
+            milliseconds::max());
 }
 
 TEST(MlflowDetailTest, RetryableStatuses) {
@@ -551,8 +699,85 @@ TEST_F(MlflowTest, RetryAfterLongerThanTheLimitFailsAtOnce) {
   const std::string message = error_of([&] { (void)client.current_version("models:/fraud@champion"); });
   EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(5));
   EXPECT_THAT(message, HasSubstr("HTTP 503 body: 'busy'; the server asked to wait 3600.0 s before "
-                                 "retrying (Retry-After: 3600), longer than max_retry_after (60.0 s)"));
+                                 "retrying (Retry-After: '3600'), longer than max_retry_after (60.0 "
+                                 "s)"));
   EXPECT_EQ(server.requests(), 1);
+}
+
+// --- numbers in the server's answers ---------------------------------------------
+
+std::string json_ok(const std::string& body) {
+  return http_response("200 OK", "Content-Type: application/json\r\n", body);
+}
+
+TEST_F(MlflowTest, AVersionThatIsNotAPositiveIntegerIsRefused) {
+  // Partial numbers ("3abc" read as 3 by std::stoll), zero, negative, beyond
+  // int64, and values that are not numbers at all.
+  for (const std::string& version : std::vector<std::string>{"\"3abc\"", "\" 3\"", "\"0\"", "\"-2\"", "\"99999999999999999999\"", "2.5", "true",
+        "[[[[[[[[1]]]]]]]]", "\"" + std::string(10'000, '7') + "\""}) {
+    CannedServer server(json_ok("{\"model_version\": {\"version\": " + version + "}}"));
+    MlflowClient client(fast_options(server.url()));
+    const std::string message =
+        error_of([&] { (void)client.current_version("models:/fraud@champion"); });
+    EXPECT_THAT(message, HasSubstr("model_uri 'models:/fraud@champion': the alias lookup answered "
+                                   "version "))
+        << version;
+    EXPECT_THAT(message, HasSubstr(", which is not a positive integer in [1, 9223372036854775807]; "
+                                   "is the tracking server MLflow?"));
+    EXPECT_LT(message.size(), 500u) << message;
+  }
+  CannedServer valid(json_ok("{\"model_version\": {\"version\": \"+0012\"}}"));
+  MlflowClient client(fast_options(valid.url()));
+  EXPECT_EQ(client.current_version("models:/fraud@champion"), "12");
+}
+
+TEST_F(MlflowTest, LatestRefusesAVersionItCannotRead) {
+  // Skipping "x" would silently name version 2 as the latest.
+  CannedServer server(json_ok(R"({"model_versions": [{"version": "2"}, {"version": "x"}]})"));
+  MlflowClient client(fast_options(server.url()));
+  EXPECT_THAT(error_of([&] { (void)client.current_version("models:/fraud/latest"); }),
+              HasSubstr("the latest-versions lookup answered version '\"x\"', which is not a "
+                        "positive integer"));
+}
+
+TEST_F(MlflowTest, AFileSizeThatIsNotAByteCountIsRefused) {
+  // One answer for every request: get-download-uri reads artifact_uri, the
+  // listing reads files.
+  for (const std::string size : {"-5", "1.5", "\"12\"", "[1]"}) {
+    CannedServer server(json_ok(
+        R"({"artifact_uri": "mlflow-artifacts:/1/abc/artifacts/model", "files": [)"
+        R"({"path": "model.ubj", "is_dir": false, "file_size": )" + size + "}]}"));
+    MlflowClient client(fast_options(server.url()));
+    const std::string message = error_of([&] { (void)client.resolve("models:/fraud/1"); });
+    EXPECT_THAT(message, HasSubstr(", not a byte count in [0, 18446744073709551615], for "
+                                   "'1/abc/artifacts/model/model.ubj'"))
+        << size << ": " << message;
+  }
+}
+
+TEST_F(MlflowTest, AJsonAnswerLargerThanAnyMlflowAnswerIsCutOff) {
+  // 65 MiB of a JSON string: more than the 64 MiB a JSON answer may be.
+  std::string body = "{\"model_version\": {\"version\": \"";
+  body.append(65u << 20, '1');
+  body += "\"}}";
+  CannedServer server(json_ok(body));
+  MlflowClient client(fast_options(server.url()));
+  EXPECT_THAT(error_of([&] { (void)client.current_version("models:/fraud@champion"); }),
+              HasSubstr("the answer is larger than the 67108864 bytes a JSON answer may be; reading "
+                        "it was stopped"));
+}
+
+TEST(MlflowDetailTest, ErrorBodiesAreShownBounded) {
+  const std::string long_message =
+      detail::describe_error_body(R"({"error_code": "X", "message": ")" +
+                                  std::string(1'000'000, 'm') + "\"}");
+  EXPECT_THAT(long_message, HasSubstr("X: 'mmm"));
+  EXPECT_THAT(long_message, HasSubstr("...' (1000000 bytes)"));
+  EXPECT_LT(long_message.size(), 700u);
+  // A nested message is named by its type, not serialised (which recurses).
+  const std::string nested = R"({"error_code": "X", "message": )" + std::string(30'000, '[') +
+                             std::string(30'000, ']') + "}";
+  EXPECT_EQ(detail::describe_error_body(nested), "X: a JSON array");
 }
 
 TEST_F(MlflowTest, ServerErrorsAreRetriedThenReported) {

@@ -66,6 +66,14 @@ TEST(ParseReal, RefusesNonFiniteAndOutOfRange) {
   EXPECT_NE(message_of([] { (void)parse_real("1e-12", "--rate", 1e-3, 1e9); }), "(no error)");
 }
 
+TEST(NumberText, IsTheShortestTextThatReadsBack) {
+  EXPECT_EQ(number_text(1e300), "1e+300");
+  EXPECT_EQ(number_text(0.25), "0.25");
+  EXPECT_EQ(number_text(600), "600");
+  EXPECT_EQ(number_text(std::nan("")), "nan");
+  EXPECT_EQ(number_text(-std::numeric_limits<double>::infinity()), "-inf");
+}
+
 TEST(Narrow, RefusesValuesThatDoNotFit) {
   EXPECT_EQ(narrow<int>(std::size_t{5}, "x"), 5);
   EXPECT_EQ(message_of([] { (void)narrow<std::uint32_t>(std::int64_t{-1}, "rows"); }),

@@ -86,9 +86,16 @@ inline constexpr std::uint32_t kSpinsPerClockCheck = 64;
 // Waits until ready() (a seq_cst read of the waiter's condition) is true.
 // kSpin polls forever; kBlock sleeps at once; every other strategy polls for
 // `spin`, then sleeps. `signal` is the one the condition's writers notify().
+// `spins_per_yield`: kSpinsPerYield for a thread that must see its event
+// within a fraction of a microsecond (the poller); 1 for a thread that waits
+// for another thread to hand it work right after that thread yields (a
+// replica): it polls once per sched_yield, so on a core it shares it runs
+// only when the other thread gives the core away, and on a free core it
+// still sees its work within a system call.
 template <typename Ready>
 void wait_until(WakeSignal& signal, Ready&& ready, WaitStrategy strategy,
-                std::chrono::nanoseconds spin) noexcept {
+                std::chrono::nanoseconds spin,
+                std::uint32_t spins_per_yield = kSpinsPerYield) noexcept {
   if (ready()) return;
   if (strategy != WaitStrategy::kBlock) {
     const bool forever = strategy == WaitStrategy::kSpin;
@@ -96,8 +103,8 @@ void wait_until(WakeSignal& signal, Ready&& ready, WaitStrategy strategy,
     for (std::uint32_t i = 1;; ++i) {
       cpu_relax();
       if (ready()) return;
-      if (i % kSpinsPerYield == 0) std::this_thread::yield();
-      if (!forever && i % kSpinsPerClockCheck == 0 &&
+      if (i % spins_per_yield == 0) std::this_thread::yield();
+      if (!forever && (spins_per_yield < kSpinsPerClockCheck || i % kSpinsPerClockCheck == 0) &&
           std::chrono::steady_clock::now() >= deadline) {
         break;
       }
