@@ -154,6 +154,7 @@ Service mlflow_service() {
                      "MLFLOW_TRACKING_CLIENT_CERT_PATH, or set MLFLOW_TRACKING_INSECURE_TLS=true for a "
                      "test server";
   service.no_answer_hint = "check MLFLOW_TRACKING_URI and the URI's host";
+  service.too_large_hint = "is this an MLflow tracking server?";
   service.unreachable_hint =
       "check MLFLOW_TRACKING_URI (is the tracking server running and reachable from here?)";
   service.auth_hint = "check the credentials: MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD, or "
@@ -356,7 +357,7 @@ void RestClient::perform(Method method, const std::string& url, const std::strin
       // A listing or lookup, never this large from a healthy server.
       fail("the answer is larger than the " + byte_count(max_bytes) +
                " an answer may be; reading it was stopped",
-           false, status, "", call.hint);
+           false, status, "", service_.too_large_hint);
     }
     if (transfer.too_large) {
       fail("the artifact is larger than max_artifact_bytes (" + byte_count(max_bytes) +

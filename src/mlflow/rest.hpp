@@ -73,6 +73,7 @@ struct Service {
   // The hint a failure ends with, by kind of failure; Call::hint for the rest.
   std::string tls_hint;          // certificate verification failed
   std::string no_answer_hint;    // no answer, and retrying cannot help
+  std::string too_large_hint;    // an answer larger than any this service sends
   std::string unreachable_hint;  // no answer (connection refused, timeouts) on every attempt
   std::string auth_hint;         // 401, 403, or an error code in auth_error_codes
   // Error codes that mean "the credentials", whatever the status (S3 answers

@@ -35,6 +35,7 @@ Service s3_service(const S3Settings& settings) {
   service.no_answer_hint = settings.endpoint_url.empty()
                                ? "check the network path to AWS S3, and AWS_REGION"
                                : "check MLFLOW_S3_ENDPOINT_URL (now " + where_from(settings) + ")";
+  service.too_large_hint = "is " + where_from(settings) + " an S3 endpoint?";
   service.unreachable_hint = "is the S3 store at " + where_from(settings) +
                              " running and reachable from here? Set MLFLOW_S3_ENDPOINT_URL for an "
                              "S3-compatible store";

@@ -763,8 +763,8 @@ TEST_F(MlflowTest, AJsonAnswerLargerThanAnyMlflowAnswerIsCutOff) {
   CannedServer server(json_ok(body));
   MlflowClient client(fast_options(server.url()));
   EXPECT_THAT(error_of([&] { (void)client.current_version("models:/fraud@champion"); }),
-              HasSubstr("the answer is larger than the 67108864 bytes a JSON answer may be; reading "
-                        "it was stopped"));
+              HasSubstr("the answer is larger than the 67108864 bytes an answer may be; reading "
+                        "it was stopped; is this an MLflow tracking server?"));
 }
 
 TEST(MlflowDetailTest, ErrorBodiesAreShownBounded) {
