@@ -274,14 +274,17 @@ TEST(ForestReader, RefusesWhatItCannotReproduceWithTheReasonAndWhatToDo) {
   json unknown = good;
   // E.g. an objective from an xgboost plugin.
   unknown["learner"]["objective"]["name"] = "reg:my_plugin_loss";
-  EXPECT_NE(error_of(unknown).find("tiny.json: learner.objective.name: objective "
-                                   "\"reg:my_plugin_loss\" "
+  EXPECT_NE(error_of(unknown).find("'tiny.json': learner.objective.name: objective "
+                                   "'reg:my_plugin_loss' "
                                    "is not one ForestPredictor can reproduce exactly"),
             std::string::npos)
       << error_of(unknown);
 
   json linear = good;
-  linear["learner"]["gradient_booster"] = {{"name", "gblinear"}, {"model", json::object()}};
+  // A valid gblinear model: (num_feature + 1) x 1 weights. The admission
+  // gate accepts it (XGBoostPredictor serves it); ForestPredictor cannot.
+  linear["learner"]["gradient_booster"] = {{"name", "gblinear"},
+                                           {"model", {{"weights", {0.5, -0.25, 1.0}}}}};
   EXPECT_NE(error_of(linear).find("booster \"gblinear\" is not a tree ensemble"), std::string::npos);
 
   json vector_leaf = good;
@@ -298,7 +301,11 @@ TEST(ForestReader, RefusesWhatItCannotReproduceWithTheReasonAndWhatToDo) {
                              ModelFormat::kLegacyBinary, "old.model");
     ADD_FAILURE() << "accepted the legacy binary format";
   } catch (const Error& error) {
-    EXPECT_NE(std::string(error.what()).find("old.model: this is XGBoost's legacy binary"),
+    EXPECT_NE(std::string(error.what()).find("'old.model': not an XGBoost JSON or UBJSON model ("
+                                             "its first bytes are 62 69 6e 66 01 02)"),
+              std::string::npos)
+        << error.what();
+    EXPECT_NE(std::string(error.what()).find("If it is a legacy binary model, re-save it as UBJSON"),
               std::string::npos);
     EXPECT_NE(std::string(error.what()).find("booster.save_model(\"model.ubj\")"), std::string::npos);
   }
@@ -353,7 +360,9 @@ TEST(ForestReader, DamagedModelsAreErrorsNamingTheKey) {
         ModelFormat::kJson, "cut.json");
     ADD_FAILURE() << "accepted a truncated file";
   } catch (const Error& error) {
-    EXPECT_NE(std::string(error.what()).find("cut.json: not a valid JSON file"), std::string::npos)
+    EXPECT_NE(std::string(error.what()).find("'cut.json': not an XGBoost model: it does not parse "
+                                             "as JSON ("),
+              std::string::npos)
         << error.what();
     EXPECT_NE(std::string(error.what()).find("re-save the model"), std::string::npos);
   }
@@ -402,10 +411,10 @@ TEST(ForestReader, MalformedFilesAreErrorsNotCrashes) {
       trees + "[0].split_conditions[0]: expected a number, found string");
   add("num_feature not a number",
       [](json& d) { d["learner"]["learner_model_param"]["num_feature"] = "many"; },
-      "learner.learner_model_param.num_feature: expected an integer, found \"many\"");
+      "learner.learner_model_param.num_feature: expected an integer, found 'many'");
   add("negative num_feature",
       [](json& d) { d["learner"]["learner_model_param"]["num_feature"] = "-1"; },
-      "num_feature -1 is out of range");
+      "learner.learner_model_param.num_feature: -1 is outside [1, 4194304]");
   add("category out of range",
       [](json& d) { d["learner"]["gradient_booster"]["model"]["trees"][1]["categories"] = {3, -1}; },
       trees + "[1].categories[1]: category -1 is outside [0, 2^24)");
@@ -420,15 +429,16 @@ TEST(ForestReader, MalformedFilesAreErrorsNotCrashes) {
   add("base_score vector of the wrong length",
       [](json& d) { d["learner"]["learner_model_param"]["base_score"] = "[1E0,2E0]"; },
       "base_score: has 2 values for 1 output groups");
-  add("no learner", [](json& d) { d.erase("learner"); }, "tiny.json: missing key \"learner\"");
+  add("no learner", [](json& d) { d.erase("learner"); },
+      "'tiny.json': not an XGBoost model: it is valid JSON but has no \"learner\" object");
   add("document not an object", [](json& d) { d = json::array({1, 2}); },
-      "tiny.json: expected an object, found array");
+      "'tiny.json': not an XGBoost model: it is valid JSON but has no \"learner\" object");
 
   for (const Case& c : cases) {
     SCOPED_TRACE(c.what);
     const std::string message = error_of(c.document);
     EXPECT_NE(message.find(c.expected), std::string::npos) << message;
-    EXPECT_EQ(message.rfind("tiny.json: ", 0), 0u) << message;
+    EXPECT_EQ(message.rfind("'tiny.json': ", 0), 0u) << message;
   }
 
   // Bytes that are not a model at all, in either format.
@@ -444,7 +454,7 @@ TEST(ForestReader, MalformedFilesAreErrorsNotCrashes) {
                                format, "junk.bin");
       ADD_FAILURE() << "accepted junk";
     } catch (const Error& error) {
-      EXPECT_EQ(std::string(error.what()).rfind("junk.bin: ", 0), 0u) << error.what();
+      EXPECT_EQ(std::string(error.what()).rfind("'junk.bin': ", 0), 0u) << error.what();
     }
   }
 }
