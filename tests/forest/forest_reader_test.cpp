@@ -2,10 +2,12 @@
 // hand: split test, missing values, categorical sets, base_score forms, dart
 // weights, node relayout; and precise errors for models it must refuse or
 // that are damaged.
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <string>
 #include <tuple>
@@ -457,6 +459,107 @@ TEST(ForestReader, MalformedFilesAreErrorsNotCrashes) {
       EXPECT_EQ(std::string(error.what()).rfind("'junk.bin': ", 0), 0u) << error.what();
     }
   }
+}
+
+// The admission gate's checks that only a hand-made forest shows; each
+// guards a read libxgboost makes without checking (src/model/admission.hpp).
+TEST(ForestReader, TheGateRefusesInconsistentCategoriesCountsAndVectorLeaves) {
+  const json good = model("reg:squarederror", "5E-1", {tree_numeric(), tree_categorical()});
+  const std::string trees = "learner.gradient_booster.model.trees";
+  struct Case {
+    const char* what;
+    std::function<void(json&)> edit;
+    std::string expected;
+  };
+  const auto second_tree = [](json& d) -> json& {
+    return d["learner"]["gradient_booster"]["model"]["trees"][1];
+  };
+  const std::vector<Case> cases = {
+      {"categorical split without categories",
+       [&](json& d) {
+         second_tree(d)["categories_nodes"] = json::array();
+         second_tree(d)["categories_segments"] = json::array();
+         second_tree(d)["categories_sizes"] = json::array();
+       },
+       trees + "[1] node 0: has split_type 1 (categorical) but no entry in categories_nodes"},
+      {"categories on a numeric node",
+       [&](json& d) { second_tree(d)["split_type"] = {0, 0, 0}; },
+       trees + "[1].categories_nodes[0]: node 0 has categories but its split_type is not 1"},
+      {"categories_nodes out of order",
+       [&](json& d) {
+         second_tree(d)["split_type"] = {1, 1, 0};
+         second_tree(d)["categories_nodes"] = {1, 0};
+         second_tree(d)["categories_segments"] = {0, 1};
+         second_tree(d)["categories_sizes"] = {1, 1};
+       },
+       trees + "[1].categories_nodes[1]: node 0 is not above the previous entry"},
+      {"an empty category run",
+       [&](json& d) { second_tree(d)["categories_sizes"] = {0}; },
+       trees + "[1].categories_nodes[0]: its categories_segments/categories_sizes run past "
+               "categories (or name no category)"},
+      {"iteration_indptr past the trees",
+       [](json& d) { d["learner"]["gradient_booster"]["model"]["iteration_indptr"] = {0, 1, 3}; },
+       "learner.gradient_booster.model.iteration_indptr: does not end at the model's 2 trees"},
+      {"num_parallel_tree zero",
+       [](json& d) {
+         d["learner"]["gradient_booster"]["model"]["gbtree_model_param"]["num_parallel_tree"] = "0";
+       },
+       "gbtree_model_param.num_parallel_tree: 0 is outside [1, 2]"},
+      {"vector leaves",
+       [&](json& d) { second_tree(d)["tree_param"]["size_leaf_vector"] = "2"; },
+       trees + "[1]: the tree has vector leaves (size_leaf_vector=2, a "
+               "multi_strategy=\"multi_output_tree\" model), whose layout inferloop's model "
+               "reader does not check, so neither predictor loads it"},
+      {"feature_names of another width",
+       [](json& d) { d["learner"]["feature_names"] = {"only_one"}; },
+       "learner.feature_names: has 1 entries for the model's num_feature 2"},
+      {"gblinear with too few weights",
+       [](json& d) {
+         d["learner"]["gradient_booster"] = {{"name", "gblinear"},
+                                             {"model", {{"weights", {0.5, -0.25}}}}};
+       },
+       "learner.gradient_booster.model.weights: has 2 entries, expected 3"},
+      {"an unknown booster",
+       [](json& d) { d["learner"]["gradient_booster"]["name"] = "gbforest"; },
+       "learner.gradient_booster.name: booster 'gbforest' is not one xgboost writes"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.what);
+    json document = good;
+    c.edit(document);
+    EXPECT_THAT(error_of(document), ::testing::HasSubstr(c.expected));
+  }
+
+  // libxgboost allocates a bitset up to each categorical split's largest
+  // category: 2 MiB for 2^24 - 1, from a file of a few hundred bytes.
+  json wide_categories = tree_categorical();
+  wide_categories["categories"] = {16777215};
+  wide_categories["categories_sizes"] = {1};
+  std::vector<json> many(12, wide_categories);
+  EXPECT_THAT(error_of(model("reg:squarederror", "5E-1", many)),
+              ::testing::HasSubstr("categories_nodes[0]: its categories (up to 16777215) and "
+                                   "those before it would need more bitset memory than a model "
+                                   "of this size can"));
+}
+
+// xgboost's JSON writer emits NaN and Infinity as bare literals; they are
+// read as the float values, in a split condition and in a leaf.
+TEST(ForestReader, NaNAndInfinityLiteralsAreReadAsXGBoostReadsThem) {
+  json tree = tree_numeric();
+  tree["split_conditions"] = {"NaN-placeholder", "Infinity-placeholder", 0.25};
+  std::string text = model("reg:squarederror", "0E0", {tree}).dump();
+  for (const auto& [placeholder, literal] : {std::pair{"\"NaN-placeholder\"", "NaN"},
+                                             std::pair{"\"Infinity-placeholder\"", "-Infinity"}}) {
+    text.replace(text.find(placeholder), std::string(placeholder).size(), literal);
+  }
+  ASSERT_NE(text.find("[NaN,-Infinity,"), std::string::npos) << text;
+  const ForestModel forest = ForestModel::parse(
+      {reinterpret_cast<const std::uint8_t*>(text.data()), text.size()}, ModelFormat::kJson,
+      "literals.json");
+  // A NaN threshold sends every present value right (node 1, -inf); a
+  // missing one takes the default (right).
+  EXPECT_EQ(predict_one(forest, {-5.0F, 0.0F}), -std::numeric_limits<float>::infinity());
+  EXPECT_EQ(predict_one(forest, {kNaN, 0.0F}), -std::numeric_limits<float>::infinity());
 }
 
 }  // namespace
