@@ -169,7 +169,7 @@ AdmittedTree read_tree(const DocumentReader& reader, const json& tree, const std
   reader.object(tree, where);
   if (const json* id = reader.optional_member(tree, "id", where)) {
     // libxgboost places each tree at trees[id]: a repeated id leaves a slot empty.
-    const std::int64_t value = reader.integer(*id, where + ".id");
+    const std::int64_t value = reader.index(*id, where + ".id");
     if (value != static_cast<std::int64_t>(index)) {
       reader.malformed(where + ".id", "is " + std::to_string(value) + ", expected " +
                                           std::to_string(index) + " (the tree's position)");
@@ -220,13 +220,18 @@ AdmittedTree read_tree(const DocumentReader& reader, const json& tree, const std
   const auto condition = reader.reals(reader.member(tree, "split_conditions", where),
                                       where + ".split_conditions", num_nodes);
   const auto default_left = reader.integers(reader.member(tree, "default_left", where),
-                                            where + ".default_left", num_nodes);
+                                            where + ".default_left", num_nodes,
+                                            /*booleans_too=*/true);
   // libxgboost reads every node's parent (node 0's is a placeholder) and
   // then the parent's children: an out-of-range parent is a bad read.
   if (const json* parents = per_node(reader, tree, "parents", where, num_nodes)) {
+    const auto parent = reader.integers(*parents, where + ".parents", num_nodes);
     for (std::size_t i = 1; i < num_nodes; ++i) {
-      (void)reader.integer_in((*parents)[i], at(where + ".parents", i), 0,
-                              static_cast<std::int64_t>(num_nodes) - 1);
+      if (parent[i] < 0 || parent[i] >= static_cast<std::int64_t>(num_nodes)) {
+        reader.malformed(at(where + ".parents", i),
+                         std::to_string(parent[i]) + " is outside [0, " +
+                             std::to_string(num_nodes - 1) + "]");
+      }
     }
   }
   for (const std::string_view key : {"loss_changes", "sum_hessian", "base_weights"}) {
@@ -322,7 +327,7 @@ void read_category_container(const DocumentReader& reader, const json& cats,
       }
       counts.push_back(offsets.empty() ? 0 : static_cast<std::int64_t>(offsets.size()) - 1);
     } else {
-      (void)reader.integer(reader.member(enc[i], "type", column), column + ".type");
+      (void)reader.index(reader.member(enc[i], "type", column), column + ".type");
       counts.push_back(static_cast<std::int64_t>(values.size()));
     }
   }
@@ -443,8 +448,9 @@ void read_linear(const DocumentReader& reader, const json& booster, AdmittedMode
   const std::size_t expected = (model.num_features + 1) * model.num_groups;
   (void)reader.reals(reader.member(linear, "weights", where), where + ".weights", expected);
   if (const json* rounds = reader.optional_member(linear, "boosted_rounds", where)) {
-    (void)reader.integer_in(*rounds, where + ".boosted_rounds", 0,
-                            std::numeric_limits<std::int32_t>::max());
+    if (reader.index(*rounds, where + ".boosted_rounds") < 0) {
+      reader.malformed(where + ".boosted_rounds", "is negative");
+    }
   }
 }
 

@@ -2,6 +2,7 @@
 #include "model/model_document.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cstring>
 #include <limits>
@@ -28,7 +29,17 @@ class BoundedDomSax : public nlohmann::detail::json_sax_dom_parser<json> {
   using Base = nlohmann::detail::json_sax_dom_parser<json>;
 
  public:
-  BoundedDomSax(json& root, std::size_t input_bytes) : Base(root, true), input_bytes_(input_bytes) {}
+  BoundedDomSax(json& root, std::size_t input_bytes, ModelFormat format)
+      : Base(root, true), input_bytes_(input_bytes), format_(format) {}
+
+  bool boolean(bool value) {
+    if (!value && format_ == ModelFormat::kUbjson) {
+      // libxgboost 1.7's UBJSON reader returns true for 'F'.
+      refusal_ = "it holds a UBJSON false, which libxgboost 1.7 reads as true";
+      return false;
+    }
+    return Base::boolean(value);
+  }
 
   bool number_float(double value, const std::string& lexeme) {
     float rounded = 0.0F;
@@ -87,18 +98,29 @@ class BoundedDomSax : public nlohmann::detail::json_sax_dom_parser<json> {
   }
 
   std::size_t input_bytes_;
+  ModelFormat format_;
   std::size_t depth_ = 0;
   std::vector<std::unordered_set<std::string>> keys_;  // by depth - 1, objects only
   std::string refusal_;
 };
 
+struct JsonText {
+  std::optional<std::string> rewritten;      // when the text has a non-finite literal
+  std::optional<std::size_t> unicode_escape;  // byte offset of the first \u escape
+};
+
 // XGBoost's JSON writer emits the non-standard literals NaN, Infinity and
 // -Infinity; nlohmann/json, like any strict JSON parser, rejects them.
 // Outside strings they are rewritten to the strings "NaN", "Infinity" and
-// "-Infinity", which DocumentReader::real() reads back. Returns nothing when
-// the text has none, so that parse errors in ordinary files keep their
-// exact positions.
-std::optional<std::string> quote_nonfinite_literals(std::span<const std::uint8_t> bytes) {
+// "-Infinity", which DocumentReader::real() reads back. No rewrite when the
+// text has none, so that parse errors in ordinary files keep their exact
+// positions.
+//
+// Also finds \u escapes in strings: xgboost's JSON reader does not decode
+// them (it keeps "\u005f" as six characters) while nlohmann does, so a key
+// spelled with one would name different keys for the gate and libxgboost.
+JsonText scan_json_text(std::span<const std::uint8_t> bytes) {
+  JsonText result;
   std::string text;
   bool replaced = false;
   bool in_string = false;
@@ -108,6 +130,7 @@ std::optional<std::string> quote_nonfinite_literals(std::span<const std::uint8_t
     if (in_string) {
       if (replaced) text += c;
       if (escaped) {
+        if (c == 'u' && !result.unicode_escape) result.unicode_escape = i - 1;
         escaped = false;
       } else if (c == '\\') {
         escaped = true;
@@ -138,8 +161,21 @@ std::optional<std::string> quote_nonfinite_literals(std::span<const std::uint8_t
     if (c == '"') in_string = true;
     if (replaced) text += c;
   }
-  if (!replaced) return std::nullopt;
-  return text;
+  if (replaced) result.rewritten = std::move(text);
+  return result;
+}
+
+// The format libxgboost's loader gives bytes handed to it from memory
+// (XGBoosterLoadModelFromBuffer, what XGBoostPredictor calls): '{' and then,
+// after any blanks, '"' is JSON and a letter UBJSON; anything else is read
+// as the legacy binary format.
+ModelFormat loader_format(std::span<const std::uint8_t> bytes) {
+  if (bytes.empty() || bytes[0] != '{') return ModelFormat::kLegacyBinary;
+  std::size_t next = 1;
+  while (next < bytes.size() && std::isspace(bytes[next]) != 0) ++next;
+  if (next < bytes.size() && bytes[next] == '"') return ModelFormat::kJson;
+  if (next < bytes.size() && std::isalpha(bytes[next]) != 0) return ModelFormat::kUbjson;
+  return ModelFormat::kLegacyBinary;
 }
 
 // "it starts with '{"learner": ...'" for text, "its first bytes are 62 69
@@ -178,12 +214,15 @@ json parse_model_document(std::span<const std::uint8_t> bytes, ModelFormat forma
   }
   const char* format_name = format == ModelFormat::kJson ? "JSON" : "UBJSON";
   json document;
-  BoundedDomSax sax(document, bytes.size());
+  BoundedDomSax sax(document, bytes.size(), format);
   bool parsed = false;
+  JsonText text;
   try {
     if (format == ModelFormat::kJson) {
-      if (const auto quoted = quote_nonfinite_literals(bytes)) {
-        parsed = json::sax_parse(quoted->begin(), quoted->end(), &sax, json::input_format_t::json);
+      text = scan_json_text(bytes);
+      if (text.rewritten) {
+        parsed = json::sax_parse(text.rewritten->begin(), text.rewritten->end(), &sax,
+                                 json::input_format_t::json);
       } else {
         parsed = json::sax_parse(bytes.begin(), bytes.end(), &sax, json::input_format_t::json);
       }
@@ -200,6 +239,22 @@ json parse_model_document(std::span<const std::uint8_t> bytes, ModelFormat forma
                 (sax.refusal().empty() ? std::string("it does not parse as ") + format_name
                                        : sax.refusal()) +
                 "; " + std::string(kResaveHint));
+  }
+  // The gate must read the bytes as libxgboost will; where the two readers
+  // differ, the file is refused rather than checked as something else.
+  if (text.unicode_escape) {
+    throw Error(source + ": not an XGBoost model: byte " + std::to_string(*text.unicode_escape) +
+                " starts a \\u escape in a string, which xgboost's JSON reader does not decode "
+                "(it would read another key or name than inferloop checks); " +
+                std::string(kResaveHint));
+  }
+  // (A document that is not an object is not a model at all; document_version()
+  // says so more plainly.)
+  if (document.is_object() && loader_format(bytes) != format) {
+    throw Error(source + ": not an XGBoost model: libxgboost tells JSON from UBJSON by the "
+                "first bytes ('{' then '\"' is JSON, '{' then a letter UBJSON), and these (" +
+                first_bytes(bytes) + ") do not say " + format_name + "; " +
+                std::string(kResaveHint));
   }
   return document;
 }
@@ -279,9 +334,16 @@ std::int64_t DocumentReader::integer_in(const json& value, const std::string& wh
   return result;
 }
 
+std::int64_t DocumentReader::index(const json& value, const std::string& where) const {
+  if (!value.is_number_integer()) {
+    malformed(where, std::string("expected an integer, found ") + value.type_name());
+  }
+  return integer(value, where);
+}
+
 float DocumentReader::real(const json& value, const std::string& where) const {
   if (value.is_number()) return static_cast<float>(value.get<double>());
-  if (value.is_string()) {  // see quote_nonfinite_literals()
+  if (value.is_string()) {  // see scan_json_text()
     const auto& text = value.get_ref<const std::string&>();
     if (text == "NaN") return std::numeric_limits<float>::quiet_NaN();
     if (text == "Infinity") return std::numeric_limits<float>::infinity();
@@ -291,7 +353,8 @@ float DocumentReader::real(const json& value, const std::string& where) const {
 }
 
 std::vector<std::int64_t> DocumentReader::integers(const json& value, const std::string& where,
-                                                   std::size_t expected_size) const {
+                                                   std::size_t expected_size,
+                                                   bool booleans_too) const {
   array(value, where);
   if (value.size() != expected_size) {
     malformed(where, "has " + std::to_string(value.size()) + " entries, expected " +
@@ -300,7 +363,9 @@ std::vector<std::int64_t> DocumentReader::integers(const json& value, const std:
   std::vector<std::int64_t> result;
   result.reserve(value.size());
   for (std::size_t i = 0; i < value.size(); ++i) {
-    result.push_back(integer(value[i], where + "[" + std::to_string(i) + "]"));
+    const std::string entry = where + "[" + std::to_string(i) + "]";
+    result.push_back(booleans_too && value[i].is_boolean() ? (value[i].get<bool>() ? 1 : 0)
+                                                           : index(value[i], entry));
   }
   return result;
 }

@@ -78,18 +78,22 @@ class DocumentReader {
   const nlohmann::json& array(const nlohmann::json& value, const std::string& where) const;
   const std::string& string(const nlohmann::json& value, const std::string& where) const;
 
-  // XGBoost writes its parameters as strings ("12") and its arrays as
-  // numbers (booleans for default_left in some versions); all three read.
+  // A parameter: XGBoost writes them as strings ("12"); a number reads too.
   std::int64_t integer(const nlohmann::json& value, const std::string& where) const;
   // integer() in [min, max].
   std::int64_t integer_in(const nlohmann::json& value, const std::string& where, std::int64_t min,
                           std::int64_t max) const;
+  // An array entry or a tree's id: a JSON integer only, as libxgboost reads
+  // them (a string there is an error to libxgboost, and a one-character
+  // UBJSON string is an integer to it: "5" would be 53).
+  std::int64_t index(const nlohmann::json& value, const std::string& where) const;
   // A number, or the literals NaN / Infinity / -Infinity.
   float real(const nlohmann::json& value, const std::string& where) const;
 
-  // An array of exactly `expected_size` entries, converted.
+  // An array of exactly `expected_size` entries, each read by index() (or,
+  // with booleans_too, a boolean, as default_left may be).
   std::vector<std::int64_t> integers(const nlohmann::json& value, const std::string& where,
-                                     std::size_t expected_size) const;
+                                     std::size_t expected_size, bool booleans_too = false) const;
   std::vector<float> reals(const nlohmann::json& value, const std::string& where,
                            std::size_t expected_size) const;
 

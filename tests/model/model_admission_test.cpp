@@ -248,6 +248,56 @@ TEST(ModelAdmission, ADuplicatedKeyIsRefusedBecauseXGBoostWouldReadTheOtherValue
                             "object");
 }
 
+// libxgboost's readers differ from nlohmann's in places; wherever the two
+// would read the same bytes differently, the gate refuses the file rather
+// than check something other than what libxgboost will load.
+TEST(ModelAdmission, BytesLibxgboostWouldReadDifferentlyAreRefused) {
+  const std::vector<FixtureSet> sets = fixture_sets();
+  INFERLOOP_REQUIRE_FIXTURES(sets);
+  const auto original = original_model(sets);
+  ASSERT_TRUE(original.has_value());
+  ScratchDir dir;
+  const std::string text = original->document.dump();
+
+  // xgboost's JSON reader keeps "\u005f" as six characters, nlohmann decodes
+  // it to "_": the gate would see split_type, libxgboost an unknown key.
+  std::string escaped = text;
+  const std::size_t key = escaped.find("\"split_type\"");
+  ASSERT_NE(key, std::string::npos);
+  escaped.replace(key, 12, "\"split\\u005ftype\"");
+  expect_refused_everywhere(dir.write("escaped.json", escaped),
+                            "\\u escape in a string, which xgboost's JSON reader does not decode");
+
+  // From memory, libxgboost takes a file that does not start with '{' for
+  // its legacy binary format, whatever the extension says.
+  expect_refused_everywhere(dir.write("blank_first.json", "\n" + text),
+                            "libxgboost tells JSON from UBJSON by the first bytes ('{' then '\"' "
+                            "is JSON, '{' then a letter UBJSON), and these (it starts with "
+                            "'\\n{");
+
+  // libxgboost 1.7's UBJSON reader returns true for 'F'.
+  json with_false = original->document;
+  json& defaults = tree(with_false, 0)["default_left"];
+  for (json& entry : defaults) entry = false;
+  const std::vector<std::uint8_t> false_bytes = json::to_ubjson(with_false);
+  expect_refused_everywhere(
+      dir.write("false.ubj", std::string(false_bytes.begin(), false_bytes.end())),
+      "not an XGBoost model: it holds a UBJSON false, which libxgboost 1.7 reads as true");
+
+  // A one-character UBJSON string is an integer to libxgboost ('C' '7' is
+  // 55), so node indices must be numbers.
+  json with_char = original->document;
+  tree(with_char, 0)["left_children"][0] = "7";
+  const std::vector<std::uint8_t> char_bytes = json::to_ubjson(with_char);
+  std::string bytes(char_bytes.begin(), char_bytes.end());
+  const std::size_t children = bytes.find("left_children");
+  const std::size_t seven = bytes.find(std::string("Si\x01" "7"), children);
+  ASSERT_NE(seven, std::string::npos);
+  bytes.replace(seven, 4, "C7");
+  expect_refused_everywhere(dir.write("char.ubj", bytes),
+                            kTrees + "[0].left_children[0]: expected an integer, found string");
+}
+
 TEST(ModelAdmission, APipeOrAFolderIsRefusedWithoutBeingRead) {
   ScratchDir dir;
   // Reading a FIFO would block resolution (and start()) forever.
