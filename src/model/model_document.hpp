@@ -101,6 +101,11 @@ class DocumentReader {
   std::string source_;  // already quoted
 };
 
+// "where[index]": the key path of an array entry.
+[[nodiscard]] inline std::string path_of(const std::string& where, std::size_t index) {
+  return where + "[" + std::to_string(index) + "]";
+}
+
 // The document's `version`: [major, minor, patch], each in [0, 1'000'000].
 // Throws (through `reader`) when the document is not an object with a
 // `learner` object and such a `version` array.
