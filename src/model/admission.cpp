@@ -86,6 +86,13 @@ void read_category_container(const DocumentReader& reader, const json& cats,
   const json& segments_json = reader.array(reader.member(cats, "feature_segments", where),
                                            segments_where);
   const auto segments = reader.integers(segments_json, segments_where, segments_json.size());
+  for (std::size_t i = 0; i < segments.size(); ++i) {
+    // libxgboost holds them as int32; bounding them also keeps the
+    // differences below from overflowing.
+    if (segments[i] < 0 || segments[i] > std::numeric_limits<std::int32_t>::max()) {
+      reader.malformed(path_of(segments_where, i), "is outside [0, 2^31)");
+    }
+  }
   std::int64_t total = 0;
   if (enc.empty()) {
     if (!segments.empty() && !(segments.size() == 1 && segments[0] == 0)) {

@@ -161,6 +161,10 @@ MlmodelXgboost parse_mlmodel(std::string_view text, const fs::path& mlmodel, std
 fs::path model_file_inside(const fs::path& folder, const std::string& data,
                            const std::string& data_location) {
   const std::string names = data_location + ": flavors.xgboost.data names " + quote(data, 4096);
+  if (data.find('\0') != std::string::npos) {
+    // The file system would see only the part before it.
+    throw Error(names + ", which holds a NUL character; log the model again");
+  }
   const fs::path relative(data);
   if (relative.has_root_name() || relative.has_root_directory()) {
     throw Error(names + ", an absolute path; it must name the model file inside the MLflow model "

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <cmath>
 #include <cstring>
 #include <limits>
 #include <optional>
@@ -342,7 +343,16 @@ std::int64_t DocumentReader::index(const json& value, const std::string& where) 
 }
 
 float DocumentReader::real(const json& value, const std::string& where) const {
-  if (value.is_number()) return static_cast<float>(value.get<double>());
+  if (value.is_number()) {
+    // Beyond float32's range (a JSON 1e300): infinity, as xgboost's reader
+    // gives, rather than an undefined conversion.
+    const double number = value.get<double>();
+    if (std::isfinite(number) && std::fabs(number) > std::numeric_limits<float>::max()) {
+      return number > 0 ? std::numeric_limits<float>::infinity()
+                        : -std::numeric_limits<float>::infinity();
+    }
+    return static_cast<float>(number);
+  }
   if (value.is_string()) {  // see scan_json_text()
     const auto& text = value.get_ref<const std::string&>();
     if (text == "NaN") return std::numeric_limits<float>::quiet_NaN();

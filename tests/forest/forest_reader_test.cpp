@@ -544,6 +544,44 @@ TEST(ForestReader, TheGateRefusesInconsistentCategoriesCountsAndVectorLeaves) {
                                    "of this size can"));
 }
 
+// xgboost 3.1+'s "cats" container is read by index on load: each part must
+// fit the others.
+TEST(ForestReader, TheGateChecksXGBoost31CategoryContainer) {
+  json document = model("reg:squarederror", "5E-1", {tree_numeric()});
+  json& ensemble = document["learner"]["gradient_booster"]["model"];
+  ensemble["cats"] = {{"enc", {json::object({{"offsets", json::array()}, {"values", json::array()}}),
+                               json::object({{"type", 15}, {"values", {0, 1, 2}}})}},
+                      {"feature_segments", {0, 0, 3}},
+                      {"sorted_idx", {0, 1, 2}}};
+  EXPECT_EQ(error_of(document), "(no error)");
+  const std::string cats = "learner.gradient_booster.model.cats";
+  json wrong_segments = document;
+  wrong_segments["learner"]["gradient_booster"]["model"]["cats"]["feature_segments"] = {0, 0, 5};
+  EXPECT_THAT(error_of(wrong_segments),
+              ::testing::HasSubstr(cats + ".feature_segments[2]: does not delimit the 3 categories "
+                                          "of feature 1"));
+  json huge_segments = document;
+  huge_segments["learner"]["gradient_booster"]["model"]["cats"]["feature_segments"] = {
+      0, -9223372036854775807LL, 3};
+  EXPECT_THAT(error_of(huge_segments),
+              ::testing::HasSubstr(cats + ".feature_segments[1]: is outside [0, 2^31)"));
+  json wrong_index = document;
+  wrong_index["learner"]["gradient_booster"]["model"]["cats"]["sorted_idx"] = {0, 1, 7};
+  EXPECT_THAT(error_of(wrong_index),
+              ::testing::HasSubstr(cats + ".sorted_idx[2]: is not an index into feature 1's "
+                                          "categories"));
+}
+
+// A JSON number beyond float32's range becomes infinity, as xgboost reads
+// it, rather than an undefined conversion.
+TEST(ForestReader, ANumberBeyondFloat32IsInfinity) {
+  json tree = tree_numeric();
+  tree["split_conditions"] = {1.0, -1e300, 1e300};
+  const ForestModel forest = parse_json(model("reg:squarederror", "0E0", {tree}));
+  EXPECT_EQ(predict_one(forest, {0.0F, 0.0F}), std::numeric_limits<float>::infinity());
+  EXPECT_EQ(predict_one(forest, {2.0F, 0.0F}), -std::numeric_limits<float>::infinity());
+}
+
 // xgboost's JSON writer emits NaN and Infinity as bare literals; they are
 // read as the float values, in a split condition and in a leaf.
 TEST(ForestReader, NaNAndInfinityLiteralsAreReadAsXGBoostReadsThem) {

@@ -120,6 +120,9 @@ TEST(ModelSource, MLmodelDataThatLeavesTheFolderIsRefused) {
     dir.write("model/MLmodel", mlmodel_for(c.data, "[]"));
     EXPECT_THAT(resolve_error(folder), HasSubstr(c.expected));
   }
+  // YAML can spell a NUL; the file system would see only what precedes it.
+  dir.write("model/MLmodel", "flavors:\n  xgboost:\n    data: \"inside.json\\0/../../secret.json\"\n");
+  EXPECT_THAT(resolve_error(folder), HasSubstr("which holds a NUL character"));
   dir.write("model/MLmodel", mlmodel_for("./sub/../inside.json", "[]"));
   EXPECT_EQ(resolve_model(folder).model_file, dir.path() / "model" / "inside.json");
 }
