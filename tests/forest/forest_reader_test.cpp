@@ -55,12 +55,15 @@ json tree_categorical() {
           {"categories_sizes", {2}}};
 }
 
-json model(const std::string& objective, const std::string& base_score, json trees,
+// `trees` is a vector, not a json: a json initialised from {one_tree} is that
+// tree itself under clang (nlohmann's brace-initialisation), not an array.
+json model(const std::string& objective, const std::string& base_score,
+           const std::vector<json>& trees,
            const std::string& booster = "gbtree", json weight_drop = nullptr) {
   json tree_info = json::array();
   for (std::size_t i = 0; i < trees.size(); ++i) tree_info.push_back(0);
   json gbtree_model = {{"gbtree_model_param", {{"num_trees", std::to_string(trees.size())}}},
-                       {"trees", trees},
+                       {"trees", json(trees)},
                        {"tree_info", tree_info}};
   json gradient_booster = {{"name", booster}};
   if (booster == "dart") {
@@ -190,7 +193,7 @@ TEST(ForestReader, ShallowAndDeepNumericTreesFollowXGBoostsRuleForEveryValue) {
     chain.emplace_back(-1, -1, 0, 0.5F * static_cast<float>(depth), false);
   }
   chain.emplace_back(-1, -1, 0, 100.0F, false);
-  json trees = json::array();
+  std::vector<json> trees;
   for (std::size_t t = 0; t < 32; ++t) trees.push_back(shapes[(t * 7) % shapes.size()]);
   trees.push_back(tree_of(chain));
   trees.push_back(shapes[2]);
