@@ -259,8 +259,8 @@ std::shared_ptr<const AdmittedModel> admit_model(std::vector<std::uint8_t> bytes
   model->num_class = static_cast<std::size_t>(num_class);
   model->num_groups = static_cast<std::size_t>(std::max<std::int64_t>({1, num_class, num_target}));
   const std::string base_where = param_where + ".base_score";
-  model->base_score_text = reader.string(reader.member(param, "base_score", param_where), base_where);
-  model->base_score = parse_base_score(reader, model->base_score_text, base_where);
+  model->base_score = parse_base_score(
+      reader, reader.string(reader.member(param, "base_score", param_where), base_where), base_where);
   if (model->base_score.size() != 1 && model->base_score.size() != model->num_groups) {
     reader.malformed(base_where, "has " + std::to_string(model->base_score.size()) +
                                      " values for " + std::to_string(model->num_groups) +

@@ -95,7 +95,6 @@ struct AdmittedModel {
   std::size_t num_class = 0;           // as saved: 0 unless multi-class
   std::size_t num_groups = 1;          // outputs per row: max(1, num_class, num_target)
   std::vector<float> base_score;       // one value, or one per group (3.1+)
-  std::string base_score_text;         // as saved, for messages
   std::string objective;               // e.g. "binary:logistic"
   BoosterKind booster = BoosterKind::kGbtree;
   std::vector<AdmittedTree> trees;     // gbtree and dart; empty for gblinear
