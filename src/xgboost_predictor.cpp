@@ -15,15 +15,13 @@
 #include <nlohmann/json.hpp>
 
 #include "inferloop/error.hpp"
+#include "model/admission.hpp"
+#include "util/text.hpp"
 
 namespace inferloop {
 namespace {
 
-std::string version_text(const std::vector<int>& version) {
-  std::string text;
-  for (int part : version) text += (text.empty() ? "" : ".") + std::to_string(part);
-  return text;
-}
+using detail::version_text;
 
 std::string last_xgboost_error() {
   std::string text = XGBGetLastError();
@@ -71,20 +69,19 @@ Device parse_device(const std::string& device) {
 // start() when share_booster is set (prediction on it is thread-safe).
 class Booster {
  public:
-  Booster(const ResolvedModel& model, const Device& device, int threads)
-      : model_file_(model.model_file) {
+  // Loads the bytes the admission gate validated, never the file again: a
+  // file replaced after resolution cannot reach libxgboost unchecked.
+  Booster(const detail::AdmittedModel& model, const Device& device, int threads)
+      : model_file_(model.source_name) {
     check_call(XGBoosterCreate(nullptr, 0, &handle_), "XGBoosterCreate", model_file_);
-    // XGBoosterLoadModel applies XGBoost's own format rule (extension, then
-    // content sniffing), the same one detect_model_format() mirrors.
-    if (XGBoosterLoadModel(handle_, model_file_.c_str()) != 0) {
-      std::string message = "libxgboost " + version_text(linked_xgboost_version()) +
-                            " cannot load the model " + model_file_.string() + " (" +
-                            to_string(model.format) + "): " + last_xgboost_error();
-      if (model.format == ModelFormat::kLegacyBinary) {
-        message += "; re-save it as UBJSON with the xgboost that wrote it "
-                   "(booster.save_model('model.ubj')): libxgboost 3.1 and later read no legacy "
-                   "binary models";
-      }
+    // From a buffer, XGBoost picks JSON or UBJSON by content; the gate parsed
+    // the same bytes as model.format, and content of the other format does
+    // not parse as it, so both read the bytes the same way.
+    if (XGBoosterLoadModelFromBuffer(handle_, model.bytes.data(),
+                                     static_cast<bst_ulong>(model.bytes.size())) != 0) {
+      const std::string message = "libxgboost " + version_text(linked_xgboost_version()) +
+                                  " cannot load the model " + model_file_.string() + " (" +
+                                  to_string(model.format) + "): " + last_xgboost_error();
       XGBoosterFree(handle_);
       throw Error(message);
     }
@@ -132,19 +129,19 @@ class Booster {
 // inferloop's test models that moved every prediction (binary:logistic by up
 // to 0.02, reg:squarederror by up to 9.5). Patch releases do not change the
 // format, so major.minor is what is compared.
-void check_model_version(const ResolvedModel& model) {
-  if (model.saved_by_version.size() < 2) return;  // legacy binary: not recorded
+void check_model_version(const ResolvedModel& model, const detail::AdmittedModel& admitted) {
+  const std::vector<int>& saved_by = admitted.saved_by_version;  // {major, minor, patch}
   const std::vector<int> library = linked_xgboost_version();
-  const std::vector<int> saved(model.saved_by_version.begin(), model.saved_by_version.begin() + 2);
+  const std::vector<int> saved(saved_by.begin(), saved_by.begin() + 2);
   const std::vector<int> linked(library.begin(), library.begin() + 2);
   if (saved <= linked) return;
   throw Error("model " + model.model_file.string() + " (model_uri '" + model.uri +
-              "') was saved by xgboost " + version_text(model.saved_by_version) +
+              "') was saved by xgboost " + version_text(saved_by) +
               ", newer than the linked libxgboost " + version_text(library) +
               ", which would load it but predict wrong values. Either train and save the model "
               "with xgboost " + std::to_string(linked[0]) + "." + std::to_string(linked[1]) +
               " or older (an older xgboost cannot convert it: loading it there has the same "
-              "fault), or build inferloop against libxgboost " + version_text(model.saved_by_version) +
+              "fault), or build inferloop against libxgboost " + version_text(saved_by) +
               " or newer with "
               "-DINFERLOOP_XGBOOST_LIBRARY=/path/to/libxgboost.so");
 }
@@ -154,7 +151,10 @@ class XGBoostPredictor final : public Predictor {
   explicit XGBoostPredictor(const PredictorContext& context)
       : model_file_(context.model.model_file), device_(context.config.device) {
     const InferenceConfig& config = context.config;
-    check_model_version(context.model);
+    // The gate's admission from resolve_model(), or the file admitted now
+    // for a ResolvedModel made by hand: libxgboost never sees anything else.
+    const auto admitted = detail::admission_of(context.model);
+    check_model_version(context.model, *admitted);
     const Device device = parse_device(config.device);
     if (device.cuda && !library_has_cuda()) {
       throw Error("device: " + config.device + ": this libxgboost " +
@@ -162,7 +162,7 @@ class XGBoostPredictor final : public Predictor {
                   " was built without CUDA; use device: cpu or link a CUDA-enabled libxgboost "
                   "(-DINFERLOOP_XGBOOST_LIBRARY=/path/to/libxgboost.so)");
     }
-    booster_ = share_or_load(context, device);
+    booster_ = share_or_load(context, *admitted, device);
     num_features_ = booster_->num_features();
     check_width(context);
 
@@ -225,15 +225,17 @@ class XGBoostPredictor final : public Predictor {
   }
 
  private:
-  std::shared_ptr<Booster> share_or_load(const PredictorContext& context, const Device& device) {
+  std::shared_ptr<Booster> share_or_load(const PredictorContext& context,
+                                         const detail::AdmittedModel& admitted,
+                                         const Device& device) {
     if (!context.config.share_booster) {
-      return std::make_shared<Booster>(context.model, device, context.config.predictor_threads);
+      return std::make_shared<Booster>(admitted, device, context.config.predictor_threads);
     }
     const std::string key = "XGBoostPredictor:" + model_file_.string() + ":" + device_;
     std::lock_guard lock(context.shared.mutex);
     std::shared_ptr<void>& entry = context.shared.entries[key];
     if (!entry) {
-      entry = std::make_shared<Booster>(context.model, device, context.config.predictor_threads);
+      entry = std::make_shared<Booster>(admitted, device, context.config.predictor_threads);
     }
     return std::static_pointer_cast<Booster>(entry);
   }

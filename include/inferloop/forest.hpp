@@ -11,9 +11,12 @@
 //
 // Reads models saved by every XGBoost from 1.0 to 3.2: gbtree and dart,
 // scalar and vector base_score, output groups (multi-class), categorical
-// splits. Refuses (throws inferloop::Error) what it cannot reproduce exactly:
-// gblinear, multi-target vector leaves, unknown objectives, and the legacy
-// binary format (re-save it with xgboost: booster.save_model("model.ubj")).
+// splits. Every file is first checked by inferloop's model admission gate
+// (the same one every predictor's model passes; docs/forest.md). Refuses
+// (throws inferloop::Error) what it cannot reproduce exactly: gblinear,
+// survival:aft, unknown objectives; and, like every predictor, multi-target
+// vector leaves and the legacy binary format (re-save it with xgboost:
+// booster.save_model("model.ubj")).
 //
 // Lifecycle and thread safety: load() builds an immutable model; copies share
 // it. predict() is const, never allocates (it uses up to 48 KiB of the
@@ -36,12 +39,15 @@ namespace inferloop {
 
 namespace detail {
 struct Forest;
+class ForestModelAccess;  // src/forest/forest_model.hpp: a ForestModel from a validated model
 }
 
 class ForestModel {
  public:
   // Reads a .json or .ubj file (the format is sniffed as XGBoost does).
   // Throws inferloop::Error naming the file, the JSON key and what to do.
+  // NOTE: a model resolved by resolve_model() is already read and checked;
+  //       ForestPredictor builds from that instead of reading again.
   [[nodiscard]] static ForestModel load(const std::filesystem::path& model_file);
 
   // Parses a model already in memory. `source_name` is used in messages.
@@ -73,6 +79,7 @@ class ForestModel {
                OutputKind kind) const noexcept;
 
  private:
+  friend class detail::ForestModelAccess;
   explicit ForestModel(std::shared_ptr<const detail::Forest> forest);
   std::shared_ptr<const detail::Forest> forest_;
 };

@@ -1,7 +1,7 @@
 // Model sources: turning a `model_uri` into a model file on local disk.
 //
 // resolve_model() accepts a local path or a file:// URI, pointing either at a
-// model file (.json, .ubj, legacy binary) or at an MLflow model folder (a
+// model file (.json, .ubj) or at an MLflow model folder (a
 // folder holding an `MLmodel` file, whose `flavors.xgboost.data` names the
 // model file). models:/, runs:/, mlflow-artifacts: and http(s) artifact-proxy
 // URIs are resolved against an MLflow tracking server by an MlflowClient
@@ -13,6 +13,7 @@
 
 #include <cstddef>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -20,6 +21,10 @@
 namespace inferloop {
 
 struct MlflowOptions;
+
+namespace detail {
+struct AdmittedModel;  // src/model/admission.hpp
+}
 
 enum class ModelFormat { kJson, kUbjson, kLegacyBinary };
 
@@ -34,8 +39,7 @@ struct ResolvedModel {
   std::filesystem::path model_file; // the file a predictor loads
   ModelFormat format = ModelFormat::kUbjson;
   // Version of the library that saved the model, {major, minor, patch}, read
-  // from the model file itself (JSON/UBJSON `version`). Empty for the legacy
-  // binary format, which does not record it.
+  // from the model file itself (JSON/UBJSON `version`).
   std::vector<int> saved_by_version;
   // From the MLmodel file, when the URI named an MLflow model folder.
   std::optional<std::filesystem::path> mlmodel_file;
@@ -55,8 +59,16 @@ struct ResolvedModel {
   bool from_cache = false;
   // How it was resolved, one line per REST call or cache decision (no secrets).
   std::vector<std::string> resolution;
+  // What the model admission gate read and validated from model_file (its
+  // bytes and trees); predictors load from this, never from the file again.
+  // Null in a ResolvedModel built by hand: predictors then admit the file
+  // themselves.
+  std::shared_ptr<const detail::AdmittedModel> admission;
 };
 
+// Every model file is read and validated by the model admission gate before
+// it is returned (docs/forest.md, "The model admission gate"); a model the
+// gate refuses, and the legacy binary format, throw here.
 // Throws inferloop::Error naming the URI, the path tried and what to do.
 // URIs that need MLflow (models:/, runs:/, mlflow-artifacts:/, http(s)://)
 // go through an MlflowClient (include/inferloop/mlflow.hpp) with `mlflow`;

@@ -1,26 +1,14 @@
-// ForestModel::load: a model file from disk. Kept apart from the reader and
-// evaluator so that the fuzz target can build those without the rest of
-// inferloop (detect_model_format lives in model_source.cpp).
-#include <fstream>
-#include <iterator>
-#include <vector>
-
-#include "inferloop/error.hpp"
+// ForestModel::load: a model file from disk, through the model admission
+// gate (src/model/admission.hpp), the same reading every predictor's model
+// gets. Kept apart from the evaluator (forest_model.cpp).
+#include "forest/forest_model.hpp"
 #include "inferloop/forest.hpp"
-#include "inferloop/model_source.hpp"
+#include "model/admission.hpp"
 
 namespace inferloop {
 
 ForestModel ForestModel::load(const std::filesystem::path& model_file) {
-  const ModelFormat format = detect_model_format(model_file);
-  std::ifstream in(model_file, std::ios::binary);
-  if (!in) {
-    throw Error("cannot open model file '" + model_file.string() +
-                "'; check that it exists and is readable");
-  }
-  const std::vector<std::uint8_t> bytes{std::istreambuf_iterator<char>(in),
-                                        std::istreambuf_iterator<char>()};
-  return parse(bytes, format, model_file.string());
+  return detail::ForestModelAccess::make(detail::build_forest(*detail::admit_model_file(model_file)));
 }
 
 }  // namespace inferloop

@@ -1,4 +1,5 @@
-// ForestModel: loading (forest_reader.cpp does the parsing) and evaluation.
+// ForestModel: evaluation (the admission gate reads and checks the file,
+// forest_reader.cpp lays it out).
 //
 // Arithmetic, kept exactly as XGBoost's CPU predictor does it (see
 // docs/forest.md): each output starts at the base margin, every tree's leaf is
@@ -21,6 +22,7 @@
 
 #include "forest/forest_model.hpp"
 #include "inferloop/error.hpp"
+#include "util/text.hpp"
 
 namespace inferloop {
 namespace {
@@ -288,9 +290,12 @@ ForestModel::ForestModel(std::shared_ptr<const detail::Forest> forest)
 
 ForestModel ForestModel::parse(std::span<const std::uint8_t> bytes, ModelFormat format,
                                std::string_view source_name) {
-  auto forest = detail::read_forest(bytes, format, source_name);
+  return detail::ForestModelAccess::make(detail::read_forest(bytes, format, source_name));
+}
+
+ForestModel detail::ForestModelAccess::make(std::shared_ptr<const detail::Forest> forest) {
   if (forest->transform == ForestTransform::kArgmax && forest->num_groups > kArgmaxScratch) {
-    throw Error(std::string(source_name) + ": multi:softmax with " +
+    throw Error(detail::quote(forest->source_name, 4096) + ": multi:softmax with " +
                 std::to_string(forest->num_groups) + " classes; ForestPredictor handles up to " +
                 std::to_string(kArgmaxScratch) +
                 " (predict margins with output: margin, or train with multi:softprob)");

@@ -1,6 +1,7 @@
 // detail::Forest: the flat, immutable form of an XGBoost tree ensemble that
-// ForestModel evaluates. Built once by the reader (forest_reader.cpp), then
-// only read, from any number of threads.
+// ForestModel evaluates. Built once by the reader (forest_reader.cpp) from
+// a model the admission gate validated, then only read, from any number of
+// threads.
 //
 // Layout: every tree is re-laid out breadth-first so that a node's two
 // children are adjacent (right = left + 1). A node is 12 bytes; four fit in a
@@ -21,6 +22,7 @@
 #include <string_view>
 #include <vector>
 
+#include "inferloop/forest.hpp"
 #include "inferloop/model_source.hpp"
 
 namespace inferloop::detail {
@@ -126,9 +128,25 @@ inline constexpr std::size_t kPerfectMaxGrowth = 8;
 // stack: 32 KiB. A model wider than half of this uses the general layout.
 inline constexpr std::size_t kExpandedRowCapacity = 8192;
 
-// Parses an XGBoost JSON/UBJSON model. Throws inferloop::Error naming
-// `source_name`, the key (e.g. learner.gradient_booster.model.trees[3]) and
-// what to do. Never reads out of bounds, whatever the bytes.
+struct AdmittedModel;  // src/model/admission.hpp
+
+// What may build a ForestModel from a Forest (ForestModel's constructor is
+// private to keep the public API to load() and parse()).
+class ForestModelAccess {
+ public:
+  [[nodiscard]] static ForestModel make(std::shared_ptr<const Forest> forest);
+};
+
+// ForestModel's layout of a model the admission gate validated. Throws
+// inferloop::Error naming the model's file and the key when ForestPredictor
+// cannot reproduce it exactly (gblinear, survival:aft, an unknown
+// objective, a base_score its objective cannot take) and saying to use
+// XGBoostPredictor instead.
+[[nodiscard]] std::shared_ptr<const Forest> build_forest(const AdmittedModel& model);
+
+// admit_model() then build_forest(): the gate's refusals first, with the
+// same messages every predictor gives. Never reads out of bounds, whatever
+// the bytes.
 [[nodiscard]] std::shared_ptr<const Forest> read_forest(std::span<const std::uint8_t> bytes,
                                                         ModelFormat format,
                                                         std::string_view source_name);

@@ -3,8 +3,10 @@
 
 #include <string>
 
+#include "forest/forest_model.hpp"
 #include "inferloop/error.hpp"
 #include "inferloop/forest.hpp"
+#include "model/admission.hpp"
 
 namespace inferloop::detail {
 namespace {
@@ -56,7 +58,10 @@ ForestModel share_or_load(const PredictorContext& context) {
   std::shared_ptr<void>& entry = context.shared.entries[key];
   if (!entry) {
     try {
-      entry = std::make_shared<ForestModel>(ForestModel::load(context.model.model_file));
+      // The model resolve_model() admitted: its trees are laid out without
+      // reading or parsing the file again.
+      entry = std::make_shared<ForestModel>(
+          ForestModelAccess::make(build_forest(*admission_of(context.model))));
     } catch (...) {
       context.shared.entries.erase(key);  // the next replica reports the same error
       throw;

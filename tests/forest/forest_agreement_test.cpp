@@ -20,6 +20,7 @@
 #include "forest/forest_predictor.hpp"
 #include "inferloop/error.hpp"
 #include "inferloop/forest.hpp"
+#include "inferloop/model_source.hpp"
 #include "inferloop/predictor.hpp"
 
 namespace inferloop {
@@ -194,6 +195,127 @@ TEST(ForestAgreement, RefusesGblinearLegacyBinaryVectorLeavesAndAft) {
     expect_refusals(*set);
   }
   INFERLOOP_FOREST_REQUIRE(sets != 0, "trained", INFERLOOP_EXPECT_CURRENT_MODELS);
+}
+
+// --- what the admission gate lets XGBoostPredictor serve ---------------------
+
+// `predictor`'s outputs on `rows` rows of `features`, in one batch.
+std::vector<float> predict_all(Predictor& predictor, const std::vector<float>& features) {
+  const std::size_t rows = features.size() / predictor.num_features();
+  std::vector<float> out(rows * predictor.num_outputs());
+  predictor.predict(features, rows, out);
+  return out;
+}
+
+std::unique_ptr<Predictor> create_predictor(const std::string& name, const InferenceConfig& config,
+                                            const ResolvedModel& model,
+                                            SharedPredictorState& shared) {
+  return PredictorRegistry::global().create(name, PredictorContext{config, model, 0, shared});
+}
+
+std::string creation_error(const std::string& name, const InferenceConfig& config,
+                           const ResolvedModel& model) {
+  SharedPredictorState shared;
+  try {
+    (void)create_predictor(name, config, model, shared);
+  } catch (const Error& error) {
+    return error.what();
+  }
+  return "(no error)";
+}
+
+// xgboost 1.7 writes NaN, a literal outside JSON, as the threshold of every
+// categorical split. libxgboost reads it; inferloop's reader once refused
+// the whole file as "does not parse as JSON". Through the admission gate the
+// model now reaches XGBoostPredictor, which predicts exactly what xgboost
+// 1.7.4 did.
+TEST(XGBoostPredictorThroughTheGate, Xgboost17CategoricalJsonWithNaNLiteralsPredictsBitExactly) {
+  const auto set = fixtures_for("xgb1.7");
+  INFERLOOP_FOREST_REQUIRE(set, "xgboost 1.7", INFERLOOP_EXPECT_XGB17_MODELS);
+  if (linked_xgboost_version() < std::vector<int>{1, 7}) GTEST_SKIP() << "libxgboost older than 1.7";
+  const fs::path model_file = set->root / "cat_partition.json";
+  {
+    std::ifstream in(model_file);
+    const std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+    ASSERT_NE(text.find(",NaN,"), std::string::npos) << "the premise: xgboost 1.7 wrote NaN literals";
+  }
+  const std::vector<float> features = read_f32(set->root / "features_cat.f32");
+  for (const OutputKind kind : {OutputKind::kMargin, OutputKind::kTransformed}) {
+    SCOPED_TRACE(std::string(to_string(kind)));
+    InferenceConfig config;
+    config.model_uri = model_file.string();
+    config.output = kind;
+    const ResolvedModel model = resolve_model(config.model_uri);
+    EXPECT_EQ(model.saved_by_version, (std::vector<int>{1, 7, 4}));
+    SharedPredictorState shared;
+    const auto predictor = create_predictor("XGBoostPredictor", config, model, shared);
+    const std::vector<float> want = read_f32(
+        set->root / (kind == OutputKind::kMargin ? "cat_partition.margin.f32"
+                                                 : "cat_partition.transformed.f32"));
+    const std::vector<float> got = predict_all(*predictor, features);
+    ASSERT_EQ(got.size(), want.size());
+    std::string first;
+    EXPECT_EQ(count_differences(got, want, predictor->num_outputs(), first), 0u) << first;
+  }
+}
+
+// gblinear and survival:aft are valid models that ForestPredictor cannot
+// reproduce exactly: the gate admits them, ForestPredictor refuses them with
+// its reason, and XGBoostPredictor serves them through libxgboost (or, where
+// libxgboost cannot predict them in place, passes on its refusal).
+TEST(XGBoostPredictorThroughTheGate, ServesTheValidModelsOnlyForestPredictorRefuses) {
+  const std::vector<int> linked = linked_xgboost_version();
+  std::size_t served = 0;
+  std::size_t sets = 0;
+  for (const auto& set : {current_fixtures(), fixtures_for("xgb1.7")}) {
+    if (!set) continue;
+    ++sets;
+    const std::string saved_by = set->manifest.at("xgboost_version");
+    const bool representable = std::stoi(saved_by) < linked[0] ||
+                                (std::stoi(saved_by) == linked[0] &&
+                                 std::stoi(saved_by.substr(saved_by.find('.') + 1)) <= linked[1]);
+    const std::vector<float> features = read_f32(set->root / "features.f32");
+    ASSERT_GE(set->manifest.at("xgboost_only").size(), 2u);
+    for (const auto& entry : set->manifest.at("xgboost_only")) {
+      const std::string file = entry.at("file");
+      SCOPED_TRACE(set->root.filename().string() + "/" + file);
+      InferenceConfig config;
+      config.model_uri = (set->root / file).string();
+      const ResolvedModel model = resolve_model(config.model_uri);  // admitted
+      EXPECT_NE(creation_error("ForestPredictor", config, model).find("use XGBoostPredictor"),
+                std::string::npos);
+      if (!representable) {
+        EXPECT_NE(creation_error("XGBoostPredictor", config, model)
+                      .find("newer than the linked libxgboost"),
+                  std::string::npos);
+        continue;
+      }
+      if (entry.contains("unsupported")) {
+        const std::string message = creation_error("XGBoostPredictor", config, model);
+        EXPECT_NE(message.find("XGBoosterPredictFromDense failed for model"), std::string::npos)
+            << message;
+        EXPECT_NE(message.find(entry.at("unsupported").get<std::string>()), std::string::npos)
+            << message;
+        continue;
+      }
+      for (const OutputKind kind : {OutputKind::kMargin, OutputKind::kTransformed}) {
+        config.output = kind;
+        SharedPredictorState shared;
+        const auto predictor = create_predictor("XGBoostPredictor", config, model, shared);
+        const std::vector<float> want = read_f32(
+            set->root / entry.at(kind == OutputKind::kMargin ? "margin" : "transformed")
+                            .get<std::string>());
+        const std::vector<float> got = predict_all(*predictor, features);
+        ASSERT_EQ(got.size(), want.size());
+        std::string first;
+        EXPECT_EQ(count_differences(got, want, predictor->num_outputs(), first), 0u)
+            << to_string(kind) << ": " << first;
+        ++served;
+      }
+    }
+  }
+  INFERLOOP_FOREST_REQUIRE(sets != 0, "trained", INFERLOOP_EXPECT_CURRENT_MODELS);
+  if (INFERLOOP_EXPECT_XGB17_MODELS) EXPECT_GT(served, 0u) << "no model/output pair served";
 }
 
 // --- ForestPredictor, through the registry -----------------------------------

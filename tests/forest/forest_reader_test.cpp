@@ -2,10 +2,12 @@
 // hand: split test, missing values, categorical sets, base_score forms, dart
 // weights, node relayout; and precise errors for models it must refuse or
 // that are damaged.
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <string>
 #include <tuple>
@@ -53,12 +55,15 @@ json tree_categorical() {
           {"categories_sizes", {2}}};
 }
 
-json model(const std::string& objective, const std::string& base_score, json trees,
+// `trees` is a vector, not a json: a json initialised from {one_tree} is that
+// tree itself under clang (nlohmann's brace-initialisation), not an array.
+json model(const std::string& objective, const std::string& base_score,
+           const std::vector<json>& trees,
            const std::string& booster = "gbtree", json weight_drop = nullptr) {
   json tree_info = json::array();
   for (std::size_t i = 0; i < trees.size(); ++i) tree_info.push_back(0);
   json gbtree_model = {{"gbtree_model_param", {{"num_trees", std::to_string(trees.size())}}},
-                       {"trees", trees},
+                       {"trees", json(trees)},
                        {"tree_info", tree_info}};
   json gradient_booster = {{"name", booster}};
   if (booster == "dart") {
@@ -188,13 +193,12 @@ TEST(ForestReader, ShallowAndDeepNumericTreesFollowXGBoostsRuleForEveryValue) {
     chain.emplace_back(-1, -1, 0, 0.5F * static_cast<float>(depth), false);
   }
   chain.emplace_back(-1, -1, 0, 100.0F, false);
-  json trees = json::array();
+  std::vector<json> trees;
   for (std::size_t t = 0; t < 32; ++t) trees.push_back(shapes[(t * 7) % shapes.size()]);
   trees.push_back(tree_of(chain));
   trees.push_back(shapes[2]);
   // UBJSON carries the NaN conditions (JSON text cannot).
-  const std::vector<std::uint8_t> ubjson =
-      json::to_ubjson(model("reg:squarederror", "5E-1", trees), true, true);
+  const std::vector<std::uint8_t> ubjson = json::to_ubjson(model("reg:squarederror", "5E-1", trees));
   const ForestModel forest = ForestModel::parse(ubjson, ModelFormat::kUbjson, "shapes.ubj");
 
   const std::vector<float> values = {kNaN, -inf, inf,  -max, max,  -7.0F, -2.0F, -0.0F,
@@ -240,8 +244,11 @@ TEST(ForestReader, DartScalesEachTreeByItsWeight) {
 }
 
 TEST(ForestReader, UbjsonReadsTheSameModel) {
-  const json document = model("reg:squarederror", "5E-1", {tree_numeric(), tree_categorical()});
-  const std::vector<std::uint8_t> ubjson = json::to_ubjson(document, true, true);
+  json document = model("reg:squarederror", "5E-1", {tree_numeric(), tree_categorical()});
+  // xgboost writes default_left as integers; a UBJSON false is refused (libxgboost 1.7
+  // reads it as true).
+  document["learner"]["gradient_booster"]["model"]["trees"][1]["default_left"] = {1, 0, 0};
+  const std::vector<std::uint8_t> ubjson = json::to_ubjson(document);
   const ForestModel forest = ForestModel::parse(ubjson, ModelFormat::kUbjson, "tiny.ubj");
   EXPECT_EQ(predict_one(forest, {0.0F, 1.0F}), 2.75F);
   EXPECT_EQ(predict_one(forest, {kNaN, kNaN}), 1.0F);
@@ -274,14 +281,17 @@ TEST(ForestReader, RefusesWhatItCannotReproduceWithTheReasonAndWhatToDo) {
   json unknown = good;
   // E.g. an objective from an xgboost plugin.
   unknown["learner"]["objective"]["name"] = "reg:my_plugin_loss";
-  EXPECT_NE(error_of(unknown).find("tiny.json: learner.objective.name: objective "
-                                   "\"reg:my_plugin_loss\" "
+  EXPECT_NE(error_of(unknown).find("'tiny.json': learner.objective.name: objective "
+                                   "'reg:my_plugin_loss' "
                                    "is not one ForestPredictor can reproduce exactly"),
             std::string::npos)
       << error_of(unknown);
 
   json linear = good;
-  linear["learner"]["gradient_booster"] = {{"name", "gblinear"}, {"model", json::object()}};
+  // A valid gblinear model: (num_feature + 1) x 1 weights. The admission
+  // gate accepts it (XGBoostPredictor serves it); ForestPredictor cannot.
+  linear["learner"]["gradient_booster"] = {{"name", "gblinear"},
+                                           {"model", {{"weights", {0.5, -0.25, 1.0}}}}};
   EXPECT_NE(error_of(linear).find("booster \"gblinear\" is not a tree ensemble"), std::string::npos);
 
   json vector_leaf = good;
@@ -298,7 +308,11 @@ TEST(ForestReader, RefusesWhatItCannotReproduceWithTheReasonAndWhatToDo) {
                              ModelFormat::kLegacyBinary, "old.model");
     ADD_FAILURE() << "accepted the legacy binary format";
   } catch (const Error& error) {
-    EXPECT_NE(std::string(error.what()).find("old.model: this is XGBoost's legacy binary"),
+    EXPECT_NE(std::string(error.what()).find("'old.model': not an XGBoost JSON or UBJSON model ("
+                                             "its first bytes are 62 69 6e 66 01 02)"),
+              std::string::npos)
+        << error.what();
+    EXPECT_NE(std::string(error.what()).find("If it is a legacy binary model, re-save it as UBJSON"),
               std::string::npos);
     EXPECT_NE(std::string(error.what()).find("booster.save_model(\"model.ubj\")"), std::string::npos);
   }
@@ -353,7 +367,9 @@ TEST(ForestReader, DamagedModelsAreErrorsNamingTheKey) {
         ModelFormat::kJson, "cut.json");
     ADD_FAILURE() << "accepted a truncated file";
   } catch (const Error& error) {
-    EXPECT_NE(std::string(error.what()).find("cut.json: not a valid JSON file"), std::string::npos)
+    EXPECT_NE(std::string(error.what()).find("'cut.json': not an XGBoost model: it does not parse "
+                                             "as JSON ("),
+              std::string::npos)
         << error.what();
     EXPECT_NE(std::string(error.what()).find("re-save the model"), std::string::npos);
   }
@@ -402,10 +418,10 @@ TEST(ForestReader, MalformedFilesAreErrorsNotCrashes) {
       trees + "[0].split_conditions[0]: expected a number, found string");
   add("num_feature not a number",
       [](json& d) { d["learner"]["learner_model_param"]["num_feature"] = "many"; },
-      "learner.learner_model_param.num_feature: expected an integer, found \"many\"");
+      "learner.learner_model_param.num_feature: expected an integer, found 'many'");
   add("negative num_feature",
       [](json& d) { d["learner"]["learner_model_param"]["num_feature"] = "-1"; },
-      "num_feature -1 is out of range");
+      "learner.learner_model_param.num_feature: -1 is outside [1, 4194304]");
   add("category out of range",
       [](json& d) { d["learner"]["gradient_booster"]["model"]["trees"][1]["categories"] = {3, -1}; },
       trees + "[1].categories[1]: category -1 is outside [0, 2^24)");
@@ -420,15 +436,16 @@ TEST(ForestReader, MalformedFilesAreErrorsNotCrashes) {
   add("base_score vector of the wrong length",
       [](json& d) { d["learner"]["learner_model_param"]["base_score"] = "[1E0,2E0]"; },
       "base_score: has 2 values for 1 output groups");
-  add("no learner", [](json& d) { d.erase("learner"); }, "tiny.json: missing key \"learner\"");
+  add("no learner", [](json& d) { d.erase("learner"); },
+      "'tiny.json': not an XGBoost model: it is valid JSON but has no \"learner\" object");
   add("document not an object", [](json& d) { d = json::array({1, 2}); },
-      "tiny.json: expected an object, found array");
+      "'tiny.json': not an XGBoost model: it is valid JSON but has no \"learner\" object");
 
   for (const Case& c : cases) {
     SCOPED_TRACE(c.what);
     const std::string message = error_of(c.document);
     EXPECT_NE(message.find(c.expected), std::string::npos) << message;
-    EXPECT_EQ(message.rfind("tiny.json: ", 0), 0u) << message;
+    EXPECT_EQ(message.rfind("'tiny.json': ", 0), 0u) << message;
   }
 
   // Bytes that are not a model at all, in either format.
@@ -444,9 +461,148 @@ TEST(ForestReader, MalformedFilesAreErrorsNotCrashes) {
                                format, "junk.bin");
       ADD_FAILURE() << "accepted junk";
     } catch (const Error& error) {
-      EXPECT_EQ(std::string(error.what()).rfind("junk.bin: ", 0), 0u) << error.what();
+      EXPECT_EQ(std::string(error.what()).rfind("'junk.bin': ", 0), 0u) << error.what();
     }
   }
+}
+
+// The admission gate's checks that only a hand-made forest shows; each
+// guards a read libxgboost makes without checking (src/model/admission.hpp).
+TEST(ForestReader, TheGateRefusesInconsistentCategoriesCountsAndVectorLeaves) {
+  const json good = model("reg:squarederror", "5E-1", {tree_numeric(), tree_categorical()});
+  const std::string trees = "learner.gradient_booster.model.trees";
+  struct Case {
+    const char* what;
+    std::function<void(json&)> edit;
+    std::string expected;
+  };
+  const auto second_tree = [](json& d) -> json& {
+    return d["learner"]["gradient_booster"]["model"]["trees"][1];
+  };
+  const std::vector<Case> cases = {
+      {"categorical split without categories",
+       [&](json& d) {
+         second_tree(d)["categories_nodes"] = json::array();
+         second_tree(d)["categories_segments"] = json::array();
+         second_tree(d)["categories_sizes"] = json::array();
+       },
+       trees + "[1] node 0: has split_type 1 (categorical) but no entry in categories_nodes"},
+      {"categories on a numeric node",
+       [&](json& d) { second_tree(d)["split_type"] = {0, 0, 0}; },
+       trees + "[1].categories_nodes[0]: node 0 has categories but its split_type is not 1"},
+      {"categories_nodes out of order",
+       [&](json& d) {
+         second_tree(d)["split_type"] = {1, 1, 0};
+         second_tree(d)["categories_nodes"] = {1, 0};
+         second_tree(d)["categories_segments"] = {0, 1};
+         second_tree(d)["categories_sizes"] = {1, 1};
+       },
+       trees + "[1].categories_nodes[1]: node 0 is not above the previous entry"},
+      {"an empty category run",
+       [&](json& d) { second_tree(d)["categories_sizes"] = {0}; },
+       trees + "[1].categories_nodes[0]: its categories_segments/categories_sizes run past "
+               "categories (or name no category)"},
+      {"iteration_indptr past the trees",
+       [](json& d) { d["learner"]["gradient_booster"]["model"]["iteration_indptr"] = {0, 1, 3}; },
+       "learner.gradient_booster.model.iteration_indptr: does not end at the model's 2 trees"},
+      {"num_parallel_tree zero",
+       [](json& d) {
+         d["learner"]["gradient_booster"]["model"]["gbtree_model_param"]["num_parallel_tree"] = "0";
+       },
+       "gbtree_model_param.num_parallel_tree: 0 is outside [1, 2]"},
+      {"vector leaves",
+       [&](json& d) { second_tree(d)["tree_param"]["size_leaf_vector"] = "2"; },
+       trees + "[1]: the tree has vector leaves (size_leaf_vector=2, a "
+               "multi_strategy=\"multi_output_tree\" model), whose layout inferloop's model "
+               "reader does not check, so neither predictor loads it"},
+      {"feature_names of another width",
+       [](json& d) { d["learner"]["feature_names"] = {"only_one"}; },
+       "learner.feature_names: has 1 entries for the model's num_feature 2"},
+      {"gblinear with too few weights",
+       [](json& d) {
+         d["learner"]["gradient_booster"] = {{"name", "gblinear"},
+                                             {"model", {{"weights", {0.5, -0.25}}}}};
+       },
+       "learner.gradient_booster.model.weights: has 2 entries, expected 3"},
+      {"an unknown booster",
+       [](json& d) { d["learner"]["gradient_booster"]["name"] = "gbforest"; },
+       "learner.gradient_booster.name: booster 'gbforest' is not one xgboost writes"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.what);
+    json document = good;
+    c.edit(document);
+    EXPECT_THAT(error_of(document), ::testing::HasSubstr(c.expected));
+  }
+
+  // libxgboost allocates a bitset up to each categorical split's largest
+  // category: 2 MiB for 2^24 - 1, from a file of a few hundred bytes.
+  json wide_categories = tree_categorical();
+  wide_categories["categories"] = {16777215};
+  wide_categories["categories_sizes"] = {1};
+  std::vector<json> many(12, wide_categories);
+  EXPECT_THAT(error_of(model("reg:squarederror", "5E-1", many)),
+              ::testing::HasSubstr("categories_nodes[0]: its categories (up to 16777215) and "
+                                   "those before it would need more bitset memory than a model "
+                                   "of this size can"));
+}
+
+// xgboost 3.1+'s "cats" container is read by index on load: each part must
+// fit the others.
+TEST(ForestReader, TheGateChecksXGBoost31CategoryContainer) {
+  json document = model("reg:squarederror", "5E-1", {tree_numeric()});
+  json& ensemble = document["learner"]["gradient_booster"]["model"];
+  ensemble["cats"] = {{"enc", {json::object({{"offsets", json::array()}, {"values", json::array()}}),
+                               json::object({{"type", 15}, {"values", {0, 1, 2}}})}},
+                      {"feature_segments", {0, 0, 3}},
+                      {"sorted_idx", {0, 1, 2}}};
+  EXPECT_EQ(error_of(document), "(no error)");
+  const std::string cats = "learner.gradient_booster.model.cats";
+  json wrong_segments = document;
+  wrong_segments["learner"]["gradient_booster"]["model"]["cats"]["feature_segments"] = {0, 0, 5};
+  EXPECT_THAT(error_of(wrong_segments),
+              ::testing::HasSubstr(cats + ".feature_segments[2]: does not delimit the 3 categories "
+                                          "of feature 1"));
+  json huge_segments = document;
+  huge_segments["learner"]["gradient_booster"]["model"]["cats"]["feature_segments"] = {
+      0, -9223372036854775807LL, 3};
+  EXPECT_THAT(error_of(huge_segments),
+              ::testing::HasSubstr(cats + ".feature_segments[1]: is outside [0, 2^31)"));
+  json wrong_index = document;
+  wrong_index["learner"]["gradient_booster"]["model"]["cats"]["sorted_idx"] = {0, 1, 7};
+  EXPECT_THAT(error_of(wrong_index),
+              ::testing::HasSubstr(cats + ".sorted_idx[2]: is not an index into feature 1's "
+                                          "categories"));
+}
+
+// A JSON number beyond float32's range becomes infinity, as xgboost reads
+// it, rather than an undefined conversion.
+TEST(ForestReader, ANumberBeyondFloat32IsInfinity) {
+  json tree = tree_numeric();
+  tree["split_conditions"] = {1.0, -1e300, 1e300};
+  const ForestModel forest = parse_json(model("reg:squarederror", "0E0", {tree}));
+  EXPECT_EQ(predict_one(forest, {0.0F, 0.0F}), std::numeric_limits<float>::infinity());
+  EXPECT_EQ(predict_one(forest, {2.0F, 0.0F}), -std::numeric_limits<float>::infinity());
+}
+
+// xgboost's JSON writer emits NaN and Infinity as bare literals; they are
+// read as the float values, in a split condition and in a leaf.
+TEST(ForestReader, NaNAndInfinityLiteralsAreReadAsXGBoostReadsThem) {
+  json tree = tree_numeric();
+  tree["split_conditions"] = {"NaN-placeholder", "Infinity-placeholder", 0.25};
+  std::string text = model("reg:squarederror", "0E0", {tree}).dump();
+  for (const auto& [placeholder, literal] : {std::pair{"\"NaN-placeholder\"", "NaN"},
+                                             std::pair{"\"Infinity-placeholder\"", "-Infinity"}}) {
+    text.replace(text.find(placeholder), std::string(placeholder).size(), literal);
+  }
+  ASSERT_NE(text.find("[NaN,-Infinity,"), std::string::npos) << text;
+  const ForestModel forest = ForestModel::parse(
+      {reinterpret_cast<const std::uint8_t*>(text.data()), text.size()}, ModelFormat::kJson,
+      "literals.json");
+  // A NaN threshold sends every present value right (node 1, -inf); a
+  // missing one takes the default (right).
+  EXPECT_EQ(predict_one(forest, {-5.0F, 0.0F}), -std::numeric_limits<float>::infinity());
+  EXPECT_EQ(predict_one(forest, {kNaN, 0.0F}), -std::numeric_limits<float>::infinity());
 }
 
 }  // namespace

@@ -858,7 +858,12 @@ TEST_F(MlflowTest, StaleTemporaryFoldersAreRemovedAtStart) {
 
 TEST_F(MlflowTest, LocalPathsStillResolveWithoutTouchingMlflow) {
   const fs::path file = scratch_ / "model.json";
-  std::ofstream(file) << R"({"learner": {}, "version": [1, 7, 4]})";
+  // The smallest model the admission gate accepts: one tree, one leaf.
+  std::ofstream(file) << R"({"version": [1, 7, 4], "learner": {"learner_model_param": {
+    "base_score": "5E-1", "num_feature": "1"}, "objective": {"name": "reg:squarederror"},
+    "gradient_booster": {"name": "gbtree", "model": {"gbtree_model_param": {"num_trees": "1"},
+    "tree_info": [0], "trees": [{"left_children": [-1], "right_children": [-1],
+    "split_indices": [0], "split_conditions": [0.5], "default_left": [0]}]}}}})";
   // A broken MLflow environment must not matter for a local model.
   setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "broken", 1);
   MlflowOptions options;

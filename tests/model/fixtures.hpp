@@ -59,6 +59,26 @@ class ScratchDir {
   fs::path path_;
 };
 
+// The smallest model the admission gate accepts: one tree that is a single
+// leaf (value 0.5) over one feature, saved "by" xgboost `version`. For tests
+// about resolution, where what the model predicts does not matter.
+inline std::string tiny_model_json(const std::string& version = "1, 7, 4") {
+  return R"({"version": [)" + version + R"(], "learner": {
+    "learner_model_param": {"base_score": "5E-1", "num_feature": "1", "num_class": "0",
+                            "num_target": "1"},
+    "objective": {"name": "reg:squarederror"},
+    "gradient_booster": {"name": "gbtree", "model": {
+      "gbtree_model_param": {"num_trees": "1", "num_parallel_tree": "1"},
+      "tree_info": [0],
+      "trees": [{"id": 0, "left_children": [-1], "right_children": [-1], "parents": [2147483647],
+                 "split_indices": [0], "split_conditions": [0.5], "default_left": [0],
+                 "split_type": [0], "categories": [], "categories_nodes": [],
+                 "categories_segments": [], "categories_sizes": [],
+                 "loss_changes": [0], "sum_hessian": [1], "base_weights": [0.5],
+                 "tree_param": {"num_nodes": "1", "num_deleted": "0", "num_feature": "1",
+                                "size_leaf_vector": "0"}}]}}}})";
+}
+
 struct FixtureModel {
   std::string name;  // binary, regression, multiclass
   std::size_t num_outputs = 0;

@@ -72,7 +72,7 @@ TEST(ModelSource, MLmodelWithoutXgboostFlavorListsTheFlavorsItHas) {
   const fs::path mlmodel = dir.write("model/MLmodel", kMLmodelWithoutXgboost);
   EXPECT_EQ(resolve_error((dir.path() / "model").string()),
             mlmodel.string() + ":2:3: the model has no xgboost flavor (its flavors: "
-                               "python_function, sklearn); inferloop serves the xgboost flavor: "
+                               "'python_function', 'sklearn'); inferloop serves the xgboost flavor: "
                                "log the model with mlflow.xgboost.log_model() or save_model()");
 }
 
@@ -86,6 +86,85 @@ TEST(ModelSource, MLmodelWhoseDataFileIsMissing) {
                 "whole folder again");
 }
 
+// flavors.xgboost.data must name a file inside the model folder: the folder
+// may come from anywhere, and what `data` names is read (and, before the
+// gate, had its first bytes quoted in errors).
+TEST(ModelSource, MLmodelDataThatLeavesTheFolderIsRefused) {
+  ScratchDir dir;
+  dir.write("secret.json", tiny_model_json());
+  dir.write("model/inside.json", tiny_model_json());
+  fs::create_directories(dir.path() / "model" / "sub");
+  fs::create_symlink(dir.path() / "secret.json", dir.path() / "model" / "link.json");
+  const std::string folder = (dir.path() / "model").string();
+  const fs::path mlmodel = dir.path() / "model" / "MLmodel";
+  const std::string names = mlmodel.string() + ":4:11: flavors.xgboost.data names ";
+  struct Case {
+    std::string data;
+    std::string expected;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"../secret.json", names + "'../secret.json', which is outside the MLflow model "
+                                      "folder; it must name the model file inside it (e.g. "
+                                      "data: model.ubj): log the model again"},
+           {"../../../../../../etc/passwd", names + "'../../../../../../etc/passwd', which is "
+                                                    "outside the MLflow model folder"},
+           {"sub/../../secret.json", names + "'sub/../../secret.json', which is outside the "
+                                             "MLflow model folder"},
+           {(dir.path() / "secret.json").string(),
+            names + "'" + (dir.path() / "secret.json").string() + "', an absolute path"},
+           {"link.json", names + "'link.json', which resolves (through a symbolic link) to a "
+                                 "file outside the MLflow model folder"},
+           {"sub", names + "'sub', which is not a regular file"},
+       }) {
+    SCOPED_TRACE(c.data);
+    dir.write("model/MLmodel", mlmodel_for(c.data, "[]"));
+    EXPECT_THAT(resolve_error(folder), HasSubstr(c.expected));
+  }
+  // YAML can spell a NUL; the file system would see only what precedes it.
+  dir.write("model/MLmodel", "flavors:\n  xgboost:\n    data: \"inside.json\\0/../../secret.json\"\n");
+  EXPECT_THAT(resolve_error(folder), HasSubstr("which holds a NUL character"));
+  dir.write("model/MLmodel", mlmodel_for("./sub/../inside.json", "[]"));
+  EXPECT_EQ(resolve_model(folder).model_file, dir.path() / "model" / "inside.json");
+}
+
+TEST(ModelSource, MLmodelThatIsALinkOutOfTheFolderOrHugeIsNotRead) {
+  ScratchDir dir;
+  dir.write("model/model.json", tiny_model_json());
+  const fs::path outside = dir.write("elsewhere.yaml", mlmodel_for("model.json", "[]"));
+  fs::create_symlink(outside, dir.path() / "model" / "MLmodel");
+  const std::string folder = (dir.path() / "model").string();
+  EXPECT_EQ(resolve_error(folder),
+            (dir.path() / "model" / "MLmodel").string() +
+                ": is a symbolic link to a file outside the MLflow model folder; inferloop reads "
+                "only files inside it");
+  fs::remove(dir.path() / "model" / "MLmodel");
+  const fs::path huge =
+      dir.write("model/MLmodel", mlmodel_for("model.json", "[]") + "# " + std::string(5 << 20, 'x'));
+  EXPECT_EQ(resolve_error(folder),
+            huge.string() + ": is " + std::to_string(fs::file_size(huge)) +
+                " bytes; an MLmodel file is a few KiB and inferloop reads at most 4194304 bytes "
+                "of it");
+}
+
+TEST(ModelSource, MalformedSignaturesAreErrorsNotCrashes) {
+  ScratchDir dir;
+  dir.write("model/model.json", tiny_model_json());
+  const std::string folder = (dir.path() / "model").string();
+  // A column name that is not a string (nlohmann threw a type_error that
+  // escaped as a non-inferloop exception).
+  dir.write("model/MLmodel", mlmodel_for("model.json", R"([{"name": 7, "type": "float"}])"));
+  EXPECT_THAT(resolve_error(folder),
+              HasSubstr(":8:11: signature.inputs: \"name\" of an input is a number, expected a "
+                        "string"));
+  // A tensor claiming 10^12 columns (one SignatureColumn each).
+  dir.write("model/MLmodel",
+            mlmodel_for("model.json",
+                        R"([{"type": "tensor", "tensor-spec": {"dtype": "float32", "shape": [-1, 1000000000000]}}])"));
+  EXPECT_THAT(resolve_error(folder),
+              HasSubstr(":8:11: signature.inputs: the tensor has 1000000000000 inputs per row; "
+                        "inferloop serves at most 4194304"));
+}
+
 TEST(ModelSource, MLmodelThatIsNotYaml) {
   ScratchDir dir;
   const fs::path mlmodel = dir.write("model/MLmodel", "flavors: [unclosed\n");
@@ -95,55 +174,60 @@ TEST(ModelSource, MLmodelThatIsNotYaml) {
 
 TEST(ModelSource, SignatureThatIsNotJson) {
   ScratchDir dir;
-  dir.write("model/model.json", R"({"learner": {}, "version": [1, 7, 4]})");
+  dir.write("model/model.json", tiny_model_json());
   const fs::path mlmodel = dir.write("model/MLmodel", mlmodel_for("model.json", "[{oops"));
   const std::string message = resolve_error((dir.path() / "model").string());
   EXPECT_THAT(message, HasSubstr(mlmodel.string() + ":8:11: signature.inputs: is not valid JSON"));
+}
+
+// What the admission gate says about a file that is not JSON or UBJSON
+// (which includes XGBoost's legacy binary format, refused because nothing
+// in it can be checked before libxgboost trusts it).
+std::string not_json_or_ubjson(const fs::path& file, const std::string& first_bytes) {
+  return "'" + file.string() + "': not an XGBoost JSON or UBJSON model (" + first_bytes +
+         "). inferloop loads only JSON and UBJSON models, whose layout it checks before "
+         "libxgboost reads them; XGBoost's legacy binary format cannot be checked. If it is a "
+         "legacy binary model, re-save it as UBJSON with the xgboost that wrote it: "
+         "booster.save_model(\"model.ubj\")";
 }
 
 TEST(ModelSource, CsvIsNotAModel) {
   ScratchDir dir;
   const fs::path csv = dir.write("features.csv", "a,b,c\n1,2,3\n");
   EXPECT_EQ(resolve_error(csv.string()),
-            "'" + csv.string() + "' is not an XGBoost model: it is a text file but not JSON (it "
-            "starts with 'a,b,c 1,2,3 '); point model_uri at a model file (.json/.ubj) or an "
-            "MLflow model folder");
+            not_json_or_ubjson(csv, "it starts with 'a,b,c\\n1,2,3\\n'"));
 }
 
-TEST(ModelSource, RandomBytesAreNotAModel) {
+TEST(ModelSource, RandomBytesAreNotAModelAndNeverReachLibxgboost) {
   ScratchDir dir;
   std::string bytes(1024, '\0');
   std::mt19937 random(42);
   for (char& byte : bytes) byte = static_cast<char>(random() & 0xFF);
   bytes[0] = '\x01';  // not '{': neither JSON nor UBJSON
   const fs::path file = dir.write("model.bin", bytes);
-  const std::string message = resolve_error(file.string());
-  EXPECT_THAT(message, HasSubstr("'" + file.string() + "' is not an XGBoost model: it is "
-                                 "neither JSON nor UBJSON (its first bytes are 01 "));
-  const std::string linked = version_text(linked_xgboost_version());
-  if (linked_xgboost_version() >= std::vector<int>{3, 1}) {
-    EXPECT_THAT(message, HasSubstr("the linked libxgboost " + linked + " reads no other format"));
-  } else {
-    EXPECT_THAT(message, HasSubstr("libxgboost " + linked +
-                                   " cannot load it as a legacy binary model ("));
-  }
+  // Before the gate, a file like this went to libxgboost's legacy loader at
+  // resolution; now no predictor or library sees it.
+  EXPECT_THAT(resolve_error(file.string()),
+              HasSubstr("'" + file.string() + "': not an XGBoost JSON or UBJSON model (its first "
+                        "bytes are 01 "));
 }
 
 TEST(ModelSource, JsonWithTheModelExtensionButBroken) {
   ScratchDir dir;
   const fs::path file = dir.write("model.json", "{\"learner\": ");
   EXPECT_THAT(resolve_error(file.string()),
-              HasSubstr("'" + file.string() + "' is not an XGBoost model: it does not parse as "
-                        "JSON ("));
+              HasSubstr("'" + file.string() + "': not an XGBoost model: it does not parse as "
+                        "JSON ('[json.exception.parse_error.101] parse error at line 1, column 13"));
 }
 
 TEST(ModelSource, JsonThatIsNotAnXGBoostModel) {
   ScratchDir dir;
   const fs::path file = dir.write("model.json", R"({"weights": [1, 2, 3]})");
   EXPECT_EQ(resolve_error(file.string()),
-            "'" + file.string() + "' is not an XGBoost model: it is valid JSON but has no "
-            "'learner' object and 'version' [major, minor, patch] array; point model_uri at a "
-            "model file (.json/.ubj) or an MLflow model folder");
+            "'" + file.string() + "': not an XGBoost model: it is valid JSON but has no "
+            "\"learner\" object and \"version\" [major, minor, patch] array; if the file was not "
+            "written by xgboost's save_model, or is damaged, re-save the model with xgboost: "
+            "booster.save_model(\"model.ubj\")");
 }
 
 TEST(ModelSource, SchemesOutsideMlflowAndS3AreRefusedByName) {
@@ -167,7 +251,7 @@ TEST(ModelSource, SchemesOutsideMlflowAndS3AreRefusedByName) {
 TEST(ModelSource, FileUriIsPercentDecoded) {
   ScratchDir dir;
   const fs::path file =
-      dir.write("with space/model.json", R"({"learner": {}, "version": [1, 7, 4]})");
+      dir.write("with space/model.json", tiny_model_json());
   const std::string encoded = (dir.path() / "with%20space/model.json").string();
   const ResolvedModel model = resolve_model("file://" + encoded);
   EXPECT_EQ(model.model_file, file);
@@ -190,7 +274,7 @@ TEST(ModelSource, FileUriErrors) {
 
 TEST(ModelSource, PlainPathsAreNotPercentDecoded) {
   ScratchDir dir;
-  const fs::path file = dir.write("100%25/model.json", R"({"learner": {}, "version": [3, 2, 0]})");
+  const fs::path file = dir.write("100%25/model.json", tiny_model_json("3, 2, 0"));
   EXPECT_EQ(resolve_model(file.string()).model_file, file);
 }
 
@@ -207,7 +291,7 @@ TEST(ModelSource, FormatIsSniffedLikeXGBoostDoes) {
 
 TEST(ModelSource, TensorSignatureGivesUnnamedColumns) {
   ScratchDir dir;
-  dir.write("model/model.json", R"({"learner": {}, "version": [1, 7, 4]})");
+  dir.write("model/model.json", tiny_model_json());
   dir.write("model/MLmodel",
             mlmodel_for("model.json",
                         R"([{"type": "tensor", "tensor-spec": {"dtype": "float32", "shape": [-1, 4]}}])"));

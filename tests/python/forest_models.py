@@ -8,6 +8,11 @@ OUT/xgb<major>.<minor>/:
   <name>.margin.f32          xgboost's own predict(output_margin=True)
   <name>.transformed.f32     xgboost's own predict()
   refuse_<what>.<ext>        models ForestPredictor must refuse
+  refuse_<what>.{margin,transformed}.f32
+                             for those XGBoostPredictor serves (survival:aft;
+                             gblinear where xgboost predicts it in place):
+                             xgboost's inplace_predict on features.f32, the
+                             call XGBoostPredictor makes
   manifest.json              every model: objective, shapes, files
 Predictions come from Booster.predict on a DMatrix (XGBoost's CPU predictor),
 stored as raw float32 so the C++ test can compare bits.
@@ -92,7 +97,29 @@ def objectives(version):
     return specs
 
 
-def aft_model(out, manifest, x_train):
+def xgboost_only(out, manifest, file, booster, x_test):
+    """A model ForestPredictor refuses but the admission gate admits, so that
+    XGBoostPredictor serves it: its predictions through XGBoosterPredictFromDense."""
+    stem = file.rsplit(".", 1)[0]
+    try:
+        margin = booster.inplace_predict(x_test, predict_type="margin", missing=np.nan)
+        transformed = booster.inplace_predict(x_test, predict_type="value", missing=np.nan)
+    except xgb.core.XGBoostError as error:
+        # gblinear in 1.7 has no inplace prediction: XGBoostPredictor's
+        # warm-up gets libxgboost's error, which the test expects.
+        reason = str(error).splitlines()[0].split(": ", 1)[-1]
+        manifest["xgboost_only"].append({"file": file, "unsupported": reason})
+        return
+    save_f32(os.path.join(out, f"{stem}.margin.f32"), margin)
+    save_f32(os.path.join(out, f"{stem}.transformed.f32"), transformed)
+    rows = x_test.shape[0]
+    manifest["xgboost_only"].append({
+        "file": file, "rows": rows, "features": "features.f32",
+        "outputs": int(np.asarray(transformed).size // rows),
+        "margin": f"{stem}.margin.f32", "transformed": f"{stem}.transformed.f32"})
+
+
+def aft_model(out, manifest, x_train, x_test):
     """survival:aft, which ForestPredictor refuses: xgboost 1.7.4 transforms it
     with float expf, 3.2.0 with double exp (its DMatrix needs label bounds)."""
     s = score(x_train)
@@ -107,6 +134,7 @@ def aft_model(out, manifest, x_train):
     booster = xgb.train(params, dtrain, 3)
     booster.save_model(os.path.join(out, "refuse_aft.ubj"))
     manifest["refuse"].append({"file": "refuse_aft.ubj", "reason": "survival:aft"})
+    xgboost_only(out, manifest, "refuse_aft.ubj", booster, x_test)
 
 
 def save_f32(path, values):
@@ -172,13 +200,14 @@ def categorical_models(rng, out, manifest, version):
                     {"features": "features_cat.f32", "num_features": numeric_test.shape[1]})
 
 
-def refused_models(rng, out, manifest, version):
+def refused_models(rng, out, manifest, version, x_test):
     x = make_features(rng, 500)
     y = score(x)
     dtrain = xgb.DMatrix(x, label=y)
     linear = xgb.train({"booster": "gblinear", "objective": "reg:squarederror"}, dtrain, 3)
     linear.save_model(os.path.join(out, "refuse_gblinear.json"))
     manifest["refuse"].append({"file": "refuse_gblinear.json", "reason": "gblinear"})
+    xgboost_only(out, manifest, "refuse_gblinear.json", linear, x_test)
     if version < (2, 0):
         tree = xgb.train({"objective": "reg:squarederror"}, dtrain, 3)
         # Versions before 2.1 write the legacy binary format for an unknown extension.
@@ -211,7 +240,7 @@ def main():
     s_train = score(x_train)
     dtest = xgb.DMatrix(x_test)
     manifest = {"xgboost_version": xgb.__version__, "num_features": NUM_FEATURES, "models": [],
-                "refuse": []}
+                "refuse": [], "xgboost_only": []}
 
     for name, (params, make_label) in objectives(version).items():
         label = np.asarray(make_label(s_train), dtype=np.float32)
@@ -223,9 +252,9 @@ def main():
         write_model(out, name, booster, dtest, manifest, params["objective"],
                     {"num_features": NUM_FEATURES})
 
-    aft_model(out, manifest, x_train)
+    aft_model(out, manifest, x_train, x_test)
     categorical_models(rng, out, manifest, version)
-    refused_models(rng, out, manifest, version)
+    refused_models(rng, out, manifest, version, x_test)
     with open(os.path.join(out, "manifest.json"), "w") as f:
         json.dump(manifest, f, indent=1)
     print(f"wrote {len(manifest['models'])} models to {out}")
