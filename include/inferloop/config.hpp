@@ -5,7 +5,7 @@
 // larger application file that holds it under `inference_config:`.
 //
 // Every key, its type, its default and its range is listed in
-// docs/configuration.md and in the table at the top of src/config.cpp; the
+// docs/configuration.md and in the table at the top of src/config/config.cpp; the
 // two are kept in step by a test. Unknown keys are errors with a "did you
 // mean" hint, and every error names the file, line:column, the key, what was
 // expected and what was found (quoted, at most 80 characters of it).

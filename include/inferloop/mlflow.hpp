@@ -154,6 +154,20 @@ struct ModelUri {
 
 [[nodiscard]] ModelUri parse_model_uri(const std::string& uri);
 
+// What MlflowClient::fetch() put on local disk, and where it came from.
+struct FetchedModel {
+  // The model folder (or single model file) on local disk: in the cache, or
+  // where a tracking server keeps its unserved artifacts on this machine.
+  std::filesystem::path path;
+  std::string registry_name;     // registry forms: the model's name and
+  std::string registry_version;  // MLflow's version ("3"); else ""
+  std::string artifact_uri;      // where MLflow keeps it
+  std::filesystem::path cache_path;  // the cache folder (empty when read in place)
+  bool from_cache = false;       // taken from the cache without asking (offline)
+  bool read_in_place = false;    // a local folder the server does not serve
+  std::vector<std::string> resolution;  // one line per REST call or cache decision
+};
+
 // Thread safety: one thread at a time (see the file comment).
 class MlflowClient {
  public:
@@ -163,12 +177,17 @@ class MlflowClient {
   MlflowClient(const MlflowClient&) = delete;
   MlflowClient& operator=(const MlflowClient&) = delete;
 
-  // Resolves any form above to a model folder or file on local disk,
-  // downloading it into the cache when it is not there yet, and reads it
-  // (resolve_model() on the local copy). Sets ResolvedModel's registry
-  // fields, artifact_uri, cache_path, from_cache and resolution. Throws
-  // inferloop::Error naming the URI, the endpoint, the HTTP status and
-  // MLflow's error_code and message.
+  // Finds what any form above names and puts it on local disk, downloading
+  // it into the cache when it is not there yet; reads no model. A local
+  // path or file:// URI is returned as it is. Throws inferloop::Error naming
+  // the URI, the endpoint, the HTTP status and MLflow's error_code and message.
+  [[nodiscard]] FetchedModel fetch(const std::string& model_uri);
+
+  // fetch(), then the local copy read as resolve_model() reads a local model
+  // (MLmodel, admission gate); sets ResolvedModel's registry fields,
+  // artifact_uri, cache_path, from_cache and resolution. Defined with the
+  // model reading (src/model/resolve.cpp): the MLflow client itself never
+  // reads a model. Throws like fetch() and like resolve_model().
   [[nodiscard]] ResolvedModel resolve(const std::string& model_uri);
 
   // The registry version `model_uri` names right now: one REST call for a

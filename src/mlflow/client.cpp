@@ -1,8 +1,10 @@
-// MlflowClient: a model URI -> REST lookups -> a folder in the local cache ->
-// resolve_model() on that folder.
+// MlflowClient: a model URI -> REST lookups -> a folder in the local cache.
+// It never reads a model: MlflowClient::resolve() (src/model/resolve.cpp, the
+// model layer) reads what fetch() returns, so this file depends only on the
+// layers below it (REST, S3, the URI grammar, util).
 //
-// Lifecycle of one resolve():
-//   1. parse_model_uri(); a local path goes straight to local resolution.
+// Lifecycle of one fetch():
+//   1. parse_model_uri(); a local path is returned as it is.
 //   2. REST lookups (src/mlflow/rest.cpp) turn the reference into an
 //      artifact_uri: get-download-uri for registry versions (after the alias
 //      or latest/stage lookup for moving references), logged-models/<id>, or
@@ -18,7 +20,7 @@
 //      Identical content gets the identical name, so two processes
 //      downloading the same model at once both end up with one folder.
 //   5. A ref file is written (temp + rename, so readers never see half of
-//      one) and the content folder resolved like a local model.
+//      one) and the content folder returned.
 // With use_cache_when_offline, a failure to reach the server in 2-4 for an
 // immutable reference falls back to the ref file written by an earlier run;
 // an s3:// URI falls back to what it downloaded last.
@@ -59,7 +61,6 @@ constexpr int kMaxListingDepth = 32;
 // younger one may belong to a download still running in another process).
 constexpr auto kStaleTemporary = std::chrono::hours(1);
 
-std::string single_quoted(std::string_view text) { return "'" + std::string(text) + "'"; }
 
 // A registry version as the server writes it (MLflow sends a string, "3";
 // a number is taken too): a positive decimal integer in int64's range, or
@@ -80,12 +81,12 @@ std::optional<std::string> registry_version(const nlohmann::json& number) {
 // level, and an answer may nest as deep as its size allows).
 std::string json_text(const nlohmann::json& value) {
   if (!value.is_primitive()) return std::string("a JSON ") + value.type_name();
-  return detail::quote(value.dump());
+  return detail::quote_path(value.dump());
 }
 
 [[noreturn]] void bad_version(const std::string& uri, std::string_view lookup,
                               const nlohmann::json& number) {
-  throw Error("model_uri " + single_quoted(uri) + ": the " + std::string(lookup) +
+  throw Error("model_uri " + detail::quote_path(uri) + ": the " + std::string(lookup) +
               " answered version " + json_text(number) +
               ", which is not a positive integer in [1, 9223372036854775807]; is the tracking "
               "server MLflow?");
@@ -146,7 +147,7 @@ std::string shown_source(const ArtifactLocation& location) {
 void check_listed_size(const std::string& model_uri, const std::string& path, std::uint64_t bytes,
                        std::uint64_t max_bytes) {
   if (bytes > max_bytes) {
-    throw Error("model_uri " + single_quoted(model_uri) + ": artifact " + single_quoted(path) + " is " +
+    throw Error("model_uri " + detail::quote_path(model_uri) + ": artifact " + detail::quote_path(path) + " is " +
                 detail::byte_count(bytes) + ", more than max_artifact_bytes (" + detail::byte_count(max_bytes) +
                 "); nothing was downloaded. Raise max_artifact_bytes if the model is expected to be "
                 "that large");
@@ -181,7 +182,7 @@ class MlflowClient::Impl {
     remove_stale_temporaries();
   }
 
-  ResolvedModel resolve(const std::string& model_uri);
+  FetchedModel fetch(const std::string& model_uri);
   std::string current_version(const std::string& model_uri);
 
   MlflowOptions options;
@@ -237,7 +238,7 @@ class MlflowClient::Impl {
   std::string random_name();
   void remove_stale_temporaries() noexcept;
 
-  ResolvedModel finish(const std::string& model_uri, const CacheRef& ref, bool from_cache,
+  FetchedModel finish(const std::string& model_uri, const CacheRef& ref, bool from_cache,
                        std::vector<std::string>& trace);
 
   std::mt19937_64 random;
@@ -249,14 +250,14 @@ class MlflowClient::Impl {
 std::string MlflowClient::Impl::tracking(const std::string& model_uri) const {
   const std::string& uri = options.tracking_uri;
   if (uri.empty()) {
-    throw Error("model_uri " + single_quoted(model_uri) + " needs an MLflow tracking server, but none is "
+    throw Error("model_uri " + detail::quote_path(model_uri) + " needs an MLflow tracking server, but none is "
                 "configured: set MLFLOW_TRACKING_URI (or mlflow_tracking_uri in the config) to "
                 "http(s)://host:port of `mlflow server`");
   }
   const std::string scheme = detail::model_uri_scheme(uri);
   if (scheme != "http" && scheme != "https") {
-    throw Error("model_uri " + single_quoted(model_uri) + ": the tracking URI " +
-                single_quoted(rest.scrub(detail::redact_url(uri))) +
+    throw Error("model_uri " + detail::quote_path(model_uri) + ": the tracking URI " +
+                detail::quote_path(rest.scrub(detail::redact_url(uri))) +
                 " is not an http(s) URL; inferloop talks to a tracking server over REST: start `mlflow "
                 "server --backend-store-uri ...` and set MLFLOW_TRACKING_URI to http://host:port");
   }
@@ -268,7 +269,7 @@ std::string MlflowClient::Impl::moving_version(const ModelUri& parsed, std::vect
   if (parsed.kind == ModelUri::Kind::kRegistryAlias) {
     const Call call{uri,
                     "check the alias exists: in Python, mlflow.MlflowClient().get_model_version_by_alias(" +
-                        single_quoted(parsed.name) + ", " + single_quoted(parsed.alias) +
+                        detail::quote_path(parsed.name) + ", " + detail::quote_path(parsed.alias) +
                         "); set it with set_registered_model_alias()",
                     &trace};
     const nlohmann::json answer = rest.get_json(
@@ -276,7 +277,7 @@ std::string MlflowClient::Impl::moving_version(const ModelUri& parsed, std::vect
         call);
     const auto version = answer.find("model_version");
     if (version == answer.end() || !version->is_object() || !version->contains("version")) {
-      throw Error("model_uri " + single_quoted(uri) + ": the answer to the alias lookup has no "
+      throw Error("model_uri " + detail::quote_path(uri) + ": the answer to the alias lookup has no "
                   "model_version.version; is the tracking server MLflow 2.3 or later?");
     }
     const nlohmann::json& number = (*version)["version"];
@@ -298,7 +299,7 @@ std::string MlflowClient::Impl::moving_version(const ModelUri& parsed, std::vect
   }
   const Call call{uri,
                   "check the registered model exists: mlflow.MlflowClient().get_registered_model(" +
-                      single_quoted(parsed.name) + ")",
+                      detail::quote_path(parsed.name) + ")",
                   &trace};
   nlohmann::json request = {{"name", parsed.name}};
   if (!stage.empty()) request["stages"] = nlohmann::json::array({stage});
@@ -330,9 +331,9 @@ std::string MlflowClient::Impl::moving_version(const ModelUri& parsed, std::vect
     }
   }
   if (best == 0) {
-    throw Error("model_uri " + single_quoted(uri) + ": registered model " + single_quoted(parsed.name) +
+    throw Error("model_uri " + detail::quote_path(uri) + ": registered model " + detail::quote_path(parsed.name) +
                 (stage.empty() ? " has no versions"
-                               : " has no version in stage " + single_quoted(stage)) +
+                               : " has no version in stage " + detail::quote_path(stage)) +
                 " (POST " + detail::redact_url(api(uri, "registered-models/get-latest-versions")) +
                 "); register one (mlflow.register_model(...))" +
                 (stage.empty() ? "" : " or move one to that stage") + ", or name a version: models:/" +
@@ -348,14 +349,14 @@ std::string MlflowClient::Impl::download_uri(const ModelUri& parsed, const std::
   const std::string& uri = parsed.uri;
   const Call call{uri,
                   "check the model version exists: mlflow.MlflowClient().get_model_version(" +
-                      single_quoted(parsed.name) + ", " + single_quoted(version) + ")",
+                      detail::quote_path(parsed.name) + ", " + detail::quote_path(version) + ")",
                   &trace};
   const nlohmann::json answer = rest.get_json(
       api(uri, "model-versions/get-download-uri?" + rest.query({{"name", parsed.name}, {"version", version}})),
       call);
   const auto artifact_uri = answer.find("artifact_uri");
   if (artifact_uri == answer.end() || !artifact_uri->is_string() || artifact_uri->get<std::string>().empty()) {
-    throw Error("model_uri " + single_quoted(uri) + ": get-download-uri for " + parsed.name + " version " +
+    throw Error("model_uri " + detail::quote_path(uri) + ": get-download-uri for " + parsed.name + " version " +
                 version + " answered without an artifact_uri; check the model version in the MLflow UI");
   }
   return artifact_uri->get<std::string>();
@@ -421,7 +422,7 @@ Target MlflowClient::Impl::locate(const ModelUri& parsed, std::vector<std::strin
     }
     case ModelUri::Kind::kLoggedModel: {
       const Call call{uri,
-                      "check the logged model exists (mlflow.get_logged_model(" + single_quoted(parsed.model_id) +
+                      "check the logged model exists (mlflow.get_logged_model(" + detail::quote_path(parsed.model_id) +
                           ")); for a registered model name add a version or alias: models:/" +
                           parsed.model_id + "/<version> or models:/" + parsed.model_id + "@<alias>",
                       &trace};
@@ -430,19 +431,19 @@ Target MlflowClient::Impl::locate(const ModelUri& parsed, std::vector<std::strin
       const nlohmann::json* found = &answer;
       for (const char* key : {"model", "info", "artifact_uri"}) {
         if (!found->is_object() || !found->contains(key)) {
-          throw Error("model_uri " + single_quoted(uri) + ": the logged model answer has no "
+          throw Error("model_uri " + detail::quote_path(uri) + ": the logged model answer has no "
                       "model.info.artifact_uri; is the tracking server MLflow 3 or later?");
         }
         found = &(*found)[key];
       }
-      if (!found->is_string()) throw Error("model_uri " + single_quoted(uri) + ": model.info.artifact_uri is not a string");
+      if (!found->is_string()) throw Error("model_uri " + detail::quote_path(uri) + ": model.info.artifact_uri is not a string");
       target.artifact_uri = join_path(found->get<std::string>(), parsed.path);
       target.ref_key = "logged|" + parsed.model_id + "|" + parsed.path;
       return target;
     }
     case ModelUri::Kind::kRun: {
       const Call call{uri,
-                      "check the run id: mlflow.get_run(" + single_quoted(parsed.run_id) + ")", &trace};
+                      "check the run id: mlflow.get_run(" + detail::quote_path(parsed.run_id) + ")", &trace};
       const nlohmann::json answer =
           rest.get_json(api(uri, "runs/get?" + rest.query({{"run_id", parsed.run_id}})), call);
       const nlohmann::json info = answer.contains("run") && answer["run"].is_object()
@@ -450,7 +451,7 @@ Target MlflowClient::Impl::locate(const ModelUri& parsed, std::vector<std::strin
                                       : nlohmann::json::object();
       const std::string root = info.is_object() ? info.value("artifact_uri", std::string()) : "";
       if (root.empty()) {
-        throw Error("model_uri " + single_quoted(uri) + ": runs/get answered without run.info.artifact_uri; "
+        throw Error("model_uri " + detail::quote_path(uri) + ": runs/get answered without run.info.artifact_uri; "
                     "check the run in the MLflow UI");
       }
       target.ref_key = "run|" + parsed.run_id + "|" + parsed.path;
@@ -489,7 +490,7 @@ Target MlflowClient::Impl::locate(const ModelUri& parsed, std::vector<std::strin
     case ModelUri::Kind::kLocal:
       break;
   }
-  throw Error("model_uri " + single_quoted(uri) + ": internal error: a local URI reached the MLflow client");
+  throw Error("model_uri " + detail::quote_path(uri) + ": internal error: a local URI reached the MLflow client");
 }
 
 // --- artifacts --------------------------------------------------------------
@@ -503,7 +504,7 @@ ArtifactLocation MlflowClient::Impl::artifact_location(const std::string& model_
     try {
       parsed = parse_model_uri(artifact_uri);
     } catch (const Error& e) {
-      throw Error("model_uri " + single_quoted(model_uri) + " resolved to artifact_uri " + single_quoted(artifact_uri) +
+      throw Error("model_uri " + detail::quote_path(model_uri) + " resolved to artifact_uri " + detail::quote_path(artifact_uri) +
                   ", which inferloop cannot read (" + e.what() + ")");
     }
     if (parsed.kind == ModelUri::Kind::kHttp) {
@@ -525,7 +526,7 @@ ArtifactLocation MlflowClient::Impl::artifact_location(const std::string& model_
     location.local_path = scheme == "file" ? detail::file_uri_to_path(artifact_uri) : fs::path(artifact_uri);
     return location;
   }
-  throw Error("model_uri " + single_quoted(model_uri) + " resolved to artifact_uri " + single_quoted(artifact_uri) +
+  throw Error("model_uri " + detail::quote_path(model_uri) + " resolved to artifact_uri " + detail::quote_path(artifact_uri) +
               ", which inferloop cannot download: " + detail::unsupported_store_text(scheme));
 }
 
@@ -534,7 +535,7 @@ ArtifactLocation MlflowClient::Impl::s3_location(const std::string& model_uri, c
   try {
     parsed = parse_model_uri(artifact_uri);
   } catch (const Error& e) {
-    throw Error("model_uri " + single_quoted(model_uri) + " resolved to artifact_uri " + single_quoted(artifact_uri) +
+    throw Error("model_uri " + detail::quote_path(model_uri) + " resolved to artifact_uri " + detail::quote_path(artifact_uri) +
                 ", which inferloop cannot read (" + e.what() + ")");
   }
   ArtifactLocation location;
@@ -565,7 +566,7 @@ void MlflowClient::Impl::list_tree(const std::string& model_uri, const ArtifactL
                                    std::vector<std::string>& trace) {
   const std::string shown_folder = join_path(location.path, folder);
   if (depth > kMaxListingDepth) {
-    throw Error("model_uri " + single_quoted(model_uri) + ": the artifact listing of " + single_quoted(shown_folder) +
+    throw Error("model_uri " + detail::quote_path(model_uri) + ": the artifact listing of " + detail::quote_path(shown_folder) +
                 " is more than " + std::to_string(kMaxListingDepth) +
                 " folders deep; check the tracking server's artifact store");
   }
@@ -575,7 +576,7 @@ void MlflowClient::Impl::list_tree(const std::string& model_uri, const ArtifactL
   const auto entries = answer.find("files");
   if (entries == answer.end()) return;
   if (!entries->is_array()) {
-    throw Error("model_uri " + single_quoted(model_uri) + ": the artifact listing of " + single_quoted(shown_folder) +
+    throw Error("model_uri " + detail::quote_path(model_uri) + ": the artifact listing of " + detail::quote_path(shown_folder) +
                 " has a 'files' that is not a list; is this an MLflow tracking server?");
   }
   for (const nlohmann::json& entry : *entries) {
@@ -590,11 +591,11 @@ void MlflowClient::Impl::list_tree(const std::string& model_uri, const ArtifactL
     // A size is a non-negative integer; nlohmann keeps a negative one as
     // number_integer and a fraction as number_float, and refuses neither.
     if (size == entry.end() || !size->is_number_unsigned()) {
-      throw Error("model_uri " + single_quoted(model_uri) + ": the artifact listing gives " +
+      throw Error("model_uri " + detail::quote_path(model_uri) + ": the artifact listing gives " +
                   (size == entry.end() ? std::string("no file_size")
                                        : "file_size " + json_text(*size) +
                                              ", not a byte count in [0, 18446744073709551615],") +
-                  " for " + single_quoted(join_path(shown_folder, name)) +
+                  " for " + detail::quote_path(join_path(shown_folder, name)) +
                   "; check the tracking server's artifact store");
     }
     const auto bytes = size->get<std::uint64_t>();
@@ -630,14 +631,14 @@ CacheRef MlflowClient::Impl::download(const std::string& model_uri, const Artifa
   std::error_code ec;
   fs::create_directories(options.cache_dir / "models", ec);
   if (ec) {
-    throw Error("model_uri " + single_quoted(model_uri) + ": cannot create the model cache folder " +
-                single_quoted((options.cache_dir / "models").string()) + " (" + ec.message() +
+    throw Error("model_uri " + detail::quote_path(model_uri) + ": cannot create the model cache folder " +
+                detail::quote_path((options.cache_dir / "models").string()) + " (" + ec.message() +
                 "); set model_cache_dir to a writable folder");
   }
   const fs::path temporary = options.cache_dir / ("tmp-" + random_name());
   fs::create_directory(temporary, ec);
   if (ec) {
-    throw Error("model_uri " + single_quoted(model_uri) + ": cannot create " + single_quoted(temporary.string()) + " (" +
+    throw Error("model_uri " + detail::quote_path(model_uri) + ": cannot create " + detail::quote_path(temporary.string()) + " (" +
                 ec.message() + "); check the permissions of the model cache folder");
   }
   // Whatever fails below, the half-written folder goes: nothing may trust it.
@@ -656,7 +657,7 @@ CacheRef MlflowClient::Impl::download(const std::string& model_uri, const Artifa
     const fs::path destination = temporary / fs::path(file.path);
     fs::create_directories(destination.parent_path(), ec);
     Call call{model_uri,
-              single_file ? "the artifact listing of " + single_quoted(location.path) +
+              single_file ? "the artifact listing of " + detail::quote_path(location.path) +
                                 " is empty and it is not a file either; check the path: mlflow artifacts "
                                 "list -u " + model_uri
                           : std::string(),
@@ -675,10 +676,10 @@ CacheRef MlflowClient::Impl::download(const std::string& model_uri, const Artifa
                     : rest.download(location.endpoint + "/" + rest.escape_path(artifact_path), destination,
                                     options.max_artifact_bytes, call);
     if (!single_file && written != file.size) {
-      throw Error("model_uri " + single_quoted(model_uri) + ": truncated artifact " + single_quoted(artifact_path) +
+      throw Error("model_uri " + detail::quote_path(model_uri) + ": truncated artifact " + detail::quote_path(artifact_path) +
                   ": the listing says " + detail::byte_count(file.size) + " but " +
                   detail::byte_count(written) + " arrived; the temporary download folder " +
-                  single_quoted(temporary.string()) + " was removed. Try again; if it persists, check the "
+                  detail::quote_path(temporary.string()) + " was removed. Try again; if it persists, check the "
                   "tracking server's artifact store");
     }
     total += written;
@@ -704,8 +705,8 @@ CacheRef MlflowClient::Impl::download(const std::string& model_uri, const Artifa
   if (ec) {
     std::error_code exists_ec;
     if (!fs::is_directory(final_folder, exists_ec)) {
-      throw Error("model_uri " + single_quoted(model_uri) + ": cannot move the download into the cache as " +
-                  single_quoted(final_folder.string()) + " (" + ec.message() +
+      throw Error("model_uri " + detail::quote_path(model_uri) + ": cannot move the download into the cache as " +
+                  detail::quote_path(final_folder.string()) + " (" + ec.message() +
                   "); check the permissions of the model cache folder");
     }
     // Another download of identical content got there first; keep its folder.
@@ -798,25 +799,30 @@ void MlflowClient::Impl::write_ref(const std::string& key, const std::string& mo
   if (ec) fs::remove(temporary, ec);
 }
 
-ResolvedModel MlflowClient::Impl::finish(const std::string& model_uri, const CacheRef& ref, bool from_cache,
-                                         std::vector<std::string>& trace) {
+FetchedModel MlflowClient::Impl::finish(const std::string& model_uri, const CacheRef& ref, bool from_cache,
+                                        std::vector<std::string>& trace) {
+  (void)model_uri;
   const fs::path folder = options.cache_dir / "models" / ref.content;
-  ResolvedModel model = detail::resolve_local_model(model_uri, ref.file.empty() ? folder : folder / ref.file);
-  model.uri = model_uri;
-  model.registry_name = ref.registry_name;
-  model.registry_version = ref.registry_version;
-  model.artifact_uri = ref.artifact_uri;
-  model.cache_path = folder;
-  model.from_cache = from_cache;
-  model.resolution = std::move(trace);
-  return model;
+  FetchedModel fetched;
+  fetched.path = ref.file.empty() ? folder : folder / ref.file;
+  fetched.registry_name = ref.registry_name;
+  fetched.registry_version = ref.registry_version;
+  fetched.artifact_uri = ref.artifact_uri;
+  fetched.cache_path = folder;
+  fetched.from_cache = from_cache;
+  fetched.resolution = std::move(trace);
+  return fetched;
 }
 
-// --- resolve ----------------------------------------------------------------
+// --- fetch ------------------------------------------------------------------
 
-ResolvedModel MlflowClient::Impl::resolve(const std::string& model_uri) {
+FetchedModel MlflowClient::Impl::fetch(const std::string& model_uri) {
   const ModelUri parsed = parse_model_uri(model_uri);
-  if (parsed.kind == ModelUri::Kind::kLocal) return detail::resolve_local_model(model_uri, parsed.local_path);
+  if (parsed.kind == ModelUri::Kind::kLocal) {
+    FetchedModel local;
+    local.path = parsed.local_path;
+    return local;
+  }
 
   std::vector<std::string> trace;
   // The key of an immutable reference is known before asking the server,
@@ -851,19 +857,14 @@ ResolvedModel MlflowClient::Impl::resolve(const std::string& model_uri) {
       // A server whose artifact store is a folder it does not proxy: readable
       // only when that folder is on this machine too.
       note(trace, "artifact_uri " + target.artifact_uri + " is a local path; reading it in place");
-      ResolvedModel model;
-      try {
-        model = detail::resolve_local_model(model_uri, location.local_path);
-      } catch (const Error& e) {
-        throw Error(std::string(e.what()) + " (the tracking server stores artifacts in a local folder, " +
-                    target.artifact_uri + ", which it does not serve: start it with --serve-artifacts "
-                    "and --artifacts-destination, or run inferloop where that folder is)");
-      }
-      model.registry_name = target.registry_name;
-      model.registry_version = target.registry_version;
-      model.artifact_uri = target.artifact_uri;
-      model.resolution = std::move(trace);
-      return model;
+      FetchedModel in_place;
+      in_place.path = location.local_path;
+      in_place.read_in_place = true;
+      in_place.registry_name = target.registry_name;
+      in_place.registry_version = target.registry_version;
+      in_place.artifact_uri = target.artifact_uri;
+      in_place.resolution = std::move(trace);
+      return in_place;
     }
     CacheRef ref = download(model_uri, location,
                             target.listing ? *target.listing : list(model_uri, location, trace), trace);
@@ -909,7 +910,7 @@ std::string MlflowClient::Impl::current_version(const std::string& model_uri) {
 MlflowClient::MlflowClient(MlflowOptions options) : impl_(std::make_unique<Impl>(options)) {}
 MlflowClient::~MlflowClient() = default;
 
-ResolvedModel MlflowClient::resolve(const std::string& model_uri) { return impl_->resolve(model_uri); }
+FetchedModel MlflowClient::fetch(const std::string& model_uri) { return impl_->fetch(model_uri); }
 
 std::string MlflowClient::current_version(const std::string& model_uri) {
   return impl_->current_version(model_uri);

@@ -1,8 +1,8 @@
 // Internals of the MLflow resolver (include/inferloop/mlflow.hpp) that are
 // small, pure and worth testing on their own: the rules a listing entry must
 // follow, the retry wait, Retry-After, and how URLs are printed without
-// their credentials. Also the two pieces of local resolution in
-// src/model_source.cpp that the resolver reuses on a downloaded folder.
+// their credentials; and the two URI helpers of the model URI grammar
+// (src/mlflow/model_uri.cpp) that the client also needs for artifact URIs.
 //
 // Nothing here keeps state; every function may be called from any thread.
 #pragma once
@@ -19,18 +19,14 @@
 
 namespace inferloop::detail {
 
-// --- defined in src/model_source.cpp ---------------------------------------
+// --- defined in src/mlflow/model_uri.cpp -----------------------------------
 
-// A local model file or MLflow model folder -> ResolvedModel (what
-// resolve_model() does for a plain path). Throws inferloop::Error.
-[[nodiscard]] ResolvedModel resolve_local_model(const std::string& uri,
-                                                const std::filesystem::path& path);
 // file:///abs, file://localhost/abs, file:/abs -> the decoded path. Throws.
 [[nodiscard]] std::filesystem::path file_uri_to_path(const std::string& uri);
 // "models" for "models:/x", "" for a plain path (a drive letter is no scheme).
 [[nodiscard]] std::string model_uri_scheme(std::string_view uri);
 
-// --- defined in src/mlflow/ ------------------------------------------------
+// --- defined in the rest of src/mlflow/ ------------------------------------
 
 // Why an artifact store with this URI scheme ("gs", "wasbs", "abfss", ...)
 // is refused, and what is read instead; for messages.

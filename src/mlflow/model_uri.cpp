@@ -35,6 +35,80 @@
 namespace inferloop {
 namespace {
 
+// "%2F" -> "/". Only file:// URIs are percent-decoded; a plain path is taken
+// literally, since '%' is an ordinary character in a file name. %00 is
+// refused: a path with a NUL in it opens a shorter path than it shows.
+std::string percent_decode(std::string_view text, const std::string& uri) {
+  std::string decoded;
+  decoded.reserve(text.size());
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] != '%') {
+      decoded += text[i];
+      continue;
+    }
+    if (i + 2 >= text.size() || !std::isxdigit(static_cast<unsigned char>(text[i + 1])) ||
+        !std::isxdigit(static_cast<unsigned char>(text[i + 2]))) {
+      throw Error("model_uri " + detail::quote(uri) + ": bad percent-escape " +
+                  detail::quote(text.substr(i, 3)) +
+                  " in the path (expected %XX with two hex digits); write '%' as %25");
+    }
+    const char byte = static_cast<char>(std::stoi(std::string(text.substr(i + 1, 2)), nullptr, 16));
+    if (byte == '\0') {
+      throw Error("model_uri " + detail::quote(uri) + ": the path holds %00 (a NUL byte), which "
+                  "would cut it short; remove it");
+    }
+    decoded += byte;
+    i += 2;
+  }
+  return decoded;
+}
+
+// The scheme of `uri` ("file", "models", ...), or empty for a plain path.
+std::string uri_scheme(std::string_view uri) {
+  const std::size_t colon = uri.find(':');
+  // One letter before ':' would be a drive letter, not a scheme.
+  if (colon == std::string_view::npos || colon < 2) return {};
+  if (!std::isalpha(static_cast<unsigned char>(uri[0]))) return {};
+  for (std::size_t i = 1; i < colon; ++i) {
+    const char c = uri[i];
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '+' && c != '-' && c != '.') {
+      return {};
+    }
+  }
+  std::string scheme(uri.substr(0, colon));
+  std::transform(scheme.begin(), scheme.end(), scheme.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return scheme;
+}
+
+// file:///abs/path, file://localhost/abs/path, file:/abs/path, file:relative.
+std::filesystem::path file_uri_path(const std::string& uri) {
+  if (uri.find('\0') != std::string::npos) {
+    throw Error("model_uri " + detail::quote(uri) + ": it holds a NUL byte, which would cut the "
+                "path short; remove it");
+  }
+  std::string_view rest = std::string_view(uri).substr(5);  // after "file:"
+  if (rest.starts_with("//")) {
+    rest.remove_prefix(2);
+    const std::size_t slash = rest.find('/');
+    const std::string_view host = rest.substr(0, slash);
+    if (!host.empty() && host != "localhost") {
+      throw Error("model_uri " + detail::quote(uri) + ": file:// URI names host " + detail::quote(host) +
+                  "; only local files can be read: use file:///absolute/path (three slashes)");
+    }
+    rest = slash == std::string_view::npos ? std::string_view{} : rest.substr(slash);
+  }
+  const std::size_t query = rest.find_first_of("?#");
+  rest = rest.substr(0, query);
+  if (rest.empty()) {
+    throw Error("model_uri " + detail::quote(uri) + ": file URI has no path; " +
+                "point model_uri at a model file (.json/.ubj) or an MLflow model folder, e.g. "
+                "file:///models/my-model");
+  }
+  return percent_decode(rest, uri);
+}
+
+
 constexpr std::string_view kForms =
     "the model URI forms are models:/<name>/<version>, models:/<name>@<alias>, "
     "models:/<name>/latest, models:/<name>/<stage> (Production, Staging, Archived, None), "
@@ -299,12 +373,12 @@ ModelUri parse_model_uri(const std::string& uri) {
     malformed(uri, "it holds a NUL byte (at byte " + std::to_string(nul) +
                        "), which would cut the path short");
   }
-  const std::string scheme = detail::model_uri_scheme(uri);
+  const std::string scheme = uri_scheme(uri);
   if (scheme.empty() || scheme == "file") {
     ModelUri parsed;
     parsed.kind = ModelUri::Kind::kLocal;
     parsed.uri = uri;
-    parsed.local_path = scheme.empty() ? std::filesystem::path(uri) : detail::file_uri_to_path(uri);
+    parsed.local_path = scheme.empty() ? std::filesystem::path(uri) : file_uri_path(uri);
     return parsed;
   }
   const std::string_view rest = std::string_view(uri).substr(scheme.size() + 1);
@@ -318,5 +392,13 @@ ModelUri parse_model_uri(const std::string& uri) {
   }
   malformed(uri, "scheme " + quote(scheme + ":") + " is not one inferloop resolves");
 }
+
+namespace detail {
+
+std::string model_uri_scheme(std::string_view uri) { return uri_scheme(uri); }
+
+std::filesystem::path file_uri_to_path(const std::string& uri) { return file_uri_path(uri); }
+
+}  // namespace detail
 
 }  // namespace inferloop

@@ -21,14 +21,11 @@
 #include <fstream>
 #include <thread>
 
-#include "curl_global.hpp"
 #include "mlflow/detail.hpp"
 #include "util/text.hpp"
 
 namespace inferloop::detail {
 namespace {
-
-CURL* handle(void* curl) { return static_cast<CURL*>(curl); }
 
 constexpr std::size_t kErrorBodyLimit = 64 * 1024;
 // The largest JSON answer read: MLflow's answers are a few KiB (a listing
@@ -165,11 +162,11 @@ Service mlflow_service() {
 }
 
 RestClient::RestClient(const MlflowOptions& options, Service service)
-    : options_(options), service_(std::move(service)), random_(std::random_device{}()) {
-  init_curl_once();
-  curl_ = curl_easy_init();
-  if (curl_ == nullptr) throw Error("curl_easy_init failed (out of memory?)");
-  CURL* curl = handle(curl_);
+    : options_(options),
+      service_(std::move(service)),
+      curl_(options_.connect_timeout),
+      random_(std::random_device{}()) {
+  CURL* curl = curl_.get();
   curl_slist* get_headers = nullptr;
   curl_slist* post_headers = nullptr;
   // Basic wins over a token, as in MLflow's client. The header text holds the
@@ -189,11 +186,6 @@ RestClient::RestClient(const MlflowOptions& options, Service service)
   get_headers_ = get_headers;
   post_headers_ = post_headers;
 
-  // Signals are process-wide and clients run on several threads.
-  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(curl, CURLOPT_TCP_KEEPALIVE, 1L);
-  curl_easy_setopt(curl, CURLOPT_USERAGENT, "inferloop");
-  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(options_.connect_timeout.count()));
   if (!options_.username.empty()) {
     curl_easy_setopt(curl, CURLOPT_HTTPAUTH, static_cast<long>(CURLAUTH_BASIC));
     curl_easy_setopt(curl, CURLOPT_USERNAME, options_.username.c_str());
@@ -213,15 +205,12 @@ RestClient::RestClient(const MlflowOptions& options, Service service)
   curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, &on_header);
   curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, &on_progress);
   curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
-  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error_buffer_.data());
-  static_assert(CURL_ERROR_SIZE <= std::tuple_size_v<decltype(error_buffer_)>);
   if (service_.configure) service_.configure(curl);
 }
 
 RestClient::~RestClient() {
-  curl_easy_cleanup(handle(curl_));
-  curl_slist_free_all(static_cast<curl_slist*>(get_headers_));
-  curl_slist_free_all(static_cast<curl_slist*>(post_headers_));
+  curl_slist_free_all(get_headers_);
+  curl_slist_free_all(post_headers_);
 }
 
 std::string RestClient::scrub(std::string text) const {
@@ -241,7 +230,7 @@ std::string RestClient::scrub(std::string text) const {
 std::string RestClient::query(const std::vector<std::pair<std::string, std::string>>& parameters) {
   std::string text;
   for (const auto& [key, value] : parameters) {
-    char* escaped = curl_easy_escape(handle(curl_), value.c_str(), static_cast<int>(value.size()));
+    char* escaped = curl_easy_escape(curl_.get(), value.c_str(), static_cast<int>(value.size()));
     if (escaped == nullptr) throw Error("curl_easy_escape failed (out of memory?)");
     text += (text.empty() ? "" : "&") + key + "=" + escaped;
     curl_free(escaped);
@@ -256,7 +245,7 @@ std::string RestClient::escape_path(const std::string& path) {
     std::size_t slash = path.find('/', start);
     if (slash == std::string::npos) slash = path.size();
     const std::string segment = path.substr(start, slash - start);
-    char* escaped = curl_easy_escape(handle(curl_), segment.c_str(), static_cast<int>(segment.size()));
+    char* escaped = curl_easy_escape(curl_.get(), segment.c_str(), static_cast<int>(segment.size()));
     if (escaped == nullptr) throw Error("curl_easy_escape failed (out of memory?)");
     text += (start == 0 ? "" : "/") + std::string(escaped);
     curl_free(escaped);
@@ -291,7 +280,7 @@ void RestClient::perform(Method method, const std::string& url, const std::strin
                          const std::function<bool(const char*, std::size_t)>& sink,
                          const std::function<void()>& before_attempt, const Call& call,
                          std::uint64_t max_bytes, bool streaming) {
-  CURL* curl = handle(curl_);
+  CURL* curl = curl_.get();
   const std::string method_name = method == Method::kGet ? "GET" : "POST";
   const std::string shown = scrub(method_name + " " + redact_url(url));
   const auto trace = [&](const std::string& line) {
@@ -309,10 +298,10 @@ void RestClient::perform(Method method, const std::string& url, const std::strin
   curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
   if (method == Method::kGet) {
     curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L);
-    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, static_cast<curl_slist*>(get_headers_));
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, get_headers_);
   } else {
     curl_easy_setopt(curl, CURLOPT_POST, 1L);
-    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, static_cast<curl_slist*>(post_headers_));
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, post_headers_);
     curl_easy_setopt(curl, CURLOPT_POSTFIELDS, post_body->data());
     curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(post_body->size()));
   }
@@ -342,8 +331,7 @@ void RestClient::perform(Method method, const std::string& url, const std::strin
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, &transfer);
     curl_easy_setopt(curl, CURLOPT_HEADERDATA, &transfer);
     curl_easy_setopt(curl, CURLOPT_XFERINFODATA, &transfer);
-    error_buffer_[0] = '\0';
-    const CURLcode code = curl_easy_perform(curl);
+    const CURLcode code = curl_.perform();
     long status = 0;
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
 
@@ -374,8 +362,7 @@ void RestClient::perform(Method method, const std::string& url, const std::strin
     const std::string error_code = transport_failure ? "" : service_.error_code(transfer.error_body);
     std::string outcome;
     if (transport_failure) {
-      outcome = std::string("no answer (") + curl_easy_strerror(code) +
-                (error_buffer_[0] != '\0' ? std::string(": ") + error_buffer_.data() : "") + ")";
+      outcome = "no answer (" + curl_.error_text(code) + ")";
     } else {
       const std::string body = service_.describe_error(transfer.error_body);
       outcome = "HTTP " + std::to_string(status) + (body.empty() ? "" : " " + body);

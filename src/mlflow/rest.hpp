@@ -30,6 +30,7 @@
 
 #include "inferloop/error.hpp"
 #include "inferloop/mlflow.hpp"
+#include "net/curl_handle.hpp"
 
 namespace inferloop::detail {
 
@@ -141,13 +142,10 @@ class RestClient {
 
   MlflowOptions options_;
   Service service_;
-  void* curl_;          // CURL*, owned
-  void* get_headers_;   // curl_slist*: Authorization (when a token is set)
-  void* post_headers_;  // curl_slist*: the same plus Content-Type: application/json
+  CurlHandle curl_;
+  curl_slist* get_headers_;   // Authorization (when a token is set)
+  curl_slist* post_headers_;  // the same plus Content-Type: application/json
   std::mt19937_64 random_;  // jitter; seeded once from std::random_device
-  // libcurl's detailed transport error ("Failed to connect to ... port ...");
-  // CURL_ERROR_SIZE is 256.
-  std::array<char, 256> error_buffer_{};
 };
 
 }  // namespace inferloop::detail

@@ -5,6 +5,8 @@
 // handle). Each replica and the health-check thread own their own client.
 #pragma once
 
+#include "net/curl_handle.hpp"
+
 #include <array>
 #include <chrono>
 #include <string>
@@ -35,11 +37,8 @@ class HttpClient {
  private:
   void perform(const std::string& url, HttpResponse& response);
 
-  void* curl_;          // CURL*
-  void* json_headers_;  // curl_slist*: Content-Type, and no "Expect: 100-continue"
-  // libcurl's detailed message ("Failed to connect to ... port ...: Connection
-  // refused"); CURL_ERROR_SIZE is 256.
-  std::array<char, 256> error_buffer_{};
+  CurlHandle curl_;
+  curl_slist* json_headers_;  // Content-Type, and no "Expect: 100-continue"
 };
 
 }  // namespace inferloop::detail

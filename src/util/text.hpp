@@ -20,11 +20,18 @@ namespace inferloop::detail {
 
 // How much of an input a message quotes by default.
 inline constexpr std::size_t kQuotedMaxChars = 80;
+// How much of a URI or a file path a message quotes: enough for any real
+// one (a model URI is at most 4096 bytes), still bounded.
+inline constexpr std::size_t kQuotedPathMaxChars = 4096;
 
 // 'text' with control characters written as \n, \t, \xNN and quotes
 // escaped; longer than `max_chars`: the first max_chars characters, "...'"
 // and the full length ("'abc...' (10485760 bytes)").
 [[nodiscard]] std::string quote(std::string_view text, std::size_t max_chars = kQuotedMaxChars);
+// quote() for a URI or a path: shown whole up to kQuotedPathMaxChars.
+[[nodiscard]] inline std::string quote_path(std::string_view text) {
+  return quote(text, kQuotedPathMaxChars);
+}
 
 // `text` with every URI's userinfo ("https://user:secret@host") replaced by
 // "***@" and the values of secret-looking query parameters (token, password,

@@ -49,11 +49,16 @@ TEST(PredictorRegistry, GlobalHasXGBoostPredictor) {
 
 TEST(PredictorRegistry, UnknownNameListsKnownOnesAndSuggestsTheClosest) {
   EXPECT_EQ(create_error(PredictorRegistry::global(), "XGBoostPredicter"),
-            "unknown predictor_class_name \"XGBoostPredicter\"; known predictors: "
+            "unknown predictor_class_name 'XGBoostPredicter'; known predictors: "
             "ForestPredictor, KServeV2Predictor, MlflowScoringPredictor, RayServePredictor, "
-            "XGBoostPredictor; did you mean \"XGBoostPredictor\"?");
+            "XGBoostPredictor; did you mean 'XGBoostPredictor'?");
+  // The same rule as config keys (util/did_you_mean.hpp): case does not count.
+  EXPECT_EQ(create_error(PredictorRegistry::global(), "forestpredictor"),
+            "unknown predictor_class_name 'forestpredictor'; known predictors: "
+            "ForestPredictor, KServeV2Predictor, MlflowScoringPredictor, RayServePredictor, "
+            "XGBoostPredictor; did you mean 'ForestPredictor'?");
   EXPECT_EQ(create_error(PredictorRegistry::global(), "Linear"),
-            "unknown predictor_class_name \"Linear\"; known predictors: "
+            "unknown predictor_class_name 'Linear'; known predictors: "
             "ForestPredictor, KServeV2Predictor, MlflowScoringPredictor, RayServePredictor, "
             "XGBoostPredictor");
 }
@@ -79,10 +84,10 @@ TEST(PredictorRegistry, UserPredictorsAreAddedCreatedAndListedSorted) {
 
   EXPECT_THROW(registry.add("Zeta", [](const PredictorContext&) { return nullptr; }), Error);
   registry.add("Null", [](const PredictorContext&) { return std::unique_ptr<Predictor>(); });
-  EXPECT_EQ(create_error(registry, "Null"), "the factory of predictor \"Null\" returned no predictor");
+  EXPECT_EQ(create_error(registry, "Null"), "the factory of predictor 'Null' returned no predictor");
   EXPECT_EQ(create_error(registry, "Zet"),
-            "unknown predictor_class_name \"Zet\"; known predictors: Alpha, Null, Zeta; did you "
-            "mean \"Zeta\"?");
+            "unknown predictor_class_name 'Zet'; known predictors: Alpha, Null, Zeta; did you "
+            "mean 'Zeta'?");
 }
 
 TEST(Predictor, DefaultWarmUpPredictsOneRowOfNaNs) {

@@ -1,6 +1,6 @@
 // XGBoostPredictor over XGBoost's C API. See xgboost_predictor.hpp for the
 // lifecycle and threading contract.
-#include "xgboost_predictor.hpp"
+#include "xgboost/xgboost_predictor.hpp"
 
 #include <xgboost/c_api.h>
 

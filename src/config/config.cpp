@@ -54,6 +54,7 @@
 #include "config/loop_memory.hpp"
 #include "config/yaml_text.hpp"
 #include "inferloop/error.hpp"
+#include "util/did_you_mean.hpp"
 #include "util/checked.hpp"
 #include "util/text.hpp"
 
@@ -254,78 +255,6 @@ constexpr auto enum_names() {
 }
 
 // --- small text helpers -------------------------------------------------------
-
-// Optimal string alignment distance (Levenshtein plus adjacent transpositions),
-// so "num_replcias" is one edit from "num_replicas".
-std::size_t edit_distance(std::string_view a, std::string_view b) {
-  const std::size_t rows = a.size() + 1;
-  const std::size_t cols = b.size() + 1;
-  std::vector<std::size_t> d(rows * cols);
-  auto at = [&](std::size_t i, std::size_t j) -> std::size_t& { return d[i * cols + j]; };
-  for (std::size_t i = 0; i < rows; ++i) at(i, 0) = i;
-  for (std::size_t j = 0; j < cols; ++j) at(0, j) = j;
-  for (std::size_t i = 1; i < rows; ++i) {
-    for (std::size_t j = 1; j < cols; ++j) {
-      const std::size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
-      at(i, j) = std::min({at(i - 1, j) + 1, at(i, j - 1) + 1, at(i - 1, j - 1) + cost});
-      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) {
-        at(i, j) = std::min(at(i, j), at(i - 2, j - 2) + 1);
-      }
-    }
-  }
-  return at(rows - 1, cols - 1);
-}
-
-// Case and '-' vs '_' are the commonest slips ("Num-Replicas"); compare
-// without them so such a key is always close to the real one.
-std::string normalized_key(std::string_view key) {
-  std::string out;
-  out.reserve(key.size());
-  for (char c : key) {
-    out += c == '-' ? '_' : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  }
-  return out;
-}
-
-// Words longer than this are never compared: no key or enum name is half
-// as long, and the distance table grows with the product of the lengths.
-constexpr std::size_t kLongestComparedWord = 64;
-
-// The candidate closest to `word`, if it is close enough to be a likely typo.
-std::optional<std::string_view> closest(std::string_view word,
-                                        const std::vector<std::string_view>& candidates) {
-  if (word.size() > kLongestComparedWord) return std::nullopt;
-  const std::string normalized = normalized_key(word);
-  std::optional<std::string_view> best;
-  std::size_t best_distance = std::numeric_limits<std::size_t>::max();
-  for (std::string_view candidate : candidates) {
-    const std::size_t distance = edit_distance(normalized, normalized_key(candidate));
-    if (distance < best_distance) {
-      best_distance = distance;
-      best = candidate;
-    }
-  }
-  // About one edit per three characters, at most three: "devise" -> "device",
-  // but "colour" is not a typo of "output".
-  const std::size_t longest = std::max(normalized.size(), best ? best->size() : 0);
-  const std::size_t allowed = std::clamp<std::size_t>(longest / 3, 1, 3);
-  if (best && best_distance <= allowed) return best;
-  // Else a word that extends or shortens a candidate ("blocking", "model"),
-  // the closest such one.
-  best.reset();
-  best_distance = std::numeric_limits<std::size_t>::max();
-  for (std::string_view candidate : candidates) {
-    const std::string other = normalized_key(candidate);
-    const std::size_t shorter = std::min(other.size(), normalized.size());
-    if (shorter < 4 || other.compare(0, shorter, normalized, 0, shorter) != 0) continue;
-    const std::size_t distance = edit_distance(normalized, other);
-    if (distance < best_distance) {
-      best_distance = distance;
-      best = candidate;
-    }
-  }
-  return best;
-}
 
 std::string join(const std::vector<std::string_view>& words) {
   std::string out;
@@ -649,7 +578,7 @@ std::optional<std::string> read_value(const KeySpec& spec, const YAML::Node& val
         names.push_back(entry.name);
       }
       std::string problem = expected_found(spec, detail::quote(*text));
-      if (auto suggestion = closest(*text, names)) {
+      if (auto suggestion = detail::closest(*text, names)) {
         problem += "; did you mean " + detail::quote(*suggestion) + "?";
       }
       return problem;
@@ -947,14 +876,16 @@ class Parser {
     // At the top level, the key may be a misspelt "inference_config:".
     if (at_top_level) candidates.push_back(kInferenceConfigKey);
     std::string message = "unknown key " + detail::quote(name);
-    if (auto suggestion = closest(name, candidates)) {
+    if (auto suggestion = detail::closest(name, candidates)) {
       message += "; did you mean " + detail::quote(*suggestion) + "?";
     } else {
       candidates.resize(kKeys.size());
       message += "; valid keys are: " + join(candidates);
     }
-    // The key heads the issue's line: a long one is shown bounded there too.
-    issue(at, name.size() <= kLongestComparedWord ? name : detail::quote(name), std::move(message));
+    // The key heads the issue's line: one longer than any real key (the
+    // longest is 22 characters) is shown bounded there too.
+    constexpr std::size_t kLongestShownKey = 64;
+    issue(at, name.size() <= kLongestShownKey ? name : detail::quote(name), std::move(message));
   }
 
   std::string source_;

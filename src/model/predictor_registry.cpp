@@ -11,29 +11,11 @@
 #include "inferloop/predictor.hpp"
 #include "inferloop/remote.hpp"
 #include "forest/forest_predictor.hpp"
-#include "xgboost_predictor.hpp"
+#include "util/did_you_mean.hpp"
+#include "util/text.hpp"
+#include "xgboost/xgboost_predictor.hpp"
 
 namespace inferloop {
-namespace {
-
-std::size_t edit_distance(std::string_view a, std::string_view b) {
-  std::vector<std::size_t> row(b.size() + 1);
-  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    std::size_t diagonal = row[0];
-    row[0] = i;
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      const std::size_t above = row[j];
-      const std::size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + cost});
-      diagonal = above;
-    }
-  }
-  return row[b.size()];
-}
-
-}  // namespace
-
 void Predictor::warm_up() {
   std::vector<float> features(num_features(), std::numeric_limits<float>::quiet_NaN());
   std::vector<float> scratch(num_outputs());
@@ -55,11 +37,11 @@ PredictorRegistry& PredictorRegistry::global() {
 
 void PredictorRegistry::add(std::string name, PredictorFactory factory) {
   if (name.empty()) throw Error("PredictorRegistry::add: the predictor name is empty");
-  if (!factory) throw Error("PredictorRegistry::add(\"" + name + "\"): the factory is empty");
+  if (!factory) throw Error("PredictorRegistry::add(" + detail::quote(name) + "): the factory is empty");
   std::lock_guard lock(mutex_);
   if (factories_.contains(name)) {
-    throw Error("predictor \"" + name + "\" is already registered; register each name once " +
-                "(or pick another name)");
+    throw Error("predictor " + detail::quote(name) + " is already registered; register each name "
+                "once (or pick another name)");
   }
   factories_.emplace(std::move(name), std::move(factory));
 }
@@ -74,27 +56,20 @@ std::unique_ptr<Predictor> PredictorRegistry::create(const std::string& name,
     }
   }
   if (!factory) {
-    std::string known;
-    std::string closest;
-    std::size_t closest_distance = std::numeric_limits<std::size_t>::max();
-    for (const std::string& candidate : names()) {
-      known += (known.empty() ? "" : ", ") + candidate;
-      const std::size_t distance = edit_distance(name, candidate);
-      if (distance < closest_distance) {
-        closest_distance = distance;
-        closest = candidate;
-      }
-    }
-    std::string message = "unknown predictor_class_name \"" + name + "\"; known predictors: " +
-                          (known.empty() ? std::string("none") : known);
-    if (!closest.empty() && closest_distance <= std::max<std::size_t>(2, closest.size() / 4)) {
-      message += "; did you mean \"" + closest + "\"?";
+    const std::vector<std::string> known = names();
+    std::string message = "unknown predictor_class_name " + detail::quote(name) +
+                          "; known predictors: ";
+    for (std::size_t i = 0; i < known.size(); ++i) message += (i == 0 ? "" : ", ") + known[i];
+    if (known.empty()) message += "none";
+    const std::vector<std::string_view> candidates(known.begin(), known.end());
+    if (auto suggestion = detail::closest(name, candidates)) {
+      message += "; did you mean " + detail::quote(*suggestion) + "?";
     }
     throw Error(message);
   }
   std::unique_ptr<Predictor> predictor = factory(context);
   if (!predictor) {
-    throw Error("the factory of predictor \"" + name + "\" returned no predictor");
+    throw Error("the factory of predictor " + detail::quote(name) + " returned no predictor");
   }
   return predictor;
 }
