@@ -36,6 +36,7 @@
 #include <variant>
 
 #include "inferloop/error.hpp"
+#include "util/listen_address.hpp"
 
 namespace inferloop {
 namespace {
@@ -57,7 +58,7 @@ using Field = std::variant<std::optional<std::string> InferenceConfig::*,
                            std::vector<std::string> InferenceConfig::*>;
 
 // Extra rule for string keys.
-enum class TextRule { kAny, kNonEmpty, kDevice, kHttpUrlOrEmpty };
+enum class TextRule { kAny, kNonEmpty, kDevice, kHttpUrlOrEmpty, kListenAddressOrEmpty };
 
 constexpr std::int64_t kInt64Max = std::numeric_limits<std::int64_t>::max();
 
@@ -77,7 +78,7 @@ struct KeySpec {
 
 // Documentation order. docs/configuration.md lists the same keys in the same
 // order, with the same defaults and constraints.
-const std::array<KeySpec, 21> kKeys{{
+const std::array<KeySpec, 22> kKeys{{
     {.name = "deployment_name",
      .field = &InferenceConfig::deployment_name,
      .default_value = "",
@@ -179,6 +180,12 @@ const std::array<KeySpec, 21> kKeys{{
      .default_value = "2147483648",
      .expected = "a positive integer number of bytes (the largest model file downloaded)",
      .min = 1},
+    {.name = "metrics_listen",
+     .field = &InferenceConfig::metrics_listen,
+     .default_value = "",
+     .expected = "empty (no metrics server) or HOST:PORT with HOST an IPv4 address or localhost "
+                 "and PORT 0..65535 (0 = any free port), e.g. \"127.0.0.1:9464\"",
+     .text_rule = TextRule::kListenAddressOrEmpty},
 }};
 
 constexpr std::string_view kInferenceConfigKey = "inference_config";
@@ -419,6 +426,9 @@ std::optional<std::string> check_text(const KeySpec& spec, const std::string& va
     case TextRule::kHttpUrlOrEmpty:
       if (value.empty()) return std::nullopt;
       return check_endpoints(spec, {value});
+    case TextRule::kListenAddressOrEmpty:
+      if (value.empty() || detail::to_listen_address(value)) return std::nullopt;
+      return expected_found(spec, quote_text(value));
   }
   return std::nullopt;
 }
