@@ -108,7 +108,7 @@ foreach(_item IN LISTS _inferloop_needed)
   elseif(_item STREQUAL "CURL::libcurl")
     string(APPEND INFERLOOP_CONFIG_DEPENDENCIES "find_dependency(CURL)\n")
   elseif(_item MATCHES "^prometheus-cpp::")
-    # One package defines prometheus-cpp::core and ::pull: find it once.
+    # One package defines every prometheus-cpp:: target: find it once.
     if(NOT INFERLOOP_CONFIG_DEPENDENCIES MATCHES "prometheus-cpp")
       string(APPEND INFERLOOP_CONFIG_DEPENDENCIES "find_dependency(prometheus-cpp CONFIG)\n")
     endif()

@@ -5,8 +5,11 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <sstream>
 #include <string>
 #include <utility>
+
+#include <prometheus/text_serializer.h>
 
 #include "metrics/latency_buckets.hpp"
 #include "util/text.hpp"
@@ -186,6 +189,12 @@ std::vector<MetricFamily> metric_families(const LoopObservation& seen) {
               static_cast<double>(seen.newest->feature_seq));
   }
   return out.take();
+}
+
+std::string metrics_text(const LoopObservation& seen) {
+  std::ostringstream text;
+  prometheus::TextSerializer().Serialize(text, metric_families(seen));
+  return text.str();
 }
 
 }  // namespace inferloop::detail

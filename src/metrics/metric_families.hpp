@@ -14,6 +14,7 @@
 // Pure function of the observation; any thread.
 #pragma once
 
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -29,5 +30,9 @@ namespace inferloop::detail {
 inline constexpr std::string_view kDefaultDeploymentName = "default";
 
 [[nodiscard]] std::vector<prometheus::MetricFamily> metric_families(const LoopObservation& seen);
+
+// The same in the Prometheus text exposition format 0.0.4 (prometheus-cpp's
+// TextSerializer), as /metrics serves it and render_metrics() returns it.
+[[nodiscard]] std::string metrics_text(const LoopObservation& seen);
 
 }  // namespace inferloop::detail

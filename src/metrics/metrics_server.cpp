@@ -1,91 +1,190 @@
 // MetricsServer: see metrics_server.hpp.
 #include "metrics/metrics_server.hpp"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
 
-#include <cerrno>
-#include <cstring>
+#include <chrono>
 #include <exception>
+#include <string_view>
+#include <thread>
 #include <utility>
-#include <vector>
-
-#include <prometheus/collectable.h>
-#include <prometheus/exposer.h>
-#include <prometheus/metric_family.h>
 
 #include "inferloop/error.hpp"
+#include "inferloop/metrics.hpp"
+#include "loop/thread_name.hpp"
 #include "metrics/metric_families.hpp"
 #include "util/listen_address.hpp"
 
 namespace inferloop::detail {
 namespace {
 
-class LoopCollectable final : public prometheus::Collectable {
- public:
-  explicit LoopCollectable(MetricsServer::Observe observe) : observe_(std::move(observe)) {}
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
 
-  // On an exposer thread, once per scrape.
-  std::vector<prometheus::MetricFamily> Collect() const override {
-    // An exception must not unwind into civetweb's C code. Observing
-    // allocates (labels, the newest result's copy) and nothing else throws;
-    // under memory pressure that scrape shows only the exposer's metrics.
+constexpr auto kIdleTimeout = std::chrono::seconds(30);
+// After a failed accept (no file descriptors left, ...), wait before the next.
+constexpr auto kAcceptRetry = std::chrono::milliseconds(100);
+
+http::response<http::string_body> answer(const http::request<http::string_body>& request,
+                                         const MetricsServer::Observe& observe) {
+  http::response<http::string_body> response;
+  response.version(request.version());
+  response.keep_alive(request.keep_alive());
+  const std::string_view target(request.target().data(), request.target().size());
+  const bool metrics_path = target == "/metrics" || target.starts_with("/metrics?");
+  if (!metrics_path) {
+    response.result(http::status::not_found);
+    response.set(http::field::content_type, "text/plain; charset=utf-8");
+    response.body() = "inferloop serves its metrics at /metrics only\n";
+  } else if (request.method() != http::verb::get) {
+    response.result(http::status::method_not_allowed);
+    response.set(http::field::allow, "GET");
+  } else {
     try {
-      return metric_families(observe_());
-    } catch (...) {
-      return {};
+      response.body() = metrics_text(observe());
+      response.result(http::status::ok);
+      response.set(http::field::content_type,
+                   beast::string_view(kMetricsContentType.data(), kMetricsContentType.size()));
+    } catch (const std::exception& error) {
+      // Observing allocates; nothing else throws.
+      response.result(http::status::internal_server_error);
+      response.body() = std::string("inferloop could not render its metrics: ") + error.what() + "\n";
     }
+  }
+  response.prepare_payload();
+  return response;
+}
+
+// One client connection: read a request, answer it, and again while the
+// client keeps the connection alive. Owned by its pending handler.
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket socket, const MetricsServer::Observe& observe)
+      : stream_(std::move(socket)), observe_(observe) {}
+
+  void read() {
+    request_ = {};
+    stream_.expires_after(kIdleTimeout);
+    http::async_read(stream_, buffer_, request_,
+                     [self = shared_from_this()](beast::error_code error, std::size_t) {
+                       self->on_read(error);
+                     });
   }
 
  private:
-  const MetricsServer::Observe observe_;
+  void on_read(beast::error_code error) {
+    // The client closed, sent something that is not HTTP, or timed out.
+    if (error) return close();
+    response_ = answer(request_, observe_);
+    http::async_write(stream_, response_,
+                      [self = shared_from_this()](beast::error_code error, std::size_t) {
+                        self->on_write(error);
+                      });
+  }
+
+  void on_write(beast::error_code error) {
+    if (error || !response_.keep_alive()) return close();
+    read();
+  }
+
+  void close() {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  }
+
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  http::request<http::string_body> request_;
+  http::response<http::string_body> response_;
+  const MetricsServer::Observe& observe_;
 };
 
-// civetweb only says "possible problem binding to port"; binding a socket the
-// same way tells why (in use, not this machine's address, a privileged port).
-std::string why_not_listening(const ListenAddress& address) {
-  sockaddr_in where{};
-  where.sin_family = AF_INET;
-  where.sin_port = htons(address.port);
-  const std::string host = address.host == "localhost" ? "127.0.0.1" : address.host;
-  if (inet_pton(AF_INET, host.c_str(), &where.sin_addr) != 1) return "not an IPv4 address";
-  const int probe = socket(AF_INET, SOCK_STREAM, 0);
-  if (probe < 0) return std::strerror(errno);
-  std::string reason = "the HTTP server could not start";
-  if (bind(probe, reinterpret_cast<const sockaddr*>(&where), sizeof where) != 0) {
-    const int error = errno;
-    reason = std::strerror(error);
-    if (error == EADDRINUSE) reason += ": something listens there already";
-    if (error == EADDRNOTAVAIL) reason += ": " + address.host + " is not an address of this machine";
-    if (error == EACCES) reason += ": ports below 1024 need privileges";
+// What a failed bind means, in words a user can act on.
+std::string why(const beast::error_code& error, const ListenAddress& address) {
+  std::string reason = error.message();
+  if (error == asio::error::address_in_use) reason += ": something listens there already";
+  if (error == boost::system::errc::address_not_available) {
+    reason += ": " + address.host + " is not an address of this machine";
   }
-  close(probe);
+  if (error == asio::error::access_denied) reason += ": ports below 1024 need privileges";
   return reason;
 }
 
 }  // namespace
 
+// Member order matters: the io_context goes before `observe` (its pending
+// handlers hold sessions that use it) and after nothing it serves.
+struct MetricsServer::Serving {
+  explicit Serving(Observe observe_loop) : observe(std::move(observe_loop)) {}
+
+  void accept() {
+    acceptor.async_accept([this](beast::error_code error, tcp::socket socket) {
+      if (error == asio::error::operation_aborted) return;
+      if (error) {
+        retry.expires_after(kAcceptRetry);
+        retry.async_wait([this](beast::error_code waited) {
+          if (!waited) accept();
+        });
+        return;
+      }
+      std::make_shared<Session>(std::move(socket), observe)->read();
+      accept();
+    });
+  }
+
+  void run() noexcept {
+    name_this_thread("inferloop-metric");
+    // A handler that throws (only an allocation can) drops its connection;
+    // serving goes on until stop().
+    for (;;) {
+      try {
+        io.run();
+        return;
+      } catch (...) {
+      }
+    }
+  }
+
+  const Observe observe;
+  asio::io_context io{1};
+  tcp::acceptor acceptor{io};
+  asio::steady_timer retry{io};
+  std::thread thread;
+};
+
 MetricsServer::MetricsServer(const std::string& listen, Observe observe)
-    : collectable_(std::make_shared<LoopCollectable>(std::move(observe))) {
+    : serving_(std::make_unique<Serving>(std::move(observe))) {
   const ListenAddress address = parse_listen_address(listen, "metrics_listen");
-  try {
-    exposer_ = std::make_unique<prometheus::Exposer>(address.text(), /*num_threads=*/2);
-  } catch (const std::exception&) {
+  const tcp::endpoint endpoint(
+      asio::ip::make_address_v4(address.host == "localhost" ? "127.0.0.1" : address.host),
+      address.port);
+  tcp::acceptor& acceptor = serving_->acceptor;
+  beast::error_code error;
+  acceptor.open(endpoint.protocol(), error);
+  // A restarted engine can listen again at once, while the old connections
+  // sit in TIME_WAIT; a socket that listens there still refuses the bind.
+  if (!error) acceptor.set_option(asio::socket_base::reuse_address(true), error);
+  if (!error) acceptor.bind(endpoint, error);
+  if (!error) acceptor.listen(asio::socket_base::max_listen_connections, error);
+  if (error) {
     throw Error("metrics_listen " + address.text() + ": cannot serve metrics there (" +
-                why_not_listening(address) +
+                why(error, address) +
                 "); choose another HOST:PORT (port 0 takes any free port) or leave "
                 "metrics_listen empty");
   }
-  exposer_->RegisterCollectable(collectable_);
-  const std::vector<int> ports = exposer_->GetListeningPorts();
-  const int port = ports.empty() ? address.port : ports.front();
-  url_ = "http://" + address.host + ":" + std::to_string(port) + "/metrics";
+  url_ = "http://" + address.host + ":" + std::to_string(acceptor.local_endpoint().port()) + "/metrics";
+  serving_->accept();
+  serving_->thread = std::thread([serving = serving_.get()] { serving->run(); });
 }
 
-// The exposer first: its destructor stops civetweb, which waits for a
-// scrape in progress (inside collectable_) to finish.
-MetricsServer::~MetricsServer() { exposer_.reset(); }
+MetricsServer::~MetricsServer() {
+  serving_->io.stop();
+  serving_->thread.join();
+}
 
 }  // namespace inferloop::detail

@@ -1,24 +1,30 @@
 // MetricsServer: serves a loop's Prometheus metrics at http://HOST:PORT/metrics
-// (the config's metrics_listen) from its own threads, for as long as it exists.
+// (the config's metrics_listen) from one thread of its own, for as long as it
+// exists.
 //
-// Why prometheus-cpp's Exposer and not a Boost.Beast server of our own: the
-// client library already has the HTTP side (civetweb, gzip when asked) and
-// the text format with its escaping; writing them again would be a copy.
-// What keeps the hot path clean is how we use it: nothing is registered with
-// a prometheus::Registry and no prometheus::Counter or Histogram is ever
-// touched per prediction (their Increment and Observe take a lock or a CAS
-// loop). Instead one Collectable is called per scrape, on the exposer's
-// thread, and computes every metric from a LoopObservation of the loop's own
-// per-thread counters (metric_families.hpp). The exposer adds its own
-// exposer_* metrics (scrapes served, bytes, its request latency).
+// Why Boost.Beast and not prometheus-cpp's Exposer: the exposer's civetweb
+// server polls its listening socket with a two-second timeout, so stopping
+// it (and with it loop.stop()) took up to two seconds, and it adds metrics of
+// its own in microseconds. Beast (header-only, already built with Asio) does
+// the HTTP, prometheus-cpp's TextSerializer the text format, and stopping is
+// one io_context::stop() and a join. What keeps the hot path clean is not
+// the server but where the numbers come from: nothing is ever registered
+// with a prometheus::Registry or incremented per prediction; each scrape
+// observes the loop's own per-thread counters (metric_families.hpp).
 //
-// Lifecycle: the constructor listens at once (throws inferloop::Error, naming
-// the address and the reason, when it cannot); the destructor stops serving,
-// waiting for a scrape in progress, and joins the exposer's threads. The
-// owner (the loop's facade) destroys it before anything `observe` reads.
+// HTTP: GET (or HEAD) /metrics answers 200 with the text format; any other
+// path 404, any other method 405. Connections are kept alive for the next
+// scrape; a connection idle for 30 s, or a request not read within 30 s, is
+// closed. Requests are served one at a time, in the order they come.
+//
+// Lifecycle: the constructor listens at once (throws inferloop::Error naming
+// the address and the reason when it cannot) and starts the thread; the
+// destructor stops serving (a scrape being rendered finishes first) and
+// joins it. The owner (the loop's facade) destroys it before anything
+// `observe` reads.
 //
 // Threads: construct and destroy from one owner thread; url() from any.
-// `observe` is called on the exposer's threads, possibly two at once.
+// `observe` runs on the server's thread.
 #pragma once
 
 #include <functional>
@@ -26,11 +32,6 @@
 #include <string>
 
 #include "loop/loop_observation.hpp"
-
-namespace prometheus {
-class Collectable;
-class Exposer;
-}  // namespace prometheus
 
 namespace inferloop::detail {
 
@@ -48,8 +49,8 @@ class MetricsServer {
   [[nodiscard]] const std::string& url() const noexcept { return url_; }
 
  private:
-  std::shared_ptr<prometheus::Collectable> collectable_;
-  std::unique_ptr<prometheus::Exposer> exposer_;
+  struct Serving;  // the io_context, the acceptor and the thread (metrics_server.cpp)
+  std::unique_ptr<Serving> serving_;
   std::string url_;
 };
 

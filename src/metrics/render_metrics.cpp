@@ -1,19 +1,13 @@
 // render_metrics() and metrics_url(): include/inferloop/metrics.hpp.
-#include <sstream>
-
-#include <prometheus/text_serializer.h>
-
 #include "inferloop/metrics.hpp"
+
 #include "loop/loop_observation.hpp"
 #include "metrics/metric_families.hpp"
 
 namespace inferloop {
 
 std::string render_metrics(const InferenceLoop& loop) {
-  std::ostringstream text;
-  prometheus::TextSerializer().Serialize(
-      text, detail::metric_families(detail::LoopAccess::observe(loop)));
-  return text.str();
+  return detail::metrics_text(detail::LoopAccess::observe(loop));
 }
 
 std::string metrics_url(const InferenceLoop& loop) {

@@ -100,6 +100,60 @@ TEST(MetricsServer, ServesTheRenderedMetricsWhileTheLoopRunsAndStopsWithIt) {
   EXPECT_FALSE(after.transport_error.empty());
 }
 
+TEST(MetricsServer, AnswersOnlyGetOnMetricsAndKeepsTheConnectionForTheNextScrape) {
+  ServedLoop served("localhost:0");
+  served.loop->start();
+  const std::string url = metrics_url(*served.loop);
+  ASSERT_TRUE(url.starts_with("http://localhost:")) << url;
+  const std::string root = url.substr(0, url.size() - std::string("/metrics").size());
+  detail::HttpClient client(2000ms, 5000ms);  // one connection, kept alive
+  detail::HttpResponse response;
+  client.get(url, response);
+  EXPECT_EQ(response.status, 200);
+  client.get(url + "?name[]=inferloop_running", response);  // a query is ignored
+  EXPECT_EQ(response.status, 200);
+  EXPECT_NE(response.body.find("inferloop_running{"), std::string::npos);
+  client.get(root + "/", response);
+  EXPECT_EQ(response.status, 404);
+  EXPECT_EQ(response.body, "inferloop serves its metrics at /metrics only\n");
+  client.post_json(url, "{}", response);
+  EXPECT_EQ(response.status, 405);
+  client.get(url, response);
+  EXPECT_EQ(response.status, 200);
+}
+
+// A connection to `port` on 127.0.0.1 that sends `bytes` and then nothing.
+class RawClient {
+ public:
+  RawClient(int port, const std::string& bytes) : fd_(socket(AF_INET, SOCK_STREAM, 0)) {
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    address.sin_port = htons(static_cast<std::uint16_t>(port));
+    if (connect(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
+        write(fd_, bytes.data(), bytes.size()) != static_cast<ssize_t>(bytes.size())) {
+      ADD_FAILURE() << "cannot connect to port " << port;
+    }
+  }
+  ~RawClient() { close(fd_); }
+  RawClient(const RawClient&) = delete;
+  RawClient& operator=(const RawClient&) = delete;
+
+ private:
+  int fd_;
+};
+
+TEST(MetricsServer, ASilentOrGarbledClientDoesNotHoldUpTheNextScrape) {
+  ServedLoop served("127.0.0.1:0");
+  served.loop->start();
+  const std::string url = metrics_url(*served.loop);
+  const int port = std::stoi(url.substr(url.rfind(':') + 1));
+  const RawClient silent(port, "");
+  const RawClient half_a_request(port, "GET /metr");
+  const RawClient garbled(port, "\x16\x03\x01 not http at all\r\n\r\n");
+  EXPECT_EQ(get(url).status, 200);
+}
+
 TEST(MetricsServer, APortInUseFailsStartNamingTheAddressAndWhy) {
   const Listener taken;
   const std::string address = "127.0.0.1:" + std::to_string(taken.port());
