@@ -27,7 +27,7 @@ Labels with(Labels labels, std::string name, std::string value) {
   return labels;
 }
 
-ClientMetric counter(Labels labels, std::uint64_t value) {
+ClientMetric counter_sample(Labels labels, std::uint64_t value) {
   ClientMetric metric;
   metric.label = std::move(labels);
   // Exact up to 2^53 (285 years at a million per second).
@@ -35,14 +35,14 @@ ClientMetric counter(Labels labels, std::uint64_t value) {
   return metric;
 }
 
-ClientMetric gauge(Labels labels, double value) {
+ClientMetric gauge_sample(Labels labels, double value) {
   ClientMetric metric;
   metric.label = std::move(labels);
   metric.gauge.value = value;
   return metric;
 }
 
-ClientMetric histogram(Labels labels, const LatencyHistogram& samples) {
+ClientMetric histogram_sample(Labels labels, const LatencyHistogram& samples) {
   const LatencyHistogram* one = &samples;
   const FixedBuckets buckets = rebucket(std::span<const LatencyHistogram* const>(&one, 1));
   ClientMetric metric;
@@ -71,12 +71,12 @@ class Families {
 
   // One loop-wide sample.
   void counter(const char* name, const char* help, std::uint64_t value) {
-    add(name, help, MetricType::Counter, {detail::counter(common_, value)});
+    add(name, help, MetricType::Counter, {counter_sample(common_, value)});
   }
   void gauge(const char* name, const char* help, double value, Labels extra = {}) {
     Labels labels = common_;
     labels.insert(labels.end(), extra.begin(), extra.end());
-    add(name, help, MetricType::Gauge, {detail::gauge(std::move(labels), value)});
+    add(name, help, MetricType::Gauge, {gauge_sample(std::move(labels), value)});
   }
 
   // One sample per replica.
@@ -84,7 +84,7 @@ class Families {
                        std::function<std::uint64_t(const ReplicaCounters&)> value) {
     std::vector<ClientMetric> metrics;
     for (std::size_t r = 0; r < seen_.replicas.size(); ++r) {
-      metrics.push_back(detail::counter(replica_labels(r), value(*seen_.replicas[r])));
+      metrics.push_back(counter_sample(replica_labels(r), value(*seen_.replicas[r])));
     }
     add(name, help, MetricType::Counter, std::move(metrics));
   }
@@ -92,7 +92,7 @@ class Families {
                          const LatencyHistogram ReplicaCounters::*samples) {
     std::vector<ClientMetric> metrics;
     for (std::size_t r = 0; r < seen_.replicas.size(); ++r) {
-      metrics.push_back(detail::histogram(replica_labels(r), seen_.replicas[r]->*samples));
+      metrics.push_back(histogram_sample(replica_labels(r), seen_.replicas[r]->*samples));
     }
     add(name, help, MetricType::Histogram, std::move(metrics));
   }

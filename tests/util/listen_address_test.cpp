@@ -5,6 +5,7 @@
 #include <string>
 
 #include "inferloop/error.hpp"
+#include "util/text.hpp"
 
 namespace inferloop::detail {
 namespace {
@@ -46,6 +47,18 @@ TEST(ListenAddress, ParseNamesWhatWasReadAndTheExpectedForm) {
   EXPECT_NE(message_of([] { (void)parse_listen_address(std::string(10'000, 'x'), "--metrics"); })
                 .find("(10000 bytes)"),
             std::string::npos);
+}
+
+// Found by the listen_address fuzzer (fuzz/corpus/listen_address/
+// control_characters): control characters are shown escaped, and a long run
+// of them still gives a message of bounded length.
+TEST(ListenAddress, ControlCharactersAreEscapedAndTheMessageStaysBounded) {
+  const std::string input = "1" + std::string(66, '\x16') + "0";
+  const std::string message = message_of([&] { (void)parse_listen_address(input, "--metrics"); });
+  EXPECT_NE(message.find("found '1\\x16\\x16"), std::string::npos) << message;
+  const std::string huge(1'000'000, '\x16');
+  EXPECT_LE(message_of([&] { (void)parse_listen_address(huge, "--metrics"); }).size(),
+            200 + kListenAddressExpected.size() + 4 * kQuotedMaxChars);
 }
 
 }  // namespace
