@@ -5,10 +5,11 @@
 // timer, never a busy loop), publishes them into the loop's FeatureSlot,
 // prints a status line once a second (status_line.hpp), and on the end
 // (duration, end of file or Ctrl-C) stops the loop and prints a summary.
-// With --metrics the loop also serves Prometheus metrics (docs/metrics.md). The results file is
-// created before anything runs and filled while the run goes on
-// (result_writer.hpp): replica threads hand each result to the writer, whose
-// own thread appends them to the file, so an interrupted run keeps them.
+// With --metrics the loop also serves Prometheus metrics (docs/metrics.md).
+// The results file is created before anything runs and filled while the
+// run goes on (result_writer.hpp): replica threads hand each result to the
+// writer, whose own thread appends them to the file, so an interrupted run
+// keeps them.
 
 #include <algorithm>
 #include <atomic>

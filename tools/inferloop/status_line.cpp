@@ -116,17 +116,19 @@ void StatusLine::print(const StatusSample& sample) {
   if (!enabled_) return;
   if (header_due_) {
     finish();
-    std::cerr << status_header();
+    cli::print(std::cerr, status_header());
     header_due_ = false;
   }
   // Every line has the same width, so rewriting in place needs no padding.
+  // (It holds no URI, but it goes out through print() like every line.)
   const std::string text = status_text(sample);
   if (tty_) {
-    std::cerr << '\r' << text << std::flush;
+    cli::print(std::cerr, '\r' + text);
     open_ = true;
   } else {
-    std::cerr << text << '\n' << std::flush;
+    cli::print(std::cerr, text + '\n');
   }
+  std::cerr << std::flush;
 }
 
 void StatusLine::finish() {
