@@ -109,6 +109,11 @@ foreach(_item IN LISTS _inferloop_needed)
     string(APPEND INFERLOOP_CONFIG_DEPENDENCIES "find_dependency(CURL)\n")
   elseif(_item STREQUAL "pugixml::pugixml")
     string(APPEND INFERLOOP_CONFIG_DEPENDENCIES "find_dependency(pugixml)\n")
+  elseif(_item MATCHES "^prometheus-cpp::")
+    # One package defines every prometheus-cpp:: target: find it once.
+    if(NOT INFERLOOP_CONFIG_DEPENDENCIES MATCHES "prometheus-cpp")
+      string(APPEND INFERLOOP_CONFIG_DEPENDENCIES "find_dependency(prometheus-cpp CONFIG)\n")
+    endif()
   elseif(_item STREQUAL "inferloop_xgboost")
     string(APPEND INFERLOOP_CONFIG_DEPENDENCIES
            "include(\"\${CMAKE_CURRENT_LIST_DIR}/InferloopXGBoost.cmake\")\n")

@@ -104,6 +104,13 @@ struct InferenceConfig {
   // Largest model file downloaded from MLflow, in bytes (1 byte..1 TiB).
   std::size_t max_artifact_bytes = std::size_t{2} << 30;
 
+  // --- observability (docs/metrics.md) -----------------------------------
+  // Where a started loop serves its Prometheus metrics at /metrics:
+  // "HOST:PORT", HOST an IPv4 address or localhost, e.g. "127.0.0.1:9464"
+  // (port 0: any free port; metrics_url() says which). Empty = no server
+  // (render_metrics() still renders them for an engine's own HTTP server).
+  std::string metrics_listen;
+
   // Throws inferloop::Error listing every problem found (one per line): each
   // key against its range, then the memory the loop needs at the least
   // against this machine's (with num_features as set, one output).

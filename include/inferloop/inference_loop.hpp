@@ -88,6 +88,10 @@
 
 namespace inferloop {
 
+namespace detail {
+struct LoopAccess;
+}  // namespace detail
+
 // What a feature source callable fills when the poller asks (the reference
 // design's style). `values` has room for max_rows x num_features floats.
 struct FeatureRequest {
@@ -237,6 +241,8 @@ class InferenceLoop {
   [[nodiscard]] std::optional<Timestamp> backtest_idle_at() const;
 
  private:
+  // What observers read beyond stats() (metrics.hpp): src/loop/loop_observation.hpp.
+  friend struct detail::LoopAccess;
   class Impl;
   std::unique_ptr<Impl> impl_;
 };

@@ -6,6 +6,7 @@
 #include "inferloop/error.hpp"
 #include "inferloop/feature_slot.hpp"
 #include "inferloop/inference_loop.hpp"
+#include "inferloop/metrics.hpp"
 #include "inferloop/mlflow.hpp"
 #include "inferloop/model_source.hpp"
 #include "inferloop/prediction.hpp"

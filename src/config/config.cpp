@@ -54,8 +54,9 @@
 #include "config/loop_memory.hpp"
 #include "config/yaml_text.hpp"
 #include "inferloop/error.hpp"
-#include "util/did_you_mean.hpp"
 #include "util/checked.hpp"
+#include "util/did_you_mean.hpp"
+#include "util/listen_address.hpp"
 #include "util/text.hpp"
 
 namespace inferloop {
@@ -78,7 +79,7 @@ using Field = std::variant<std::optional<std::string> InferenceConfig::*,
                            std::vector<std::string> InferenceConfig::*>;
 
 // Extra rule for string keys.
-enum class TextRule { kAny, kNonEmpty, kDevice, kHttpUrlOrEmpty };
+enum class TextRule { kAny, kNonEmpty, kDevice, kHttpUrlOrEmpty, kListenAddressOrEmpty };
 
 constexpr std::int64_t kInt64Max = std::numeric_limits<std::int64_t>::max();
 // The longest a duration key may be: every duration is added to a clock
@@ -103,7 +104,7 @@ struct KeySpec {
 
 // Documentation order. docs/configuration.md lists the same keys in the same
 // order, with the same defaults and constraints.
-const std::array<KeySpec, 21> kKeys{{
+const std::array<KeySpec, 22> kKeys{{
     {.name = "deployment_name",
      .field = &InferenceConfig::deployment_name,
      .default_value = "",
@@ -221,6 +222,13 @@ const std::array<KeySpec, 21> kKeys{{
                  "downloaded)",
      .min = 1,
      .max = std::int64_t{1} << 40},
+    {.name = "metrics_listen",
+     .field = &InferenceConfig::metrics_listen,
+     .default_value = "",
+     .expected = "empty (no metrics server) or HOST:PORT with HOST an IPv4 address or localhost "
+                 "and PORT 0..65535 (0 = any free port), e.g. \"127.0.0.1:9464\"",
+     .max = 256,
+     .text_rule = TextRule::kListenAddressOrEmpty},
 }};
 
 constexpr std::string_view kInferenceConfigKey = "inference_config";
@@ -394,6 +402,9 @@ std::optional<std::string> check_text(const KeySpec& spec, const std::string& va
     case TextRule::kHttpUrlOrEmpty:
       if (value.empty()) return std::nullopt;
       return check_endpoints(spec, {value});
+    case TextRule::kListenAddressOrEmpty:
+      if (value.empty() || detail::to_listen_address(value)) return std::nullopt;
+      return expected_found(spec, quote_text(value));
   }
   return std::nullopt;
 }

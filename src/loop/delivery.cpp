@@ -67,6 +67,12 @@ void Delivery::record_history(const Prediction& result) noexcept {
   }
 }
 
+std::optional<NewestResult> Delivery::newest() const {
+  Prediction result(slot_.capacity());
+  if (!slot_.read(result)) return std::nullopt;
+  return NewestResult{result.feature_seq, result.completed_at, result.model_version};
+}
+
 std::vector<Prediction> Delivery::history() const {
   std::lock_guard lock(history_mutex_);
   std::vector<Prediction> out;

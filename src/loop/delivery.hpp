@@ -31,6 +31,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <mutex>
+#include <optional>
 #include <vector>
 
 #include "inferloop/detail/result_slot.hpp"
@@ -39,6 +40,13 @@
 #include "loop/loop_counters.hpp"
 
 namespace inferloop::detail {
+
+// The newest visible result's stamps, for observers (loop_observation.hpp).
+struct NewestResult {
+  std::uint64_t feature_seq = 0;
+  Timestamp completed_at{0};
+  std::uint64_t model_version = 0;
+};
 
 class Delivery {
  public:
@@ -56,6 +64,8 @@ class Delivery {
   [[nodiscard]] std::size_t capacity() const noexcept { return slot_.capacity(); }
   bool latest(Prediction& out) const noexcept { return slot_.read(out); }
   [[nodiscard]] std::uint64_t latest_feature_seq() const noexcept { return slot_.newest_feature_seq(); }
+  // Any thread, off the hot path: latest() into a buffer it allocates.
+  [[nodiscard]] std::optional<NewestResult> newest() const;
   [[nodiscard]] std::uint64_t delivered_seq() const noexcept {
     return delivered_seq_.load(std::memory_order_acquire);
   }

@@ -13,15 +13,19 @@
 //   ErrorSink        last_error() and on_error (error_sink.hpp)
 //   BacktestDriver   backtest mode: the simulation instead of the threads
 //                    (src/backtest/backtest_driver.hpp)
+//   MetricsServer    /metrics on config.metrics_listen (src/metrics/); it
+//                    reads the others through observe() and knows nothing else
 //
 // Live and backtest mode are the two drivers of the same Delivery and
 // LoopCounters: a live loop runs a Dispatcher (and a ModelReloader), a
 // backtest a BacktestDriver; everything that reads results is shared.
 //
 // start() order: resolve and build the predictors (the first build fixes the
-// shape), then the slot, counters and delivery, then the drivers; `built_`
-// (release) publishes them to readers on other threads. stop() order:
-// reloads first (cancel, join the refresh thread, hold off reload()), then
+// shape), then the slot, counters and delivery, then the drivers, then the
+// metrics server; `built_` (release) publishes them to readers on other
+// threads. stop() order: the metrics server first (no scrape reads a part
+// being stopped), then reloads (cancel, join the refresh thread, hold off
+// reload()), then
 // the poller (no more dispatches), then the replicas (they finish and
 // deliver what they run), then the models a reload left behind.
 #include "inferloop/inference_loop.hpp"
@@ -44,9 +48,11 @@
 #include "loop/dispatcher.hpp"
 #include "loop/error_sink.hpp"
 #include "loop/loop_counters.hpp"
+#include "loop/loop_observation.hpp"
 #include "loop/model_loader.hpp"
 #include "loop/model_reloader.hpp"
 #include "loop/replica.hpp"
+#include "metrics/metrics_server.hpp"
 #include "util/misuse.hpp"
 #include "util/text.hpp"
 
@@ -110,6 +116,7 @@ class InferenceLoop::Impl final {
     std::lock_guard lock(lifecycle_mutex_);
     if (stopped_) return;
     stopped_ = true;
+    metrics_server_.reset();
     if (backtest_) {
       backtest_->stop(clock_->now());
     } else {
@@ -237,6 +244,22 @@ class InferenceLoop::Impl final {
     return backtest_->idle_at(clock_->now());
   }
 
+  detail::LoopObservation observe() const {
+    detail::LoopObservation seen;
+    seen.config = &config_;
+    seen.metrics_url = metrics_url();
+    seen.running = running();
+    seen.stats = stats();
+    if (!built()) return seen;
+    seen.replicas = counters_->replicas();
+    seen.model = model_info();
+    seen.newest = delivery_->newest();
+    seen.now = clock_->now();  // after the read: an age is never negative
+    return seen;
+  }
+
+  std::string metrics_url() const { return running() ? metrics_url_ : std::string(); }
+
   InferenceLoop::ReloadOutcome reload() {
     refuse_inside_callback("reload()");
     if (options_.backtest) {
@@ -302,6 +325,7 @@ class InferenceLoop::Impl final {
     dispatcher_ = std::make_unique<detail::Dispatcher>(this, config_, *slot_, options_.feature_source,
                                                        replicas_, *reloader_,
                                                        counters_->dispatch(), sinks);
+    serve_metrics();
     built_.store(true, std::memory_order_release);
     // The resolver (on this thread) asked for a stop: start no thread.
     if (stop_requested_.load(std::memory_order_acquire)) return;
@@ -348,8 +372,18 @@ class InferenceLoop::Impl final {
           static_cast<Impl*>(loop)->backtest_publish(snapshot);
         },
         this);
+    serve_metrics();
     built_.store(true, std::memory_order_release);
     running_.store(true, std::memory_order_release);
+  }
+
+  // Before built_: a scrape that comes first sees the zero counters of a
+  // loop not yet built.
+  void serve_metrics() {
+    if (config_.metrics_listen.empty()) return;
+    metrics_server_ = std::make_unique<detail::MetricsServer>(config_.metrics_listen,
+                                                              [this] { return observe(); });
+    metrics_url_ = metrics_server_->url();
   }
 
   // The engine thread, inside publish(). After a stop request from a
@@ -445,6 +479,8 @@ class InferenceLoop::Impl final {
   std::unique_ptr<detail::Dispatcher> dispatcher_;
   std::vector<std::unique_ptr<Predictor>> backtest_predictors_;
   std::unique_ptr<detail::BacktestDriver> backtest_;
+  std::unique_ptr<detail::MetricsServer> metrics_server_;  // owner thread only
+  std::string metrics_url_;
   // Written once by start() (release) after the parts above exist.
   std::atomic<bool> built_{false};
 
@@ -483,6 +519,13 @@ InferenceLoop::ReloadOutcome InferenceLoop::reload() { return impl_->reload(); }
 const InferenceConfig& InferenceLoop::config() const noexcept { return impl_->config(); }
 std::optional<Timestamp> InferenceLoop::backtest_idle_at() const {
   return impl_->backtest_idle_at();
+}
+
+detail::LoopObservation detail::LoopAccess::observe(const InferenceLoop& loop) {
+  return loop.impl_->observe();
+}
+std::string detail::LoopAccess::metrics_url(const InferenceLoop& loop) {
+  return loop.impl_->metrics_url();
 }
 
 }  // namespace inferloop

@@ -65,6 +65,13 @@ class LoopCounters {
 
   DispatchCounters& dispatch() noexcept { return dispatch_; }
   ReplicaCounters& replica(std::size_t r) noexcept { return *replicas_[r]; }
+  // For readers that need more than snapshot()'s sums (the metrics, per
+  // replica); index = replica id. Valid as long as this object.
+  [[nodiscard]] std::vector<const ReplicaCounters*> replicas() const {
+    std::vector<const ReplicaCounters*> out;
+    for (const auto& replica : replicas_) out.push_back(replica.get());
+    return out;
+  }
   Counter& history_dropped() noexcept { return history_dropped_; }
   Counter& model_swaps() noexcept { return model_swaps_; }
   Counter& model_reload_failures() noexcept { return model_reload_failures_; }

@@ -106,7 +106,7 @@ const std::string kValidKeys =
     "deployment_name, model_uri, predictor_class_name, num_replicas, device, num_features, "
     "max_rows, wait_strategy, spin_duration, interval, startup_timeout, history_capacity, output, "
     "share_booster, predictor_threads, endpoints, mlflow_tracking_uri, model_cache_dir, "
-    "model_refresh_interval, use_cache_when_offline, max_artifact_bytes";
+    "model_refresh_interval, use_cache_when_offline, max_artifact_bytes, metrics_listen";
 
 const std::string kMissingModelUri =
     "required key is missing; add it, e.g. \"model_uri: models/my-model.json\" (a model file: "
@@ -666,7 +666,7 @@ TEST(ConfigKeys, DocumentationOrder) {
       "spin_duration",   "interval",        "startup_timeout",      "history_capacity",
       "output",          "share_booster",   "predictor_threads",    "endpoints",
       "mlflow_tracking_uri", "model_cache_dir", "model_refresh_interval",
-      "use_cache_when_offline", "max_artifact_bytes"};
+      "use_cache_when_offline", "max_artifact_bytes", "metrics_listen"};
   EXPECT_EQ(config_keys(), expected);
 }
 

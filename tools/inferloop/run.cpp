@@ -3,12 +3,13 @@
 //
 // The main thread plays the engine: it paces snapshots with sleep_until (a
 // timer, never a busy loop), publishes them into the loop's FeatureSlot,
-// prints a status line once a second, and on the end (duration, end of file
-// or Ctrl-C) stops the loop and prints a summary. The results file is
-// created before anything runs and filled while the run goes on
-// (result_writer.hpp): replica threads hand each result to the writer, whose
-// own thread appends them to the file, so an interrupted run keeps them.
-#include <unistd.h>
+// prints a status line once a second (status_line.hpp), and on the end
+// (duration, end of file or Ctrl-C) stops the loop and prints a summary.
+// With --metrics the loop also serves Prometheus metrics (docs/metrics.md).
+// The results file is created before anything runs and filled while the
+// run goes on (result_writer.hpp): replica threads hand each result to the
+// writer, whose own thread appends them to the file, so an interrupted run
+// keeps them.
 
 #include <algorithm>
 #include <atomic>
@@ -31,9 +32,13 @@
 #include "console.hpp"
 #include "feature_file.hpp"
 #include "inferloop/inferloop.hpp"
+#include "loop/loop_observation.hpp"
+#include "metrics/latency_window.hpp"
 #include "output_file.hpp"
 #include "result_writer.hpp"
+#include "status_line.hpp"
 #include "synthetic_feed.hpp"
+#include "util/listen_address.hpp"
 #include "util/text.hpp"
 
 namespace inferloop::cli {
@@ -60,6 +65,10 @@ options:
   --max-results N     write at most N results to --results, 1 to 1000000000
                       (default 10000000)
   --seed N            seed of the synthetic feed, 0 to 2^63-1 (default 1)
+  --metrics HOST:PORT serve Prometheus metrics at http://HOST:PORT/metrics
+                      while the run goes on, e.g. 127.0.0.1:9464 (HOST an IPv4
+                      address or localhost; port 0 = any free port); overrides
+                      the config's metrics_listen. docs/metrics.md
   --quiet             no live status line
   -h, --help          this text
 
@@ -89,6 +98,7 @@ struct RunOptions {
   std::optional<std::filesystem::path> results;
   std::uint64_t max_results = 10'000'000;
   std::uint64_t seed = 1;
+  std::optional<std::string> metrics_listen;
   bool quiet = false;
 };
 
@@ -112,6 +122,13 @@ RunOptions parse_run_options(const std::vector<std::string>& args) {
       options.max_results = parse_count_flag(arg, reader.value(), 1, kMaxResultsFlagLimit);
     } else if (arg == "--seed") {
       options.seed = parse_seed_flag(arg, reader.value());
+    } else if (arg == "--metrics") {
+      const std::string listen = reader.value();
+      try {
+        options.metrics_listen = detail::parse_listen_address(listen, arg).text();
+      } catch (const Error& error) {
+        throw UsageError(error.what());
+      }
     } else if (arg == "--quiet") {
       reader.no_value();
       options.quiet = true;
@@ -158,63 +175,6 @@ class SigintGuard {
 double micros(std::chrono::nanoseconds value) {
   return std::chrono::duration<double, std::micro>(value).count();
 }
-
-class StatusLine {
- public:
-  explicit StatusLine(bool enabled) : enabled_(enabled), tty_(isatty(STDERR_FILENO) == 1) {}
-
-  // A line of its own (a model swap, a failed reload), between status lines.
-  void note(const std::string& text) {
-    if (open_) std::cerr << '\n';
-    open_ = false;
-    last_width_ = 0;
-    print(std::cerr, text + '\n');
-    std::cerr << std::flush;
-  }
-
-  void print_status(double elapsed_s, const LoopStats& now, const LoopStats& before, double window_s,
-             const std::optional<float>& latest, std::uint64_t model_version,
-             const std::string& registry_version) {
-    if (!enabled_) return;
-    std::ostringstream line;
-    line << std::fixed << std::setprecision(1) << elapsed_s << "s  published/s "
-         << std::setprecision(0)
-         << static_cast<double>(now.snapshots_published - before.snapshots_published) / window_s
-         << "  predictions/s "
-         << static_cast<double>(now.predictions - before.predictions) / window_s
-         << std::setprecision(1) << "  p50/p99 " << micros(now.publish_to_visible.p50) << "/"
-         << micros(now.publish_to_visible.p99) << " us  conflated " << now.conflated
-         << "  errors " << now.errors << "  model v" << model_version;
-    if (!registry_version.empty()) line << " (registry " << registry_version << ")";
-    line << "  latest ";
-    if (latest) {
-      line << std::setprecision(6) << *latest;
-    } else {
-      line << "-";
-    }
-    const std::string text = detail::scrub_secrets(line.str());
-    if (tty_) {
-      // Pad so that a shorter line fully covers the previous one.
-      std::cerr << '\r' << text << std::string(last_width_ > text.size() ? last_width_ - text.size() : 0, ' ')
-                << std::flush;
-      last_width_ = text.size();
-      open_ = true;
-    } else {
-      std::cerr << text << '\n' << std::flush;
-    }
-  }
-
-  void finish() {
-    if (open_) std::cerr << '\n' << std::flush;
-    open_ = false;
-  }
-
- private:
-  const bool enabled_;
-  const bool tty_;
-  std::size_t last_width_ = 0;
-  bool open_ = false;
-};
 
 void print_latency(std::ostream& out, const char* name, const LatencySummary& summary) {
   out << "  " << std::left << std::setw(20) << name << std::right << std::setw(10)
@@ -296,6 +256,7 @@ int run(const RunOptions& options) {
   // file is created once the config and the features have been read.
   if (options.results) check_output_path(*options.results, "--results");
   InferenceConfig config = load_config(options.config);
+  if (options.metrics_listen) config.metrics_listen = *options.metrics_listen;
   std::optional<FeatureFile> file;
   if (options.features) file = load_feature_file(*options.features, config.max_rows);
   std::optional<OutputFile> results_file;
@@ -354,6 +315,9 @@ int run(const RunOptions& options) {
   print(std::cerr, "inferloop run: loading " + config.model_uri + " into " +
                        std::to_string(config.num_replicas) + " replica(s)...\n");
   loop.start();
+  if (const std::string url = metrics_url(loop); !url.empty()) {
+    print(std::cerr, "inferloop run: serving metrics at " + url + "\n");
+  }
   FeatureSlot& slot = loop.features();
   const std::size_t cols = slot.cols();
   if (file && file->cols != cols) {
@@ -378,6 +342,7 @@ int run(const RunOptions& options) {
   const SigintGuard sigint_guard;
   StatusLine status(!options.quiet);
   Prediction latest = loop.make_prediction();
+  detail::LatencyWindow latency_window;
   std::optional<SyntheticFeed> feed;
   std::vector<float> synthetic_row;
   if (!file) {
@@ -411,18 +376,30 @@ int run(const RunOptions& options) {
       break;
     }
     if (now >= next_status) {
-      const LoopStats stats = loop.stats();
-      std::optional<float> latest_value;
-      if (loop.latest(latest) && latest.rows > 0 && latest.cols > 0) latest_value = latest.value();
       {
         const std::lock_guard lock(notes_mutex);
         for (const std::string& text : notes) status.note(text);
         notes.clear();
       }
-      const ModelInfo serving = loop.model_info();
-      status.print_status(std::chrono::duration<double>(now - started).count(), stats,
-                          status_before, std::chrono::duration<double>(now - last_status).count(),
-                          latest_value, serving.model_version, serving.model.registry_version);
+      const detail::LoopObservation seen = detail::LoopAccess::observe(loop);
+      std::vector<const detail::LatencyHistogram*> publish_to_visible;
+      for (const detail::ReplicaCounters* replica : seen.replicas) {
+        publish_to_visible.push_back(&replica->publish_to_visible);
+      }
+      const LoopStats& stats = seen.stats;
+      const double window_s = std::chrono::duration<double>(now - last_status).count();
+      StatusSample sample;
+      sample.elapsed = now - started;
+      sample.published_per_s =
+          static_cast<double>(stats.snapshots_published - status_before.snapshots_published) / window_s;
+      sample.predicted_per_s = static_cast<double>(stats.predictions - status_before.predictions) / window_s;
+      sample.window = latency_window.advance(publish_to_visible);
+      if (seen.newest) sample.age = seen.now - seen.newest->completed_at;
+      sample.conflated = stats.conflated;
+      sample.errors = stats.errors + stats.source_errors;
+      sample.model_version = seen.model ? seen.model->model_version : 0;
+      if (loop.latest(latest) && latest.rows > 0 && latest.cols > 0) sample.latest = latest.value();
+      status.print(sample);
       status_before = stats;
       last_status = now;
       next_status += std::chrono::seconds(1);

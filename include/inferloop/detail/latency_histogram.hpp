@@ -49,16 +49,21 @@ class LatencyHistogram {
   [[nodiscard]] static LatencySummary summarize(
       std::span<const LatencyHistogram* const> histograms) noexcept {
     std::array<std::uint64_t, kBuckets> counts{};
-    std::uint64_t total = 0;
-    std::uint64_t max_value = 0;
+    std::uint64_t largest = 0;
     for (const LatencyHistogram* histogram : histograms) {
-      for (std::size_t i = 0; i < kBuckets; ++i) {
-        const std::uint64_t count = histogram->buckets_[i].load(std::memory_order_relaxed);
-        counts[i] += count;
-        total += count;
-      }
-      max_value = std::max(max_value, histogram->max_.load(std::memory_order_relaxed));
+      for (std::size_t i = 0; i < kBuckets; ++i) counts[i] += histogram->bucket_count(i);
+      largest = std::max(largest, histogram->max_value());
     }
+    return summarize_counts(counts, largest);
+  }
+
+  // The summary of bucket counts taken from histograms earlier (or the
+  // difference of two such takes: the samples of a window); no reported
+  // value exceeds `largest`, the largest sample (or a bound on it).
+  [[nodiscard]] static LatencySummary summarize_counts(
+      std::span<const std::uint64_t, kBuckets> counts, std::uint64_t largest) noexcept {
+    std::uint64_t total = 0;
+    for (const std::uint64_t count : counts) total += count;
     LatencySummary out;
     out.count = total;
     if (total == 0) return out;
@@ -72,17 +77,25 @@ class LatencyHistogram {
         cumulative += counts[i];
         if (cumulative >= rank) {
           const std::uint64_t upper = upper_bound_of(i);
-          return std::chrono::nanoseconds(static_cast<std::int64_t>(upper < max_value ? upper : max_value));
+          return std::chrono::nanoseconds(static_cast<std::int64_t>(upper < largest ? upper : largest));
         }
       }
-      return std::chrono::nanoseconds(static_cast<std::int64_t>(max_value));
+      return std::chrono::nanoseconds(static_cast<std::int64_t>(largest));
     };
     out.p50 = at(0.50);
     out.p90 = at(0.90);
     out.p99 = at(0.99);
     out.p999 = at(0.999);
-    out.max = std::chrono::nanoseconds(static_cast<std::int64_t>(max_value));
+    out.max = std::chrono::nanoseconds(static_cast<std::int64_t>(largest));
     return out;
+  }
+
+  // Any thread: the samples in `bucket` so far, and the largest sample.
+  [[nodiscard]] std::uint64_t bucket_count(std::size_t bucket) const noexcept {
+    return buckets_[bucket].load(std::memory_order_relaxed);
+  }
+  [[nodiscard]] std::uint64_t max_value() const noexcept {
+    return max_.load(std::memory_order_relaxed);
   }
 
   static constexpr std::size_t bucket_of(std::uint64_t value) noexcept {
@@ -92,7 +105,13 @@ class LatencyHistogram {
     const std::uint64_t sub = (value >> shift) - kSubCount;  // 0..kSubCount-1
     return static_cast<std::size_t>((shift + 1) * kSubCount + sub);
   }
-  // The largest value that lands in `bucket`.
+  // The smallest and the largest value that land in `bucket`.
+  static constexpr std::uint64_t lower_bound_of(std::size_t bucket) noexcept {
+    if (bucket < kSubCount) return bucket;
+    const std::uint64_t shift = bucket / kSubCount - 1;
+    const std::uint64_t sub = bucket % kSubCount;
+    return (kSubCount + sub) << shift;
+  }
   static constexpr std::uint64_t upper_bound_of(std::size_t bucket) noexcept {
     if (bucket < kSubCount) return bucket;
     const std::uint64_t shift = bucket / kSubCount - 1;
