@@ -404,7 +404,7 @@ std::optional<std::string> check_text(const KeySpec& spec, const std::string& va
       return check_endpoints(spec, {value});
     case TextRule::kListenAddressOrEmpty:
       if (value.empty() || detail::to_listen_address(value)) return std::nullopt;
-      return expected_found(spec, quote_text(value));
+      return expected_found(spec, detail::quote(value));
   }
   return std::nullopt;
 }

@@ -81,7 +81,7 @@ std::optional<std::string> registry_version(const nlohmann::json& number) {
 // level, and an answer may nest as deep as its size allows).
 std::string json_text(const nlohmann::json& value) {
   if (!value.is_primitive()) return std::string("a JSON ") + value.type_name();
-  return detail::quote_path(value.dump());
+  return detail::quote(value.dump());
 }
 
 [[noreturn]] void bad_version(const std::string& uri, std::string_view lookup,
@@ -269,7 +269,7 @@ std::string MlflowClient::Impl::moving_version(const ModelUri& parsed, std::vect
   if (parsed.kind == ModelUri::Kind::kRegistryAlias) {
     const Call call{uri,
                     "check the alias exists: in Python, mlflow.MlflowClient().get_model_version_by_alias(" +
-                        detail::quote_path(parsed.name) + ", " + detail::quote_path(parsed.alias) +
+                        detail::quote(parsed.name) + ", " + detail::quote(parsed.alias) +
                         "); set it with set_registered_model_alias()",
                     &trace};
     const nlohmann::json answer = rest.get_json(
@@ -299,7 +299,7 @@ std::string MlflowClient::Impl::moving_version(const ModelUri& parsed, std::vect
   }
   const Call call{uri,
                   "check the registered model exists: mlflow.MlflowClient().get_registered_model(" +
-                      detail::quote_path(parsed.name) + ")",
+                      detail::quote(parsed.name) + ")",
                   &trace};
   nlohmann::json request = {{"name", parsed.name}};
   if (!stage.empty()) request["stages"] = nlohmann::json::array({stage});
@@ -331,9 +331,9 @@ std::string MlflowClient::Impl::moving_version(const ModelUri& parsed, std::vect
     }
   }
   if (best == 0) {
-    throw Error("model_uri " + detail::quote_path(uri) + ": registered model " + detail::quote_path(parsed.name) +
+    throw Error("model_uri " + detail::quote_path(uri) + ": registered model " + detail::quote(parsed.name) +
                 (stage.empty() ? " has no versions"
-                               : " has no version in stage " + detail::quote_path(stage)) +
+                               : " has no version in stage " + detail::quote(stage)) +
                 " (POST " + detail::redact_url(api(uri, "registered-models/get-latest-versions")) +
                 "); register one (mlflow.register_model(...))" +
                 (stage.empty() ? "" : " or move one to that stage") + ", or name a version: models:/" +
@@ -349,7 +349,7 @@ std::string MlflowClient::Impl::download_uri(const ModelUri& parsed, const std::
   const std::string& uri = parsed.uri;
   const Call call{uri,
                   "check the model version exists: mlflow.MlflowClient().get_model_version(" +
-                      detail::quote_path(parsed.name) + ", " + detail::quote_path(version) + ")",
+                      detail::quote(parsed.name) + ", " + detail::quote(version) + ")",
                   &trace};
   const nlohmann::json answer = rest.get_json(
       api(uri, "model-versions/get-download-uri?" + rest.query({{"name", parsed.name}, {"version", version}})),
@@ -422,7 +422,7 @@ Target MlflowClient::Impl::locate(const ModelUri& parsed, std::vector<std::strin
     }
     case ModelUri::Kind::kLoggedModel: {
       const Call call{uri,
-                      "check the logged model exists (mlflow.get_logged_model(" + detail::quote_path(parsed.model_id) +
+                      "check the logged model exists (mlflow.get_logged_model(" + detail::quote(parsed.model_id) +
                           ")); for a registered model name add a version or alias: models:/" +
                           parsed.model_id + "/<version> or models:/" + parsed.model_id + "@<alias>",
                       &trace};
@@ -443,7 +443,7 @@ Target MlflowClient::Impl::locate(const ModelUri& parsed, std::vector<std::strin
     }
     case ModelUri::Kind::kRun: {
       const Call call{uri,
-                      "check the run id: mlflow.get_run(" + detail::quote_path(parsed.run_id) + ")", &trace};
+                      "check the run id: mlflow.get_run(" + detail::quote(parsed.run_id) + ")", &trace};
       const nlohmann::json answer =
           rest.get_json(api(uri, "runs/get?" + rest.query({{"run_id", parsed.run_id}})), call);
       const nlohmann::json info = answer.contains("run") && answer["run"].is_object()

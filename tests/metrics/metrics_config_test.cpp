@@ -34,13 +34,13 @@ TEST(MetricsListenKey, IsEmptyByDefaultAndReadsHostAndPort) {
 
 TEST(MetricsListenKey, ABadAddressNamesTheFileLineColumnKeyAndTheForm) {
   EXPECT_EQ(error_of([] { (void)parse_config("model_uri: m.json\nmetrics_listen: 9464", "app.yaml"); }),
-            "app.yaml:2:17: metrics_listen: " + kExpected + "\"9464\"");
+            "app.yaml:2:17: metrics_listen: " + kExpected + "'9464'");
   EXPECT_EQ(error_of([] { (void)parse_config("model_uri: m.json\nmetrics_listen: prometheus.internal:9464",
                                              "app.yaml"); }),
-            "app.yaml:2:17: metrics_listen: " + kExpected + "\"prometheus.internal:9464\"");
+            "app.yaml:2:17: metrics_listen: " + kExpected + "'prometheus.internal:9464'");
   EXPECT_EQ(error_of([] { (void)parse_config("model_uri: m.json\nmetrics_listen: 127.0.0.1:70000",
                                              "app.yaml"); }),
-            "app.yaml:2:17: metrics_listen: " + kExpected + "\"127.0.0.1:70000\"");
+            "app.yaml:2:17: metrics_listen: " + kExpected + "'127.0.0.1:70000'");
   // Not a string at all.
   EXPECT_EQ(error_of([] { (void)parse_config("model_uri: m.json\nmetrics_listen: [1, 2]", "app.yaml"); }),
             "app.yaml:2:17: metrics_listen: " + kExpected + "a sequence");
@@ -53,7 +53,7 @@ TEST(MetricsListenKey, IsCheckedInConfigsBuiltInCpp) {
   EXPECT_NO_THROW(config.validate());
   config.metrics_listen = "127.0.0.1";
   EXPECT_EQ(error_of([&] { config.validate(); }),
-            "<C++>: metrics_listen: " + kExpected + "\"127.0.0.1\"");
+            "<C++>: metrics_listen: " + kExpected + "'127.0.0.1'");
 }
 
 }  // namespace
