@@ -132,16 +132,18 @@ void expect_agreement(const VersionFixtures& set, std::size_t minimum_models) {
 // A build configured with the venv's python trains the models in a ctest
 // fixture, so their absence there is a failure (a broken fixture must not
 // pass as a skip); without that python the test skips, saying why.
-#define INFERLOOP_FOREST_REQUIRE(set, what, expected)                                       \
-  if (!(set)) {                                                                              \
-    if (expected) {                                                                          \
-      FAIL() << "no " what " models in " INFERLOOP_FOREST_FIXTURES                           \
-             " although this build trains them: did the forest_fixtures_* tests run?";      \
-    }                                                                                        \
-    GTEST_SKIP() << "no " what " models in " INFERLOOP_FOREST_FIXTURES                       \
-                    " (configure with -DINFERLOOP_PYTHON=... / -DINFERLOOP_PYTHON_XGB17=... " \
-                    "and run through ctest)";                                                \
-  }
+#define INFERLOOP_FOREST_REQUIRE(set, what, expected)                                      \
+  do {                                                                                     \
+    if (!(set)) {                                                                          \
+      if (expected) {                                                                      \
+        FAIL() << "no " what " models in " INFERLOOP_FOREST_FIXTURES                       \
+               " although this build trains them: did the forest_fixtures_* tests run?";   \
+      }                                                                                    \
+      GTEST_SKIP() << "no " what " models in " INFERLOOP_FOREST_FIXTURES                   \
+                      " (configure with -DINFERLOOP_PYTHON=... / -DINFERLOOP_PYTHON_XGB17=... " \
+                      "and run through ctest)";                                            \
+    }                                                                                      \
+  } while (false)
 
 TEST(ForestAgreement, CurrentXGBoostEveryObjectiveJsonAndUbjson) {
   const auto set = current_fixtures();
@@ -294,7 +296,14 @@ TEST(XGBoostPredictorThroughTheGate, ServesTheValidModelsOnlyForestPredictorRefu
         const std::string message = creation_error("XGBoostPredictor", config, model);
         EXPECT_NE(message.find("XGBoosterPredictFromDense failed for model"), std::string::npos)
             << message;
-        EXPECT_NE(message.find(entry.at("unsupported").get<std::string>()), std::string::npos)
+        // libxgboost's reason, up to "not supported": the saving python and
+        // the linked library word the rest differently (1.7: "by current
+        // booster", 3.x: "by the current booster.").
+        const std::string reason = entry.at("unsupported").get<std::string>();
+        const std::size_t cut = reason.find("not supported");
+        ASSERT_NE(cut, std::string::npos) << reason;
+        EXPECT_NE(message.find(reason.substr(0, cut + std::string("not supported").size())),
+                  std::string::npos)
             << message;
         continue;
       }
@@ -315,7 +324,9 @@ TEST(XGBoostPredictorThroughTheGate, ServesTheValidModelsOnlyForestPredictorRefu
     }
   }
   INFERLOOP_FOREST_REQUIRE(sets != 0, "trained", INFERLOOP_EXPECT_CURRENT_MODELS);
-  if (INFERLOOP_EXPECT_XGB17_MODELS) EXPECT_GT(served, 0u) << "no model/output pair served";
+  if (INFERLOOP_EXPECT_XGB17_MODELS) {
+    EXPECT_GT(served, 0u) << "no model/output pair served";
+  }
 }
 
 // --- ForestPredictor, through the registry -----------------------------------
