@@ -65,7 +65,10 @@ struct InferenceConfig {
   std::size_t max_rows = 1;
   WaitStrategy wait_strategy = WaitStrategy::kSpinThenBlock;
   // How long a waiting thread spins before it sleeps (kSpinThenBlock); <= 1 s.
-  std::chrono::nanoseconds spin_duration = std::chrono::microseconds(50);
+  // The default outlasts the gap between snapshots of an engine publishing
+  // at 1 kHz or more, so under load the poller never sleeps and a publish
+  // never pays a wake-up (docs/design.md, "Wait strategies").
+  std::chrono::nanoseconds spin_duration = std::chrono::milliseconds(1);
   // Period of kInterval; 1 ns..1 day.
   std::chrono::nanoseconds interval = std::chrono::milliseconds(1);
   // How long start() waits for the first result before it fails, at most a
@@ -78,6 +81,13 @@ struct InferenceConfig {
   // XGBoostPredictor: one booster shared by all replicas (each with its own
   // proxy DMatrix) instead of one booster per replica.
   bool share_booster = false;
+  // CPU affinity (Linux), for engines that pin their hot threads: the CPU
+  // the poller thread runs on (-1 = not pinned; with one replica the poller
+  // also runs its predictions), and the CPUs of the replica threads (replica
+  // i on replica_cpus[i % size]; empty = not pinned; unused with one
+  // replica). start() fails naming the key when the system refuses a CPU.
+  int poller_cpu = -1;
+  std::vector<int> replica_cpus;
   // Threads each predictor call may use (XGBoost's nthread). 1 is fastest for
   // one row; raise it only for large snapshots.
   int predictor_threads = 1;

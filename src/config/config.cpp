@@ -76,7 +76,8 @@ using Field = std::variant<std::optional<std::string> InferenceConfig::*,
                            bool InferenceConfig::*,
                            WaitStrategy InferenceConfig::*,
                            OutputKind InferenceConfig::*,
-                           std::vector<std::string> InferenceConfig::*>;
+                           std::vector<std::string> InferenceConfig::*,
+                           std::vector<int> InferenceConfig::*>;
 
 // Extra rule for string keys.
 enum class TextRule { kAny, kNonEmpty, kDevice, kHttpUrlOrEmpty, kListenAddressOrEmpty };
@@ -104,7 +105,7 @@ struct KeySpec {
 
 // Documentation order. docs/configuration.md lists the same keys in the same
 // order, with the same defaults and constraints.
-const std::array<KeySpec, 22> kKeys{{
+const std::array<KeySpec, 24> kKeys{{
     {.name = "deployment_name",
      .field = &InferenceConfig::deployment_name,
      .default_value = "",
@@ -154,8 +155,8 @@ const std::array<KeySpec, 22> kKeys{{
      .expected = "one of spin, spin_then_block, block, interval, continuous"},
     {.name = "spin_duration",
      .field = &InferenceConfig::spin_duration,
-     .default_value = "50us",
-     .expected = "a duration with a unit (ns, us, ms, s) up to 1s, e.g. \"50us\"",
+     .default_value = "1ms",
+     .expected = "a duration with a unit (ns, us, ms, s) up to 1s, e.g. \"1ms\"",
      .max = 1'000'000'000},
     {.name = "interval",
      .field = &InferenceConfig::interval,
@@ -188,6 +189,19 @@ const std::array<KeySpec, 22> kKeys{{
      .expected = "a positive integer (1..256)",
      .min = 1,
      .max = 256},
+    {.name = "poller_cpu",
+     .field = &InferenceConfig::poller_cpu,
+     .default_value = "-1",
+     .expected = "a CPU number (0..1023) to pin the poller thread to, or -1 (not pinned)",
+     .min = -1,
+     .max = 1023},
+    {.name = "replica_cpus",
+     .field = &InferenceConfig::replica_cpus,
+     .default_value = "[]",
+     .expected = "a list of at most 64 CPU numbers (0..1023) for the replica threads, e.g. "
+                 "[2, 3] (empty = not pinned)",
+     .min = 0,
+     .max = 1023},
     {.name = "endpoints",
      .field = &InferenceConfig::endpoints,
      .default_value = "[]",
@@ -373,6 +387,18 @@ std::optional<std::string> check_length(const KeySpec& spec, const std::string& 
 // the rest are only failover targets.
 constexpr std::size_t kMaxEndpoints = 1024;
 
+// A list of CPU numbers: each in the key's range, at most one per replica.
+std::optional<std::string> check_cpu_list(const KeySpec& spec, const std::vector<int>& cpus) {
+  constexpr std::size_t kMaxCpus = 64;  // num_replicas' maximum
+  if (cpus.size() > kMaxCpus) {
+    return expected_found(spec, "a list of " + std::to_string(cpus.size()) + " CPUs");
+  }
+  for (int cpu : cpus) {
+    if (cpu < spec.min || cpu > spec.max) return expected_found(spec, "an item " + std::to_string(cpu));
+  }
+  return std::nullopt;
+}
+
 std::optional<std::string> check_endpoints(const KeySpec& spec,
                                            const std::vector<std::string>& urls) {
   if (urls.size() > kMaxEndpoints) {
@@ -518,6 +544,23 @@ std::optional<std::string> read_value(const KeySpec& spec, const YAML::Node& val
     config.*(*list) = std::move(items);
     return std::nullopt;
   }
+  if (const auto* list = std::get_if<std::vector<int> InferenceConfig::*>(&spec.field)) {
+    if (!value.IsSequence()) return expected_found(spec, describe(value));
+    std::vector<int> items;
+    for (const YAML::Node& item : value) {
+      if (!item.IsScalar() || classify(item) != ScalarKind::kInt) {
+        return expected_found(spec, "an item that is " + describe(item));
+      }
+      const std::optional<std::int64_t> number = detail::to_integer(item.Scalar());
+      if (!number || *number < spec.min || *number > spec.max) {
+        return expected_found(spec, "an item " + detail::quote(item.Scalar()));
+      }
+      items.push_back(static_cast<int>(*number));
+    }
+    if (auto problem = check_cpu_list(spec, items)) return problem;
+    config.*(*list) = std::move(items);
+    return std::nullopt;
+  }
   if (value.IsSequence() || value.IsMap()) return expected_found(spec, describe(value));
 
   auto read_text = [&]() -> std::optional<std::string> {
@@ -570,7 +613,8 @@ std::optional<std::string> read_value(const KeySpec& spec, const YAML::Node& val
       }
       config.*member = *result.value;
       return std::nullopt;
-    } else if constexpr (std::is_same_v<Member, std::vector<std::string>>) {
+    } else if constexpr (std::is_same_v<Member, std::vector<std::string>> ||
+                         std::is_same_v<Member, std::vector<int>>) {
       return std::nullopt;  // read above, before the scalar checks
     } else if constexpr (std::is_same_v<Member, bool>) {
       if (classify(value) != ScalarKind::kBool) return expected_found(spec, describe(value));
@@ -615,6 +659,8 @@ std::optional<std::string> check_value(const KeySpec& spec, const InferenceConfi
       return check_duration(spec, value);
     } else if constexpr (std::is_same_v<Member, std::vector<std::string>>) {
       return check_endpoints(spec, value);
+    } else if constexpr (std::is_same_v<Member, std::vector<int>>) {
+      return check_cpu_list(spec, value);
     } else {
       return check_enum(spec, value);
     }

@@ -55,7 +55,11 @@ Dispatcher::~Dispatcher() { stop(); }
 void Dispatcher::start() {
   if (!inline_replica_) {
     const WaitStrategy strategy = replica_wait_strategy(config_.wait_strategy);
-    for (auto& replica : replicas_) replica->start_thread(strategy, config_.spin_duration, sinks_);
+    const std::vector<int>& cpus = config_.replica_cpus;
+    for (auto& replica : replicas_) {
+      const int cpu = cpus.empty() ? -1 : cpus[replica->id() % cpus.size()];
+      replica->start_thread(strategy, config_.spin_duration, sinks_, cpu);
+    }
   }
   if (config_.wait_strategy == WaitStrategy::kInterval) {
     io_ = std::make_unique<boost::asio::io_context>(1);
@@ -64,6 +68,7 @@ void Dispatcher::start() {
     name_this_thread("inferloop-poll");
     poller_main();
   });
+  if (config_.poller_cpu >= 0) pin_thread(poller_, config_.poller_cpu, "poller_cpu");
 }
 
 void Dispatcher::request_stop() noexcept {

@@ -42,6 +42,7 @@
 #include <vector>
 
 #include "backtest/backtest_driver.hpp"
+#include "config/loop_memory.hpp"
 #include "inferloop/error.hpp"
 #include "loop/callback_scope.hpp"
 #include "loop/delivery.hpp"
@@ -297,6 +298,9 @@ class InferenceLoop::Impl final {
                                                std::size_t writers) {
     serving_model_ = loader_.resolve(config_.model_uri);
     std::vector<std::unique_ptr<Predictor>> predictors = loader_.build(serving_model_, count, shape_);
+    // With the model's real width and outputs: refuse, naming the key, what
+    // could never fit rather than fail in (or swap through) the allocations below.
+    detail::check_loop_memory(config_, shape_.num_features, shape_.num_outputs);
     if (!slot_) {
       slot_ = std::make_unique<FeatureSlot>(config_.max_rows, shape_.num_features, clock_,
                                             &poller_wake_);

@@ -68,11 +68,12 @@ void Replica::predict_and_deliver(std::span<const float> values, const SnapshotM
 // ---- several replicas -----------------------------------------------------------
 
 void Replica::start_thread(WaitStrategy strategy, std::chrono::nanoseconds spin,
-                           const PredictionSinks& sinks) {
+                           const PredictionSinks& sinks, int cpu) {
   thread_ = std::thread([this, strategy, spin, sinks] {
     name_this_thread("inferloop-r" + std::to_string(id_));
     thread_main(strategy, spin, sinks);
   });
+  if (cpu >= 0) pin_thread(thread_, cpu, "replica_cpus (replica " + std::to_string(id_) + ")");
 }
 
 void Replica::hand_over(std::span<const float> values, const SnapshotMeta& meta) noexcept {

@@ -84,9 +84,10 @@ class Replica {
 
   // ---- several replicas: the replica's own thread -------------------------
 
-  // Starts the thread. `strategy` and `spin` are the loop's.
+  // Starts the thread. `strategy` and `spin` are the loop's; `cpu` >= 0 pins
+  // it (throws inferloop::Error naming replica_cpus when refused).
   void start_thread(WaitStrategy strategy, std::chrono::nanoseconds spin,
-                    const PredictionSinks& sinks);
+                    const PredictionSinks& sinks, int cpu = -1);
   // Poller: whether the replica can take a snapshot (seq_cst).
   [[nodiscard]] bool idle() const noexcept { return !busy_.load(std::memory_order_seq_cst); }
   // Poller, replica idle: copies the snapshot in and wakes the thread.

@@ -105,7 +105,7 @@ const std::string kModelUriExpected =
 const std::string kValidKeys =
     "deployment_name, model_uri, predictor_class_name, num_replicas, device, num_features, "
     "max_rows, wait_strategy, spin_duration, interval, startup_timeout, history_capacity, output, "
-    "share_booster, predictor_threads, endpoints, mlflow_tracking_uri, model_cache_dir, "
+    "share_booster, predictor_threads, poller_cpu, replica_cpus, endpoints, mlflow_tracking_uri, model_cache_dir, "
     "model_refresh_interval, use_cache_when_offline, max_artifact_bytes, metrics_listen";
 
 const std::string kMissingModelUri =
@@ -156,7 +156,7 @@ TEST(ConfigFile, OnlyModelUriGivesEveryDefault) {
   EXPECT_EQ(config.predictor_class_name, "XGBoostPredictor");
   EXPECT_EQ(config.num_replicas, 1);
   EXPECT_EQ(config.wait_strategy, WaitStrategy::kSpinThenBlock);
-  EXPECT_EQ(config.spin_duration, 50us);
+  EXPECT_EQ(config.spin_duration, 1ms);
   EXPECT_EQ(config.interval, 1ms);
   EXPECT_EQ(config.startup_timeout, 10s);
 }
@@ -316,8 +316,8 @@ TEST(ConfigFile, EveryIssueIsReportedTogether) {
   expect_issue(issues[1], file, 4, 3, "num_replica",
                "unknown key 'num_replica'; did you mean 'num_replicas'?");
   expect_issue(issues[2], file, 5, 18, "spin_duration",
-               "expected a duration with a unit (ns, us, ms, s) up to 1s, e.g. \"50us\", found "
-               "50; add a unit, e.g. '50us'");
+               "expected a duration with a unit (ns, us, ms, s) up to 1s, e.g. \"1ms\", found "
+               "50; add a unit, e.g. '50ms'");
   expect_issue(issues[3], file, 6, 18, "wait_strategy",
                "expected one of spin, spin_then_block, block, interval, continuous, found "
                "'spinning'; did you mean 'spin'?");
@@ -539,11 +539,11 @@ TEST(Durations, InConfig) {
             "up to 86400s, e.g. \"1ms\", found '0s'");
   EXPECT_EQ(error_with("spin_duration: fast"),
             "inline.yaml:2:16: spin_duration: expected a duration with a unit (ns, us, ms, s) up "
-            "to 1s, e.g. \"50us\", found 'fast'; write a number followed by a unit (ns, us, ms, "
+            "to 1s, e.g. \"1ms\", found 'fast'; write a number followed by a unit (ns, us, ms, "
             "s)");
   EXPECT_EQ(error_with("spin_duration: -5us"),
             "inline.yaml:2:16: spin_duration: expected a duration with a unit (ns, us, ms, s) up "
-            "to 1s, e.g. \"50us\", found '-5us'; a duration cannot be negative");
+            "to 1s, e.g. \"1ms\", found '-5us'; a duration cannot be negative");
 }
 
 TEST(Durations, SpinDurationWithoutSpinThenBlockIsAccepted) {
@@ -593,7 +593,7 @@ TEST(Validate, ReportsEveryProblem) {
       "<C++>: wait_strategy: expected one of spin, spin_then_block, block, interval, continuous, "
       "found enumerator value 42\n"
       "<C++>: spin_duration: expected a duration with a unit (ns, us, ms, s) up to 1s, e.g. "
-      "\"50us\", "
+      "\"1ms\", "
       "found '-5us'\n"
       "<C++>: interval: expected a positive duration with a unit (ns, us, ms, s) up to 86400s, "
       "e.g. \"1ms\", "
@@ -659,14 +659,40 @@ TEST(ConfigValues, EndpointsAreAListOfHttpUrls) {
 
 // --- keys and docs ------------------------------------------------------------------------
 
+TEST(ConfigFile, CpuAffinityKeysAreReadAndRangeChecked) {
+  const InferenceConfig config = parse_with("poller_cpu: 1\nreplica_cpus: [0, 1, 1]");
+  EXPECT_EQ(config.poller_cpu, 1);
+  EXPECT_EQ(config.replica_cpus, (std::vector<int>{0, 1, 1}));
+  EXPECT_EQ(error_with("poller_cpu: 1024"),
+            "inline.yaml:2:13: poller_cpu: expected a CPU number (0..1023) to pin the poller "
+            "thread to, or -1 (not pinned), found 1024");
+  EXPECT_EQ(error_with("replica_cpus: [2, -3]"),
+            "inline.yaml:2:15: replica_cpus: expected a list of at most 64 CPU numbers (0..1023) "
+            "for the replica threads, e.g. [2, 3] (empty = not pinned), found an item '-3'");
+  EXPECT_EQ(error_with("replica_cpus: 3"),
+            "inline.yaml:2:15: replica_cpus: expected a list of at most 64 CPU numbers (0..1023) "
+            "for the replica threads, e.g. [2, 3] (empty = not pinned), found 3");
+  InferenceConfig in_cpp;
+  in_cpp.model_uri = "m.json";
+  in_cpp.replica_cpus = {5000};
+  try {
+    in_cpp.validate();
+    ADD_FAILURE() << "validate() accepted CPU 5000";
+  } catch (const Error& error) {
+    EXPECT_NE(std::string(error.what()).find("replica_cpus: expected a list"), std::string::npos)
+        << error.what();
+  }
+}
+
 TEST(ConfigKeys, DocumentationOrder) {
   const std::vector<std::string> expected = {
       "deployment_name", "model_uri",       "predictor_class_name", "num_replicas",
       "device",          "num_features",    "max_rows",             "wait_strategy",
       "spin_duration",   "interval",        "startup_timeout",      "history_capacity",
-      "output",          "share_booster",   "predictor_threads",    "endpoints",
-      "mlflow_tracking_uri", "model_cache_dir", "model_refresh_interval",
-      "use_cache_when_offline", "max_artifact_bytes", "metrics_listen"};
+      "output",          "share_booster",   "predictor_threads",    "poller_cpu",
+      "replica_cpus",    "endpoints",       "mlflow_tracking_uri",  "model_cache_dir",
+      "model_refresh_interval", "use_cache_when_offline", "max_artifact_bytes",
+      "metrics_listen"};
   EXPECT_EQ(config_keys(), expected);
 }
 

@@ -303,6 +303,52 @@ TEST(StartErrors, OutOfMemoryBecomesAnErrorNamingTheKeysToLower) {
       << message;
 }
 
+TEST(StartErrors, AModelWhoseBuffersCanNeverFitIsRefusedNamingTheKey) {
+  // validate() counted one output per row; the model gives 2^28, so
+  // max_rows 4096 x 2^28 floats can never fit: start() says so before it
+  // allocates (no bare std::bad_alloc, no swap storm).
+  CallbackFixture f;
+  f.behaviour.num_outputs = std::size_t{1} << 28;
+  auto config = fake_config(1);
+  config.max_rows = 4096;
+  InferenceLoop& loop = f.make(config);
+  try {
+    loop.start();
+    ADD_FAILURE() << "start() did not refuse";
+  } catch (const Error& error) {
+    const std::string message = error.what();
+    EXPECT_NE(message.find("max_rows"), std::string::npos) << message;
+    EXPECT_NE(message.find("this machine has"), std::string::npos) << message;
+  }
+  EXPECT_FALSE(loop.running());
+}
+
+TEST(CpuAffinity, PinnedThreadsServeAndARefusedCpuFailsStartNamingTheKey) {
+  {
+    CallbackFixture f;
+    auto config = fake_config(2);
+    config.poller_cpu = 0;
+    config.replica_cpus = {0};  // CPU 0 exists on every machine
+    InferenceLoop& loop = f.make(config);
+    loop.start();
+    EXPECT_TRUE(loop.wait_for(f.publish(1.0F), kWait));
+    loop.stop();
+  }
+  CallbackFixture f;
+  auto config = fake_config(1);
+  config.poller_cpu = 1023;  // beyond any CPU this test machine has
+  InferenceLoop& loop = f.make(config);
+  try {
+    loop.start();
+    ADD_FAILURE() << "start() pinned the poller to CPU 1023";
+  } catch (const Error& error) {
+    EXPECT_NE(std::string(error.what()).find("poller_cpu: cannot pin the thread to CPU 1023"),
+              std::string::npos)
+        << error.what();
+  }
+  EXPECT_FALSE(loop.running());
+}
+
 TEST(StartErrors, ANonStandardExceptionBecomesAnError) {
   CallbackFixture f;
   const std::string message = start_error_of(f, []() -> std::unique_ptr<Predictor> { throw 42; });

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "commands.hpp"
+#include "config/loop_memory.hpp"
 #include "subcommand.hpp"
 #include "console.hpp"
 #include "inferloop/inferloop.hpp"
@@ -59,6 +60,12 @@ int validate(const std::filesystem::path& config_file) {
                        " inputs but the model takes " +
                        std::to_string(predictor->num_features()) +
                        " features; save the model again with a matching signature");
+  }
+  // With the model's real width and outputs, the buffers start() allocates.
+  if (const auto memory = detail::loop_memory_problem(config, predictor->num_features(),
+                                                      predictor->num_outputs(),
+                                                      detail::physical_memory_bytes())) {
+    problems.push_back(config_file.string() + ": " + memory->key + ": " + memory->message);
   }
   for (const std::string& problem : problems) print(std::cout, problem + "\n");
   if (!problems.empty()) return 1;
