@@ -9,7 +9,7 @@ namespace {
 using FloatArray = nb::ndarray<const float, nb::c_contig, nb::device::cpu>;
 
 std::string dtype_text(nb::handle array) {
-  return nb::cast<std::string>(nb::str(array.attr("dtype")));
+  return text_of(array.attr("dtype"));
 }
 
 // numpy's kind letter: 'f' float, 'i' signed, 'u' unsigned, 'b' bool, ...
@@ -84,7 +84,7 @@ TimestampVector timestamp_vector(nb::handle object, std::string_view what) {
       numpy.attr("ascontiguousarray")(array, nb::arg("dtype") = numpy.attr("int64"));
   if (!nb::try_cast(contiguous, timestamps.array, /*convert=*/false)) {
     throw nb::value_error((std::string(what) + ": expected a 1-D array, found shape " +
-                           nb::cast<std::string>(nb::str(array.attr("shape")))).c_str());
+                           text_of(array.attr("shape"))).c_str());
   }
   return timestamps;
 }

@@ -21,6 +21,8 @@
 // on the loop's own threads takes the GIL only to call a Python callback.
 #pragma once
 
+#include <string>
+
 #include <nanobind/nanobind.h>
 #include <nanobind/ndarray.h>
 #include <nanobind/stl/filesystem.h>
@@ -33,6 +35,11 @@
 namespace inferloop::python {
 
 namespace nb = nanobind;
+
+// Python's str(value) as UTF-8. NOTE: nb::str(obj.attr("x")) would not call
+// str(): an attribute accessor converts to nb::str directly (a checked cast
+// that fails for non-strings), so always pass a handle.
+inline std::string text_of(nb::handle value) { return nb::cast<std::string>(nb::str(value)); }
 
 void bind_errors(nb::module_& module);
 void bind_clock(nb::module_& module);

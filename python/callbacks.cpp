@@ -15,11 +15,28 @@ namespace nb = nanobind;
 // "ValueError: bad value": the exception's type and message, without the
 // traceback (that goes to sys.unraisablehook).
 std::string summary_of(const nb::python_error& error) {
-  std::string text = nb::cast<std::string>(nb::str(error.type().attr("__name__")));
-  const std::string message = nb::cast<std::string>(nb::str(error.value()));
+  std::string text = text_of(error.type().attr("__name__"));
+  const std::string message = text_of(error.value());
   if (!message.empty()) text += ": " + message;
   return text;
 }
+
+// The callbacks object whose Python callable this thread is running, if any.
+thread_local const PythonCallbacks* running_callbacks = nullptr;
+
+// Marks this thread as running `callbacks` for the scope (nesting restores).
+class RunningScope {
+ public:
+  explicit RunningScope(const PythonCallbacks* callbacks) noexcept : outer_(running_callbacks) {
+    running_callbacks = callbacks;
+  }
+  ~RunningScope() { running_callbacks = outer_; }
+  RunningScope(const RunningScope&) = delete;
+  RunningScope& operator=(const RunningScope&) = delete;
+
+ private:
+  const PythonCallbacks* outer_;
+};
 
 }  // namespace
 
@@ -41,8 +58,14 @@ ResultCallback PythonCallbacks::result_callback() {
     std::string failure;
     {
       nb::gil_scoped_acquire gil;
+      // A strong reference for the call: the garbage collector may clear()
+      // the member meanwhile (the callable may drop the last reference to
+      // its own loop).
+      const nb::object callable = self->on_result_;
+      if (!callable.is_valid() || callable.is_none()) return;  // clear()ed
+      RunningScope running(self.get());
       try {
-        self->on_result_(std::move(result));
+        callable(std::move(result));
       } catch (nb::python_error& error) {
         failure = "on_result raised " + summary_of(error);
         error.discard_as_unraisable("inferloop: in the on_result callback");
@@ -57,12 +80,28 @@ ErrorHandler PythonCallbacks::error_handler() {
   if (!on_error_.is_valid() || on_error_.is_none()) return {};
   return [self = shared_from_this()](const LoopError& loop_error) {
     nb::gil_scoped_acquire gil;
+    const nb::object callable = self->on_error_;  // see result_callback()
+    if (!callable.is_valid() || callable.is_none()) return;  // clear()ed
+    RunningScope running(self.get());
     try {
-      self->on_error_(loop_error);
+      callable(loop_error);
     } catch (nb::python_error& error) {
       error.discard_as_unraisable("inferloop: in the on_error callback");
     }
   };
+}
+
+bool PythonCallbacks::running_here() const noexcept { return running_callbacks == this; }
+
+int PythonCallbacks::visit(visitproc visit, void* arg) const {  // names Py_VISIT expects
+  Py_VISIT(on_result_.ptr());
+  Py_VISIT(on_error_.ptr());
+  return 0;
+}
+
+void PythonCallbacks::clear() noexcept {
+  on_result_.reset();
+  on_error_.reset();
 }
 
 }  // namespace inferloop::python

@@ -15,7 +15,13 @@
 //
 // Lifetime: the Python objects are released only with the GIL held. The
 // owner (PythonLoop) keeps a reference to this object and drops it after the
-// loop, and with it every copy of the std::functions below, is gone.
+// loop, and with it every copy of the std::functions below, is gone. The
+// owner also reports the callables to Python's cyclic garbage collector
+// (visit(), clear()): a callback that refers to its own loop is a cycle.
+//
+// running_here(): whether this thread is inside one of these callbacks (a
+// backtest loop delivers results on the thread that publishes or reads, and
+// must not be published to from there).
 #pragma once
 
 #include <memory>
@@ -37,6 +43,14 @@ class PythonCallbacks : public std::enable_shared_from_this<PythonCallbacks> {
   // skips the callback entirely.
   [[nodiscard]] ResultCallback result_callback();
   [[nodiscard]] ErrorHandler error_handler();
+
+  // True while this thread runs one of this object's Python callables.
+  [[nodiscard]] bool running_here() const noexcept;
+
+  // The garbage collector's tp_traverse and tp_clear (GIL held). After
+  // clear() the callbacks do nothing.
+  int visit(visitproc visitor, void* argument) const;
+  void clear() noexcept;
 
  private:
   nanobind::object on_result_;  // written once, GIL held; read under the GIL

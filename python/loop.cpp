@@ -6,7 +6,9 @@
 //     publish_mutex_ (taken with the GIL released, never the other way
 //     round, so a callback that needs the GIL cannot deadlock against it).
 //     The array is used in place when it is float32 and C-contiguous
-//     (arrays.hpp); feature_time defaults to the loop clock's now().
+//     (arrays.hpp); feature_time defaults to the loop clock's now(). In
+//     backtest mode, publishing from inside the loop's own callback (which
+//     runs inside this thread's publish/latest/...) is refused.
 //   - latest(): copies into a Prediction allocated once (scratch_, sized at
 //     start()), or into a fresh one when another thread, or a callback
 //     re-entering latest() on this thread, holds the scratch: never blocks
@@ -18,12 +20,16 @@
 //     it with KeyboardInterrupt.
 //   - The destructor stops the loop with the GIL released (a replica thread
 //     may be waiting for the GIL to run a callback), then drops the Python
-//     callbacks with the GIL held. python/inferloop/__init__.py stops every
-//     loop still running at interpreter exit.
+//     callbacks with the GIL held. When the last reference goes inside one
+//     of the loop's own callbacks, on a replica thread, that thread cannot
+//     join itself: a detached thread finishes the destruction instead.
+//     python/inferloop/__init__.py's import registers an atexit hook
+//     (stop_live_loops below) that stops every loop still running.
+//   - Garbage collection: the loop reports its callbacks to Python's cyclic
+//     collector (a callback that refers to its loop is a cycle); clearing
+//     the cycle stops the loop.
 //
-// Threads: every method from any Python thread. NOTE: never let a loop's own
-// callback drop the last reference to that loop (the C++ rule: a loop is
-// never destroyed from its own callback).
+// Threads: every method from any Python thread.
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -69,7 +75,8 @@ class PythonLoop {
              std::optional<BacktestOptions> backtest, nb::object on_result, nb::object on_error)
       : manual_clock_(std::move(manual_clock)),
         clock_(manual_clock_ ? std::shared_ptr<Clock>(manual_clock_) : system_clock()),
-        callbacks_(std::make_shared<PythonCallbacks>(std::move(on_result), std::move(on_error))) {
+        callbacks_(std::make_shared<PythonCallbacks>(std::move(on_result), std::move(on_error))),
+        backtest_(backtest.has_value()) {
     if (backtest && !manual_clock_) {
       throw nb::value_error("InferenceLoop: a backtest (latency=...) runs in simulated time: "
                             "pass clock=inferloop.ManualClock(first_event_ns) as well");
@@ -86,11 +93,30 @@ class PythonLoop {
   // GIL held (nanobind's dealloc).
   ~PythonLoop() {
     live_loops().erase(this);
+    if (callbacks_->running_here()) {
+      // The last reference went inside this loop's own callback: this may be
+      // one of the loop's threads, which stop() would join.
+      std::thread([loop = std::move(loop_), callbacks = std::move(callbacks_)]() mutable {
+        loop.reset();
+        nb::gil_scoped_acquire gil;
+        callbacks.reset();
+      }).detach();
+      return;
+    }
     {
       nb::gil_scoped_release release;
       loop_.reset();  // stops and joins; its std::function copies go with it
     }
     callbacks_.reset();  // the Python callables, released with the GIL
+  }
+
+  // Python's cyclic garbage collector (GIL held).
+  int traverse(visitproc visitor, void* argument) const {
+    return callbacks_ ? callbacks_->visit(visitor, argument) : 0;
+  }
+  void clear() {
+    stop();  // unreachable from Python: nothing can use it any more
+    if (callbacks_) callbacks_->clear();
   }
 
   PythonLoop(const PythonLoop&) = delete;
@@ -121,18 +147,18 @@ class PythonLoop {
     }
     const Timestamp feature_time =
         feature_time_ns ? Timestamp{*feature_time_ns} : clock_->now();
-    if (publishing_thread_.load(std::memory_order_acquire) == std::this_thread::get_id()) {
-      // A backtest delivers results inside publish(), on this thread.
-      throw Error("InferenceLoop.publish() called from inside a callback of the same loop's "
-                  "publish(); publish from the engine's own loop instead");
+    if (backtest_ && callbacks_->running_here()) {
+      // This thread is inside the loop's publish(), latest(), ... that
+      // delivers the result: the simulation cannot take a snapshot now.
+      throw Error("InferenceLoop.publish() called from inside the same backtest loop's callback; "
+                  "a backtest loop delivers results inside publish(), latest(), wait_for(), "
+                  "stats() and stop(): publish from the engine's own loop instead");
     }
     std::uint64_t feature_seq = 0;
     {
       nb::gil_scoped_release release;
       std::lock_guard lock(publish_mutex_);
-      publishing_thread_.store(std::this_thread::get_id(), std::memory_order_release);
       feature_seq = slot.publish(matrix.values(), feature_time);
-      publishing_thread_.store(std::thread::id(), std::memory_order_release);
     }
     if (feature_seq == 0) {
       throw Error("publish(features): the loop refused the snapshot: " +
@@ -228,11 +254,9 @@ class PythonLoop {
   std::shared_ptr<PythonCallbacks> callbacks_;
   std::unique_ptr<InferenceLoop> loop_;
 
+  const bool backtest_;
   // Serialises publish() calls from several Python threads.
   std::mutex publish_mutex_;
-  // The thread inside slot.publish() (written under publish_mutex_, read by
-  // the check for a callback that publishes from inside publish()).
-  std::atomic<std::thread::id> publishing_thread_{};
 
   // Set (release) by start() once scratch_ is sized; latest() returns None
   // before (acquire), since a Prediction too small for the loop is misuse.
@@ -265,12 +289,27 @@ void stop_live_loops() {
   for (const nb::object& object : loops) nb::cast<PythonLoop&>(object).stop();
 }
 
+int loop_traverse(PyObject* self, visitproc visit, void* arg) {  // names Py_VISIT expects
+  Py_VISIT(Py_TYPE(self));  // a heap type: instances keep it alive
+  if (!nb::inst_ready(self)) return 0;
+  return nb::inst_ptr<PythonLoop>(self)->traverse(visit, arg);
+}
+
+int loop_clear(PyObject* self) {
+  if (nb::inst_ready(self)) nb::inst_ptr<PythonLoop>(self)->clear();
+  return 0;
+}
+
+PyType_Slot loop_slots[] = {{Py_tp_traverse, reinterpret_cast<void*>(&loop_traverse)},
+                            {Py_tp_clear, reinterpret_cast<void*>(&loop_clear)},
+                            {0, nullptr}};
+
 }  // namespace
 
 void bind_loop(nb::module_& module) {
   nb::module_::import_("atexit").attr("register")(nb::cpp_function(&stop_live_loops));
   nb::class_<PythonLoop>(
-      module, "InferenceLoop", nb::is_weak_referenceable(),
+      module, "InferenceLoop", nb::is_weak_referenceable(), nb::type_slots(loop_slots),
       "A poller and num_replicas predictor replicas that turn the newest published features "
       "into the newest prediction, which any thread reads without waiting.\n\n"
       "InferenceLoop(config) serves live (system clock). With clock=ManualClock(...) and "

@@ -43,7 +43,8 @@ class BacktestResult:
                         are exactly the conflated ones.
 
     Also: stats (LoopStats), model (ModelInfo), rows, snapshots,
-    first_event_ns, idle_at_ns (when the last result was visible), latency
+    first_event_ns, idle_at_ns (when every simulated replica was idle again:
+    at or after the last visible result), latency
     (the spec as parsed), wall_seconds, rows_per_second.
     """
 
