@@ -74,11 +74,14 @@ InferenceConfig from_mapping(nb::handle mapping) {
 }
 
 // A duration property: read as text, set from text or a timedelta.
+// `setter_signature` (a literal) is the setter's signature for the type stub.
 template <nanoseconds InferenceConfig::*Field>
-void duration_property(nb::class_<InferenceConfig>& cls, const char* key, const char* doc) {
+void duration_property(nb::class_<InferenceConfig>& cls, const char* key,
+                       const char* setter_signature, const char* doc) {
   cls.def_prop_rw(
       key, [](const InferenceConfig& config) { return duration_text(config.*Field); },
       [key](InferenceConfig& config, nb::handle value) { config.*Field = duration_from(value, key); },
+      nb::for_setter(nb::sig(setter_signature)),
       doc);
 }
 
@@ -123,7 +126,9 @@ void bind_config(nb::module_& module) {
           },
           nb::arg("text"), nb::arg("source_name") = "<string>",
           "Parses YAML text; `source_name` names it in messages.")
-      .def_static("from_dict", &from_mapping, nb::arg("mapping"),
+      .def_static("from_dict", &from_mapping,
+                  nb::sig("def from_dict(mapping: collections.abc.Mapping[str, object]) -> InferenceConfig"),
+                  nb::arg("mapping"),
                   "A config from a mapping with the YAML keys (or one holding them under "
                   "'inference_config'), validated like a YAML file.")
       .def_static("keys", &config_keys, "Every accepted key, in documentation order.")
@@ -178,13 +183,17 @@ void bind_config(nb::module_& module) {
       .def_rw("max_artifact_bytes", &InferenceConfig::max_artifact_bytes,
               "Largest model file downloaded from MLflow, in bytes.");
   duration_property<&InferenceConfig::spin_duration>(
-      cls, "spin_duration", "How long a waiting thread spins before it sleeps, e.g. \"50us\".");
-  duration_property<&InferenceConfig::interval>(cls, "interval",
-                                                "Period of the interval wait strategy, e.g. \"1ms\".");
+      cls, "spin_duration", "def spin_duration(self, value: str | datetime.timedelta, /) -> None",
+      "How long a waiting thread spins before it sleeps, e.g. \"50us\".");
+  duration_property<&InferenceConfig::interval>(
+      cls, "interval", "def interval(self, value: str | datetime.timedelta, /) -> None",
+      "Period of the interval wait strategy, e.g. \"1ms\".");
   duration_property<&InferenceConfig::startup_timeout>(
-      cls, "startup_timeout", "How long start() waits for a first result; \"0s\" = not at all.");
+      cls, "startup_timeout", "def startup_timeout(self, value: str | datetime.timedelta, /) -> None",
+      "How long start() waits for a first result; \"0s\" = not at all.");
   duration_property<&InferenceConfig::model_refresh_interval>(
       cls, "model_refresh_interval",
+      "def model_refresh_interval(self, value: str | datetime.timedelta, /) -> None",
       "How often a running loop asks MLflow whether an alias moved; \"0s\" = never.");
   cls.def(
          "to_dict",

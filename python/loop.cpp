@@ -326,6 +326,12 @@ void bind_loop(nb::module_& module) {
                                   backtest_options(latency, seed, threads, max_batch_snapshots),
                                   std::move(on_result), std::move(on_error));
           },
+          nb::sig("def __init__(self, config: InferenceConfig | str | os.PathLike[str] | "
+                  "collections.abc.Mapping[str, object], *, clock: ManualClock | None = None, "
+                  "latency: str | None = None, seed: int = 1, threads: int = 1, "
+                  "max_batch_snapshots: int = 64, "
+                  "on_result: collections.abc.Callable[[Result], object] | None = None, "
+                  "on_error: collections.abc.Callable[[LoopError], object] | None = None) -> None"),
           nb::arg("config"), nb::kw_only(), nb::arg("clock").none() = nb::none(),
           nb::arg("latency").none() = nb::none(), nb::arg("seed") = 1, nb::arg("threads") = 1,
           nb::arg("max_batch_snapshots") = 64, nb::arg("on_result").none() = nb::none(),
@@ -345,8 +351,10 @@ void bind_loop(nb::module_& module) {
       .def("stop", &PythonLoop::stop,
            "Idempotent: stops taking snapshots, delivers in-flight results, joins the threads.")
       .def_prop_ro("running", &PythonLoop::running)
-      .def("publish", &PythonLoop::publish, nb::arg("features"),
-           nb::arg("feature_time_ns").none() = nb::none(),
+      .def("publish", &PythonLoop::publish,
+           nb::sig("def publish(self, features: numpy.typing.ArrayLike, "
+                   "feature_time_ns: int | None = None) -> int"),
+           nb::arg("features"), nb::arg("feature_time_ns").none() = nb::none(),
            "Publishes a snapshot: a float32 array, 1-D (one row) or 2-D (rows x features), "
            "used in place when C-contiguous (other real dtypes are converted: docs/python.md). "
            "feature_time_ns defaults to the loop clock's now. Returns the snapshot's "
@@ -376,7 +384,9 @@ void bind_loop(nb::module_& module) {
            "Backtest mode: the simulated time (ns) at which everything published so far is "
            "visible; set the clock there before stop() to keep the last prediction. None live.")
       .def_prop_ro("config", &PythonLoop::config, "A copy of the loop's InferenceConfig.")
-      .def_prop_ro("clock", &PythonLoop::clock, "The ManualClock, or None (system clock).")
+      .def_prop_ro("clock", &PythonLoop::clock,
+                   nb::for_getter(nb::sig("def clock(self, /) -> ManualClock | None")),
+                   "The ManualClock, or None (system clock).")
       .def_prop_ro("num_features", &PythonLoop::num_features,
                    "Features per row (from the config, or the model once started).")
       .def("__enter__",
@@ -384,7 +394,8 @@ void bind_loop(nb::module_& module) {
              PythonLoop& loop = nb::cast<PythonLoop&>(self);
              if (!loop.running()) loop.start();
              return nb::borrow(self);
-           })
+           },
+           nb::sig("def __enter__(self) -> InferenceLoop"))
       .def(
           "__exit__",
           [](PythonLoop& loop, nb::handle, nb::handle, nb::handle) { loop.stop(); },
