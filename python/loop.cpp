@@ -23,7 +23,7 @@
 //     callbacks with the GIL held. When the last reference goes inside one
 //     of the loop's own callbacks, on a replica thread, that thread cannot
 //     join itself: a detached thread finishes the destruction instead.
-//     python/inferloop/__init__.py's import registers an atexit hook
+//     Importing the module registers an atexit hook
 //     (stop_live_loops below) that stops every loop still running.
 //   - Garbage collection: the loop reports its callbacks to Python's cyclic
 //     collector (a callback that refers to its loop is a cycle); clearing
