@@ -61,6 +61,9 @@ inferloop_common_options() {
     # and a cached OFF would silently drop the CLI, example and benchmark builds
     # and their tests from a test run.
     -DINFERLOOP_BUILD_CLI=ON -DINFERLOOP_BUILD_EXAMPLES=ON -DINFERLOOP_BUILD_BENCHMARKS=ON
+    # The Python package's module, built against $INFERLOOP_VENV's python
+    # (nanobind from that venv); its tests have the label python.
+    -DINFERLOOP_BUILD_PYTHON=ON
   )
 }
 
@@ -73,6 +76,7 @@ INFERLOOP_ASAN_TREE_OPTIONS=(
   -DINFERLOOP_SANITIZE=address,undefined -DINFERLOOP_BUILD_FUZZERS=ON
   -DINFERLOOP_DEBUG_CHECKS=ON -DINFERLOOP_XGBOOST_LIBRARY=
   -DINFERLOOP_BUILD_CLI=OFF -DINFERLOOP_BUILD_EXAMPLES=OFF -DINFERLOOP_BUILD_BENCHMARKS=OFF
+  -DINFERLOOP_BUILD_PYTHON=OFF
 )
 
 # inferloop_configure_asan_tree DIR
