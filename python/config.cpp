@@ -160,6 +160,11 @@ void bind_config(nb::module_& module) {
             config.wait_strategy = enum_from(text, kWaitStrategies, "wait_strategy");
           },
           "spin, spin_then_block (default), block, interval or continuous.")
+      .def_rw("poller_cpu", &InferenceConfig::poller_cpu,
+              "CPU the poller thread is pinned to; -1 = not pinned.")
+      .def_rw("replica_cpus", &InferenceConfig::replica_cpus,
+              "CPUs the replica threads are pinned to (replica i on entry i modulo the "
+              "length); [] = not pinned.")
       .def_rw("history_capacity", &InferenceConfig::history_capacity,
               "Results kept for InferenceLoop.history(); 0 = none.")
       .def_prop_rw(
@@ -181,7 +186,10 @@ void bind_config(nb::module_& module) {
       .def_rw("use_cache_when_offline", &InferenceConfig::use_cache_when_offline,
               "Start from the cached copy of a pinned model when MLflow cannot be reached.")
       .def_rw("max_artifact_bytes", &InferenceConfig::max_artifact_bytes,
-              "Largest model file downloaded from MLflow, in bytes.");
+              "Largest model file downloaded from MLflow, in bytes.")
+      .def_rw("metrics_listen", &InferenceConfig::metrics_listen,
+              "host:port of the Prometheus /metrics endpoint, e.g. \"127.0.0.1:9464\"; "
+              "\"\" = none.");
   duration_property<&InferenceConfig::spin_duration>(
       cls, "spin_duration", "def spin_duration(self, value: str | datetime.timedelta, /) -> None",
       "How long a waiting thread spins before it sleeps, e.g. \"50us\".");

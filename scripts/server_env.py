@@ -1,8 +1,8 @@
 """The environment of every server inferloop's scripts, tests, examples and
 benchmarks start: `mlflow server`, `mlflow models serve`, Ray (Serve) and
 MLServer. Nothing they run may talk to any address but loopback, so MLflow's
-telemetry, Ray's usage reporting and MLflow's background job workers are off,
-whatever the caller's environment says.
+telemetry, Ray's usage reporting and MLflow's background job workers are off
+and Ray's servers bind loopback, whatever the caller's environment says.
 
     sys.path.insert(0, "<repo>/scripts"); from server_env import server_environment
     subprocess.Popen(argv, env=server_environment())
@@ -22,6 +22,11 @@ OFFLINE = {
     # `mlflow server` would start huey job-runner processes next to the
     # server; nothing inferloop does needs them.
     "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
+    # Ray's switch for a single-machine cluster: the node address is the
+    # loopback one, so every Ray server (GCS, raylet, agents, workers) binds
+    # 127.0.0.1; without it ray.init(_node_ip_address="127.0.0.1") is turned
+    # back into the machine's outward address. Ray reads it at import.
+    "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
 }
 
 

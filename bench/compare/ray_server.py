@@ -58,8 +58,14 @@ def main():
     signal.signal(signal.SIGTERM, shutdown)
     signal.signal(signal.SIGINT, shutdown)
 
+    # run.py starts this with scripts/server_env.py's environment, whose Ray
+    # switch keeps the node address (and every Ray server) on loopback.
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+             _node_ip_address="127.0.0.1",
              _temp_dir=args.temp_dir, object_store_memory=100 * 1024 * 1024)
+    addresses = {node["NodeManagerAddress"] for node in ray.nodes()}
+    if addresses != {"127.0.0.1"}:
+        sys.exit(f"ray_server.py: the local Ray cluster is not on loopback: {addresses}")
     serve.start(http_options={"host": "127.0.0.1", "port": args.port})
     for replicas in (1, 2):
         serve.run(XGBoostPredictor.options(num_replicas=replicas).bind(args.model),

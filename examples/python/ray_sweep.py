@@ -81,13 +81,11 @@ def start_ray(address):
     sys.path.insert(0, os.path.join(REPO, "scripts"))
     from server_env import OFFLINE
     # Every Ray process (GCS, raylet, agents, workers) inherits this
-    # environment. RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 is Ray's switch for a
-    # single-machine cluster: its node address is the loopback one, so every
-    # Ray server binds 127.0.0.1 (without it, ray.init(_node_ip_address=
-    # "127.0.0.1") is turned back into this machine's outward address). Ray
-    # reads it when imported, so ray must not be imported before this.
+    # environment; OFFLINE includes the switch that keeps Ray's servers on
+    # 127.0.0.1, which Ray reads when imported, so ray must not be imported
+    # before this.
     assert "ray" not in sys.modules, "start_ray() must import ray itself"
-    os.environ.update(OFFLINE, RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER="0")
+    os.environ.update(OFFLINE)
     import ray
     ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1",
              log_to_driver=False, configure_logging=False)

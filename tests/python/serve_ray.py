@@ -42,7 +42,14 @@ def main():
             predictions = self.booster.inplace_predict(rows)
             return {"predictions": predictions.tolist()}
 
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    # remote_fixtures.py starts this with scripts/server_env.py's environment,
+    # whose Ray switch keeps the node address (and every Ray server) on loopback.
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+             _node_ip_address="127.0.0.1")
+    addresses = {node["NodeManagerAddress"] for node in ray.nodes()}
+    if addresses != {"127.0.0.1"}:
+        sys.exit(f"serve_ray.py: the local Ray cluster is not on loopback: {addresses}; "
+                 "start this script with scripts/server_env.py's environment")
     serve.start(http_options={"host": "127.0.0.1", "port": args.port})
     serve.run(XGBoostDeployment.bind(args.model), name=args.name, route_prefix=f"/{args.name}")
 
