@@ -65,7 +65,17 @@ inferloop_common_options() {
     # (nanobind from that venv); its tests have the label python.
     -DINFERLOOP_BUILD_PYTHON=ON
   )
+  # Through ccache (scripts/bootstrap installs it), so that a second tree with
+  # the same compiler and flags, build-xgb-current/ beside build/, reuses the
+  # first one's objects instead of compiling everything again.
+  if command -v ccache >/dev/null 2>&1; then
+    INFERLOOP_COMMON_OPTIONS+=(-DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+  fi
 }
+
+# ccache keys: paths under the checkout taken relative to the build folder, and
+# the folder itself left out, so that build/ and build-xgb-current/ share hits.
+export CCACHE_BASEDIR="$INFERLOOP_ROOT" CCACHE_NOHASHDIR=1
 
 # The clang AddressSanitizer + UndefinedBehaviorSanitizer tree: scripts/test
 # runs the unit and fuzz tests there and scripts/fuzz fuzzes there, so the
