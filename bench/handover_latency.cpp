@@ -26,8 +26,12 @@
 #include <vector>
 
 #include "inferloop/inferloop.hpp"
+#include "sample_stats.hpp"
 
 namespace {
+
+using inferloop::bench::percentile;
+using inferloop::bench::relax;
 
 using steady = std::chrono::steady_clock;
 
@@ -39,21 +43,8 @@ struct Options {
   std::string json;
 };
 
-double percentile(std::vector<double> values, double q) {
-  if (values.empty()) return 0;
-  std::sort(values.begin(), values.end());
-  const auto rank = static_cast<std::size_t>(std::ceil(q * static_cast<double>(values.size())));
-  return values[std::max<std::size_t>(rank, 1) - 1];
-}
-
 double ns_between(steady::time_point a, steady::time_point b) {
   return std::chrono::duration<double, std::nano>(b - a).count();
-}
-
-inline void relax() {
-#if defined(__x86_64__)
-  __builtin_ia32_pause();
-#endif
 }
 
 struct Row {

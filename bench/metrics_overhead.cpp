@@ -47,9 +47,13 @@
 #include <nlohmann/json.hpp>
 
 #include "inferloop/inferloop.hpp"
+#include "sample_stats.hpp"
 #include "util/checked.hpp"
 
 namespace {
+
+using inferloop::bench::percentile;
+using inferloop::bench::relax;
 
 using steady = std::chrono::steady_clock;
 
@@ -76,21 +80,8 @@ void pin_this_thread(int cpu) {
   }
 }
 
-double percentile(std::vector<double> values, double q) {
-  if (values.empty()) return 0;
-  std::sort(values.begin(), values.end());
-  const auto rank = static_cast<std::size_t>(std::ceil(q * static_cast<double>(values.size())));
-  return values[std::max<std::size_t>(rank, 1) - 1];
-}
-
 double us_between(steady::time_point a, steady::time_point b) {
   return std::chrono::duration<double, std::micro>(b - a).count();
-}
-
-inline void relax() {
-#if defined(__x86_64__)
-  __builtin_ia32_pause();
-#endif
 }
 
 std::string load_average() {
