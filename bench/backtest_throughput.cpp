@@ -1,8 +1,11 @@
 // Backtest throughput: rows per second of wall time through InferenceLoop's
-// backtest mode, against the same rows through the live loop in the same run
-// (the anchor).
+// backtest mode, against two anchors measured in the same run on the same rows:
 //
-//   BM_LiveLoopEveryRow      anchor: live loop, 1 replica, spin_then_block;
+//   BM_BatchPredict/T        anchor: the same predictor class on the same
+//                            rows in plain batches, T threads each predicting
+//                            a contiguous block in one call (no loop at all):
+//                            what a backtest on T threads could reach
+//   BM_LiveLoopEveryRow      the live loop, 1 replica, spin_then_block;
 //                            publish a row, wait_for its result, next row
 //                            (every row predicted, as a backtest needs)
 //   BM_Backtest/T/R          backtest mode, T compute threads, zero latency,
@@ -10,14 +13,19 @@
 //                            latest() after every publish (an event-driven
 //                            engine), R=0: publish only (`inferloop backtest`)
 //
-// Each backtest iteration replays kRows rows 1 ms apart from start() to stop().
-// Counters: rows_per_s (wall time), and ratio_vs_live = rows_per_s / the anchor's.
+// Each backtest iteration replays kRows rows 1 ms apart, from the first publish()
+// to stop() (building and starting the loop are not timed).
+// Counters: rows_per_s (wall time); ratio_vs_batch = rows_per_s / the batch
+// anchor's with the same thread count; ratio_vs_live = rows_per_s / the live loop's.
 //
 // The model: --model=PATH, else $INFERLOOP_BENCH_MODEL, else <build>/demo-model
-// (bench/run_loop_overhead.sh trains it with examples/train_demo_model.py).
+// (bench/run_loop_overhead.sh trains it with examples/train_demo_model.py);
+// the predictor: --predictor=NAME (default ForestPredictor).
 #include <benchmark/benchmark.h>
 
 #include <chrono>
+#include <map>
+#include <thread>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -31,7 +39,10 @@
 namespace {
 
 std::string g_model_uri = INFERLOOP_BENCH_DEFAULT_MODEL;
-double g_live_rows_per_s = 0;  // written by the anchor, read by the backtest benchmarks
+std::string g_predictor = "ForestPredictor";
+// Written by the anchors' reports, read by the later ones (one reporting thread).
+double g_live_rows_per_s = 0;
+std::map<std::int64_t, double> g_batch_rows_per_s;  // threads -> rows/s
 
 constexpr std::size_t kRows = 20000;
 
@@ -50,8 +61,42 @@ std::vector<float> make_rows(std::size_t cols, std::size_t count) {
 inferloop::InferenceConfig bench_config() {
   inferloop::InferenceConfig config;
   config.model_uri = g_model_uri;
+  config.predictor_class_name = g_predictor;
   config.num_replicas = 1;
   return config;
+}
+
+void BM_BatchPredict(benchmark::State& state) {
+  const auto threads = static_cast<std::size_t>(state.range(0));
+  const inferloop::InferenceConfig config = bench_config();
+  const inferloop::ResolvedModel model = inferloop::resolve_model(config.model_uri);
+  inferloop::SharedPredictorState shared;
+  std::vector<std::unique_ptr<inferloop::Predictor>> predictors;
+  for (std::size_t t = 0; t < threads; ++t) {
+    predictors.push_back(inferloop::PredictorRegistry::global().create(
+        config.predictor_class_name, inferloop::PredictorContext{config, model, t, shared}));
+  }
+  const std::size_t cols = predictors.front()->num_features();
+  const std::size_t outputs = predictors.front()->num_outputs();
+  const std::vector<float> rows = make_rows(cols, kRows);
+  std::vector<float> out(kRows * outputs);
+  const std::size_t block_rows = (kRows + threads - 1) / threads;
+  auto predict_block = [&](std::size_t t) {
+    const std::size_t first = t * block_rows;
+    const std::size_t count = std::min(block_rows, kRows - first);
+    predictors[t]->predict(std::span<const float>(rows).subspan(first * cols, count * cols), count,
+                           std::span<float>(out).subspan(first * outputs, count * outputs));
+  };
+  std::size_t rows_done = 0;
+  for (auto _ : state) {
+    std::vector<std::thread> helpers;
+    for (std::size_t t = 1; t < threads; ++t) helpers.emplace_back(predict_block, t);
+    predict_block(0);
+    for (std::thread& helper : helpers) helper.join();
+    benchmark::DoNotOptimize(out.data());
+    rows_done += kRows;
+  }
+  state.counters["rows"] = static_cast<double>(rows_done);
 }
 
 void BM_LiveLoopEveryRow(benchmark::State& state) {
@@ -78,6 +123,9 @@ void BM_Backtest(benchmark::State& state) {
   const bool read_latest = state.range(1) != 0;
   std::size_t rows_done = 0;
   for (auto _ : state) {
+    // Building the loop (reading the model) is left out, as the batch
+    // anchor's is: a real replay amortises it over far more rows than kRows.
+    state.PauseTiming();
     auto clock = std::make_shared<inferloop::ManualClock>(inferloop::Timestamp{0});
     inferloop::LoopOptions options;
     options.clock = clock;
@@ -86,7 +134,6 @@ void BM_Backtest(benchmark::State& state) {
     inferloop::InferenceLoop loop(bench_config(), std::move(options));
     loop.start();
     const std::size_t cols = loop.features().cols();
-    state.PauseTiming();
     const std::vector<float> rows = make_rows(cols, kRows);
     inferloop::Prediction latest = loop.make_prediction();
     state.ResumeTiming();
@@ -122,9 +169,21 @@ class RatioReporter : public benchmark::ConsoleReporter {
                               : 0;
       run.counters.erase(it);
       run.counters["rows_per_s"] = benchmark::Counter(rate);
-      if (run.benchmark_name().starts_with("BM_LiveLoopEveryRow")) g_live_rows_per_s = rate;
-      if (g_live_rows_per_s > 0 && !run.benchmark_name().starts_with("BM_LiveLoopEveryRow")) {
-        run.counters["ratio_vs_live"] = benchmark::Counter(rate / g_live_rows_per_s);
+      const std::string name = run.benchmark_name();
+      // args "threads:T" or "threads:T/latest:R": the first argument is T.
+      const std::string& args = run.run_name.args;
+      const std::int64_t threads = args.empty() ? 1 : std::stoll(args.substr(args.find(':') + 1));
+      if (name.starts_with("BM_BatchPredict")) {
+        g_batch_rows_per_s[threads] = rate;
+      } else if (name.starts_with("BM_LiveLoopEveryRow")) {
+        g_live_rows_per_s = rate;
+      } else {
+        if (g_live_rows_per_s > 0) {
+          run.counters["ratio_vs_live"] = benchmark::Counter(rate / g_live_rows_per_s);
+        }
+        if (auto batch = g_batch_rows_per_s.find(threads); batch != g_batch_rows_per_s.end()) {
+          run.counters["ratio_vs_batch"] = benchmark::Counter(rate / batch->second);
+        }
       }
     }
     ConsoleReporter::ReportRuns(copy);
@@ -133,7 +192,15 @@ class RatioReporter : public benchmark::ConsoleReporter {
 
 }  // namespace
 
-// The anchor first: the ratios need its rate.
+// The anchors first: the ratios need their rates.
+BENCHMARK(BM_BatchPredict)
+    ->ArgName("threads")
+    ->Arg(1)
+    ->Arg(2)
+    ->Arg(4)
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond)
+    ->MinTime(2.0);
 BENCHMARK(BM_LiveLoopEveryRow)->UseRealTime()->MinTime(2.0);
 BENCHMARK(BM_Backtest)
     ->ArgNames({"threads", "latest"})
@@ -152,6 +219,8 @@ int main(int argc, char** argv) {
   for (int i = 0; i < argc; ++i) {
     if (std::strncmp(argv[i], "--model=", 8) == 0) {
       g_model_uri = argv[i] + 8;
+    } else if (std::strncmp(argv[i], "--predictor=", 12) == 0) {
+      g_predictor = argv[i] + 12;
     } else {
       args.push_back(argv[i]);
     }
