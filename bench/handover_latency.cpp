@@ -21,12 +21,16 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "inferloop/inferloop.hpp"
 #include "sample_stats.hpp"
+#include "util/checked.hpp"
 
 namespace {
 
@@ -166,9 +170,8 @@ Row measure_loop(const Options& options, inferloop::WaitStrategy strategy, int r
   return row;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+// The flags; throws inferloop::Error naming a bad value.
+std::optional<Options> parse_flags(int argc, char** argv) {
   Options options;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
@@ -181,19 +184,34 @@ int main(int argc, char** argv) {
     } else if (const char* v = value("--predictor=")) {
       options.predictor = v;
     } else if (const char* v = value("--samples=")) {
-      options.samples = std::strtoull(v, nullptr, 10);
+      options.samples = inferloop::detail::parse_integer<std::size_t>(v, "--samples", 1, 100'000'000);
     } else if (const char* v = value("--pace-us=")) {
-      options.pace_us = std::strtoll(v, nullptr, 10);
+      options.pace_us = inferloop::detail::parse_integer<std::int64_t>(v, "--pace-us", 1, 1'000'000);
     } else if (const char* v = value("--json=")) {
       options.json = v;
     } else {
       std::fprintf(stderr, "usage: handover_latency --model=PATH [--predictor=NAME] [--samples=N] "
                            "[--pace-us=US] [--json=OUT]\n");
-      return 2;
+      return std::nullopt;
     }
   }
-  if (options.model.empty() || options.samples == 0 || options.pace_us <= 0) {
-    std::fprintf(stderr, "handover_latency: --model is required; --samples and --pace-us must be positive\n");
+  return options;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Options options;
+  try {
+    std::optional<Options> flags = parse_flags(argc, argv);
+    if (!flags) return 2;
+    options = std::move(*flags);
+  } catch (const inferloop::Error& error) {
+    std::fprintf(stderr, "handover_latency: %s\n", error.what());
+    return 2;
+  }
+  if (options.model.empty()) {
+    std::fprintf(stderr, "handover_latency: --model is required\n");
     return 2;
   }
   std::vector<Row> rows;
@@ -216,19 +234,22 @@ int main(int argc, char** argv) {
                 100 * r.publish_over_1us);
   }
   if (!options.json.empty()) {
-    std::ofstream json(options.json);
-    json << "{\"model\": \"" << options.model << "\", \"predictor\": \"" << options.predictor
-         << "\", \"samples\": " << options.samples << ", \"pace_us\": " << options.pace_us
-         << ", \"rows\": [\n";
-    for (std::size_t i = 0; i < rows.size(); ++i) {
-      const Row& r = rows[i];
-      json << "  {\"name\": \"" << r.name << "\", \"p50_us\": " << r.p50_us << ", \"p99_us\": " << r.p99_us
-           << ", \"bare_p50_us\": " << r.bare_p50_us << ", \"overhead_p50_us\": " << r.overhead_p50_us
-           << ", \"publish_p50_ns\": " << r.publish_p50_ns << ", \"publish_p99_ns\": " << r.publish_p99_ns
-           << ", \"publish_over_1us\": " << r.publish_over_1us << "}" << (i + 1 < rows.size() ? "," : "")
-           << "\n";
+    nlohmann::json report = {{"model", options.model},
+                             {"predictor", options.predictor},
+                             {"samples", options.samples},
+                             {"pace_us", options.pace_us},
+                             {"rows", nlohmann::json::array()}};
+    for (const Row& r : rows) {
+      report["rows"].push_back({{"name", r.name},
+                                {"p50_us", r.p50_us},
+                                {"p99_us", r.p99_us},
+                                {"bare_p50_us", r.bare_p50_us},
+                                {"overhead_p50_us", r.overhead_p50_us},
+                                {"publish_p50_ns", r.publish_p50_ns},
+                                {"publish_p99_ns", r.publish_p99_ns},
+                                {"publish_over_1us", r.publish_over_1us}});
     }
-    json << "]}\n";
+    std::ofstream(options.json) << report.dump(2) << "\n";
   }
   return 0;
 }
