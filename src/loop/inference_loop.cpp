@@ -28,6 +28,10 @@
 // reload()), then
 // the poller (no more dispatches), then the replicas (they finish and
 // deliver what they run), then the models a reload left behind.
+//
+// Why over 500 lines: the start/stop order above is the one thing this file
+// owns, and every public method of InferenceLoop forwards here with its
+// lifecycle check; the parts' own logic lives in their files.
 #include "inferloop/inference_loop.hpp"
 
 #include <atomic>

@@ -9,6 +9,9 @@
 // verification) fails at once: asking again cannot change the answer.
 //
 // Threads: one thread at a time (see the header).
+//
+// At ~500 lines because the messages that explain each failure (status,
+// service hint, variables to check) sit beside the request that gets it.
 #include "mlflow/rest.hpp"
 
 #include <curl/curl.h>
