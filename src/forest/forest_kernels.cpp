@@ -58,4 +58,24 @@ const ForestKernels& forest_kernels(ForestIsa isa) noexcept {
   return kBaselineKernels;
 }
 
+const ForestKernels& forest_kernels_tiling_every_batch(ForestIsa isa) noexcept {
+  const auto tiling = [](ForestIsa set) {
+    ForestKernels kernels = forest_kernels(set);
+    kernels.tile_min_rows = 1;
+    return kernels;
+  };
+  static const ForestKernels baseline = tiling(ForestIsa::kBaseline);
+  static const ForestKernels avx2 = tiling(ForestIsa::kAvx2);
+  static const ForestKernels avx512 = tiling(ForestIsa::kAvx512);
+  switch (isa) {
+    case ForestIsa::kAvx2:
+      return avx2;
+    case ForestIsa::kAvx512:
+      return avx512;
+    case ForestIsa::kBaseline:
+      break;
+  }
+  return baseline;
+}
+
 }  // namespace inferloop::detail

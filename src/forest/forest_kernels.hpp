@@ -1,11 +1,15 @@
 // The evaluator's inner loops, one set per instruction set, chosen when a
 // ForestModel is made (best_forest_isa()) on the CPU it runs on.
 //
-// Each set is compiled from one source, forest_kernels.inc, in its own file
-// (forest_kernels_baseline.cpp, _avx2.cpp, _avx512.cpp) with its instruction
-// set given to each function by a target attribute, so the library as a
-// whole is built for baseline x86-64 and only these functions use AVX2 or
-// AVX-512; a set runs only where cpu_supports() says so. Every set computes
+// A set is a row walk, a binning and a tile walk. The tile walk and the
+// binning are compiled from one source, forest_kernels.inc, once per set in
+// its own file (forest_kernels_baseline.cpp, _avx2.cpp, _avx512.cpp) with its
+// instruction set given to each function by a target attribute, so the
+// library as a whole is built for baseline x86-64 and only these functions
+// use AVX2 or AVX-512; a set runs only where cpu_supports() says so. The row
+// walk is one scalar function that every set shares (walk_row_scalar): one
+// row is a chain of dependent loads per tree, which wider registers do not
+// shorten. Every set computes
 // the same bits: node tests are exact comparisons, and every row's leaves are
 // added to its margin one at a time, in tree order, in float32.
 //
@@ -55,7 +59,18 @@ struct ForestKernels {
   void (*walk_tiles)(const ForestLayout& layout, const LayoutBlock& block,
                      const std::uint8_t* tiles, std::size_t tile_count, std::size_t tile_bytes,
                      const std::uint32_t* tree_group, std::size_t groups, float* margins) noexcept;
+
+  // Batches of at least this many rows take the tile walk (when the model
+  // has bins); smaller ones, the row walk. The tile walk pays for its
+  // binning and its padded tiles only where the byte compares and leaf
+  // lookups are wide (docs/forest.md has the figures).
+  std::size_t tile_min_rows;
 };
+
+// The row walk of every set: scalar, trees in lockstep (see the top of this
+// file for why no set has its own).
+void walk_row_scalar(const ForestLayout& layout, const LayoutBlock& block, const float* expanded,
+                     float* leaves) noexcept;
 
 // Whether the running CPU (and its OS) can run `isa`'s kernels.
 [[nodiscard]] bool cpu_supports(ForestIsa isa) noexcept;
@@ -65,6 +80,14 @@ struct ForestKernels {
 [[nodiscard]] ForestIsa best_forest_isa() noexcept;
 // REQUIRES: cpu_supports(isa).
 [[nodiscard]] const ForestKernels& forest_kernels(ForestIsa isa) noexcept;
+// The same set with the tile walk for every batch with bins, however small
+// (tests force each walk of each set with it).
+[[nodiscard]] const ForestKernels& forest_kernels_tiling_every_batch(ForestIsa isa) noexcept;
+
+// Where each set's tile walk starts (see tile_min_rows); SIZE_MAX: never.
+inline constexpr std::size_t kBaselineTileMinRows = SIZE_MAX;
+inline constexpr std::size_t kAvx2TileMinRows = SIZE_MAX;
+inline constexpr std::size_t kAvx512TileMinRows = 32;
 
 // The sets, defined in their files (AVX2 and AVX-512 only on x86-64).
 extern const ForestKernels kBaselineKernels;

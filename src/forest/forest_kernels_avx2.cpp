@@ -1,6 +1,7 @@
 // The AVX2 kernels (forest_kernels.inc): 32-byte compares for the 64-row
-// tile, BMI2 pdep to turn the bit planes into leaf indices, and 8-lane
-// gathers of the leaves. Only these functions carry the AVX2 target; they
+// tile, BMI2 pdep to turn the bit planes into leaf indices, 8-lane gathers
+// of the leaves, and the 16-ary bin search of the AVX-512 set done 8 lanes at
+// a time. Only these functions carry the AVX2 target; they
 // run only where cpu_supports(ForestIsa::kAvx2).
 #include "forest/forest_kernels.hpp"
 
@@ -50,13 +51,21 @@ INFERLOOP_KERNEL inline void add_tile_leaves(const std::uint64_t* planes, const 
   }
 }
 
-INFERLOOP_KERNEL inline std::uint32_t bin_of(const float* thresholds, const float* /*pivots*/,
+// How many of the 16 sorted floats at `sorted` are <= value (NaN never is).
+INFERLOOP_KERNEL inline std::uint32_t count_at_most(const float* sorted, __m256 value) noexcept {
+  const int low = _mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(sorted), value, _CMP_LE_OQ));
+  const int high = _mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(sorted + 8), value, _CMP_LE_OQ));
+  return static_cast<std::uint32_t>(_mm_popcnt_u32(static_cast<unsigned>(low | (high << 8))));
+}
+
+// The pivots (every 16th threshold) give the block of 16, the block the place
+// in it. The last pivot is always NaN (at most kMaxBins - 1 thresholds), so
+// the block is at most 15 and the second read stays in f's table.
+INFERLOOP_KERNEL inline std::uint32_t bin_of(const float* thresholds, const float* pivots,
                                              float value) noexcept {
-  std::uint32_t base = 0;
-  for (std::uint32_t half = kBinTableSize / 2; half > 0; half /= 2) {
-    base += thresholds[base + half - 1] <= value ? half : 0;
-  }
-  return base;
+  const __m256 broadcast = _mm256_set1_ps(value);
+  const std::uint32_t block = count_at_most(pivots, broadcast);
+  return 16 * block + count_at_most(thresholds + 16 * block, broadcast);
 }
 
 #include "forest/forest_kernels.inc"
@@ -66,8 +75,8 @@ INFERLOOP_KERNEL inline std::uint32_t bin_of(const float* thresholds, const floa
 }  // namespace
 }  // namespace avx2
 
-const ForestKernels kAvx2Kernels{ForestIsa::kAvx2, &avx2::walk_row, &avx2::bin_tile,
-                                 &avx2::walk_tiles};
+const ForestKernels kAvx2Kernels{ForestIsa::kAvx2, &walk_row_scalar, &avx2::bin_tile,
+                                 &avx2::walk_tiles, kAvx2TileMinRows};
 
 }  // namespace inferloop::detail
 #endif

@@ -71,7 +71,8 @@ INFERLOOP_KERNEL inline void add_tile_leaves(const std::uint64_t* planes, const 
 }
 
 // Two 16-wide compares: the pivots (every 16th threshold) give the block of
-// 16, the block gives the place in it. A NaN pivot or value compares false.
+// 16, the block gives the place in it. A NaN pivot or value compares false;
+// the last pivot is always NaN, so the block stays in f's table.
 INFERLOOP_KERNEL inline std::uint32_t bin_of(const float* thresholds, const float* pivots,
                                              float value) noexcept {
   const __m512 broadcast = _mm512_set1_ps(value);
@@ -89,8 +90,8 @@ INFERLOOP_KERNEL inline std::uint32_t bin_of(const float* thresholds, const floa
 }  // namespace
 }  // namespace avx512
 
-const ForestKernels kAvx512Kernels{ForestIsa::kAvx512, &avx512::walk_row, &avx512::bin_tile,
-                                   &avx512::walk_tiles};
+const ForestKernels kAvx512Kernels{ForestIsa::kAvx512, &walk_row_scalar, &avx512::bin_tile,
+                                   &avx512::walk_tiles, kAvx512TileMinRows};
 
 }  // namespace inferloop::detail
 #endif

@@ -11,8 +11,8 @@
 //   - the row walk (one row, or a few): each row, expanded (see WalkNode),
 //     walks each compact block's trees in lockstep, and the block's leaves
 //     are added in tree order;
-//   - the tile walk (batches of kTileMinRows rows or more, when the model has
-//     bins): up to kTilesPerPass tiles of 64 rows are binned, then every
+//   - the tile walk (batches of the kernels' tile_min_rows or more, when the
+//     model has bins): up to kTilesPerPass tiles of 64 rows are binned, then every
 //     block's trees are walked for all of them, tree by tree, while the tree
 //     is in L1; each row's leaves still arrive in tree order.
 // Trees the layout cannot hold (categorical, very deep) are walked on the
@@ -44,9 +44,6 @@ using detail::kTileRows;
 using detail::LayoutBlock;
 
 constexpr std::size_t kArgmaxScratch = 4096;  // margins held on the stack for multi:softmax
-// Batches from this many rows take the tile walk: below it, most of a
-// 64-row tile would be padding (measured on the bench models).
-constexpr std::size_t kTileMinRows = 32;
 // Tiles walked per tree while it is in L1, and the stack they take: bins
 // (2 x features x 64 bytes each) and margins (groups x 64 floats each).
 constexpr std::size_t kTilesPerPass = 4;
@@ -167,15 +164,16 @@ __attribute__((noinline)) void row_walk_margins(const detail::ForestEngine& engi
 }
 
 // Whether `rows` rows take the tile walk; see tile_walk_margins.
-bool takes_tile_walk(const detail::ForestEngine& engine, std::size_t rows) noexcept {
+bool takes_tile_walk(const detail::ForestEngine& engine, const detail::ForestKernels& kernels,
+                     std::size_t rows) noexcept {
   const Forest& forest = *engine.forest;
-  return engine.layout.binned && rows >= kTileMinRows &&
+  return engine.layout.binned && rows >= kernels.tile_min_rows &&
          2 * forest.num_features * kTileRows <= kTileBinBytes &&
          forest.num_groups * kTileRows <= kTileMarginFloats;
 }
 
 // The tile walk of `rows` rows into `margins` (rows x groups).
-// REQUIRES: takes_tile_walk(engine, rows).
+// REQUIRES: takes_tile_walk(engine, kernels, rows).
 __attribute__((noinline)) void tile_walk_margins(const detail::ForestEngine& engine,
                                                  const detail::ForestKernels& kernels,
                                                  const float* features, std::size_t rows,
@@ -221,7 +219,7 @@ __attribute__((noinline)) void tile_walk_margins(const detail::ForestEngine& eng
 // margins: rows x num_groups.
 void compute_margins(const detail::ForestEngine& engine, const detail::ForestKernels& kernels,
                      const float* features, std::size_t rows, float* margins) noexcept {
-  if (takes_tile_walk(engine, rows)) {
+  if (takes_tile_walk(engine, kernels, rows)) {
     tile_walk_margins(engine, kernels, features, rows, margins);
     return;
   }
@@ -307,12 +305,14 @@ ForestModel detail::ForestModelAccess::make(std::shared_ptr<const detail::Forest
   return ForestModel(std::move(engine), detail::forest_kernels(detail::best_forest_isa()));
 }
 
-ForestModel detail::ForestModelAccess::with_isa(const ForestModel& model, ForestIsa isa) {
+ForestModel detail::ForestModelAccess::with_isa(const ForestModel& model, ForestIsa isa,
+                                                bool tile_every_batch) {
   if (!cpu_supports(isa)) {
     throw Error("ForestModel: this CPU cannot run the " + std::string(to_string(isa)) +
                 " kernels");
   }
-  return ForestModel(model.engine_, forest_kernels(isa));
+  return ForestModel(model.engine_, tile_every_batch ? forest_kernels_tiling_every_batch(isa)
+                                                     : forest_kernels(isa));
 }
 
 detail::ForestIsa detail::ForestModelAccess::isa_of(const ForestModel& model) noexcept {

@@ -107,7 +107,10 @@ class ForestModelAccess {
   [[nodiscard]] static ForestModel make(std::shared_ptr<const Forest> forest);
   // `model` evaluated by `isa`'s kernels (tests and benchmarks compare the
   // paths). Throws inferloop::Error when this CPU cannot run them.
-  [[nodiscard]] static ForestModel with_isa(const ForestModel& model, ForestIsa isa);
+  // With `tile_every_batch`, every batch of a model with bins takes the tile
+  // walk, one row included (to test that walk on every set).
+  [[nodiscard]] static ForestModel with_isa(const ForestModel& model, ForestIsa isa,
+                                            bool tile_every_batch = false);
   [[nodiscard]] static ForestIsa isa_of(const ForestModel& model) noexcept;
   [[nodiscard]] static const ForestEngine& engine_of(const ForestModel& model) noexcept;
 };

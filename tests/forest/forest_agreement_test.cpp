@@ -86,8 +86,9 @@ std::optional<VersionFixtures> current_fixtures() {
   return std::nullopt;
 }
 
-// `model`'s outputs for every row of `features`, in one batch and one row
-// at a time (every 97th row), against xgboost's, bit for bit.
+// `model`'s outputs for every row of `features`, in one batch, in one batch
+// split over threads and one row at a time (every 97th row), against
+// xgboost's, bit for bit.
 void expect_same_as_xgboost(const ForestModel& model, const std::vector<float>& features,
                             std::size_t rows, OutputKind kind, const std::vector<float>& want) {
   const std::size_t per_row = model.num_outputs(kind);
@@ -97,6 +98,14 @@ void expect_same_as_xgboost(const ForestModel& model, const std::vector<float>& 
   std::string first;
   EXPECT_EQ(count_differences(got, want, per_row, first), 0u)
       << to_string(kind) << " output differs from xgboost's; first: " << first;
+  // Split over threads (parts of at least 1,024 rows: the fixtures' 3,000
+  // rows make two), the same bits.
+  static ForestThreadPool pool(4);
+  EXPECT_GE(rows, 2048u) << "too few rows to split over threads";
+  std::vector<float> threaded(rows * per_row, -1.0F);
+  model.predict(features, rows, threaded, kind, pool);
+  EXPECT_EQ(count_differences(threaded, want, per_row, first), 0u)
+      << to_string(kind) << " output over threads differs from xgboost's; first: " << first;
   // One row at a time takes the single-row path; it must agree too.
   std::vector<float> one(per_row);
   for (std::size_t row = 0; row < rows; row += 97) {
@@ -131,11 +140,18 @@ void expect_agreement(const VersionFixtures& set, std::size_t minimum_models, st
                 entry.at("transformed_outputs").get<std::size_t>());
       EXPECT_EQ(detail::ForestModelAccess::isa_of(model), detail::best_forest_isa());
       binned += detail::ForestModelAccess::engine_of(model).layout.binned ? 1 : 0;
+      // Each set twice: with its own choice of walk per batch size, and with
+      // the tile walk for every batch (one row included), so that both
+      // walks of every set run whatever its tile_min_rows.
       for (const detail::ForestIsa isa : detail::supported_forest_isas()) {
-        SCOPED_TRACE("kernels " + std::string(detail::to_string(isa)));
-        const ForestModel on_isa = detail::ForestModelAccess::with_isa(model, isa);
-        expect_same_as_xgboost(on_isa, features, rows, OutputKind::kMargin, margin);
-        expect_same_as_xgboost(on_isa, features, rows, OutputKind::kTransformed, transformed);
+        for (const bool tile_every_batch : {false, true}) {
+          SCOPED_TRACE("kernels " + std::string(detail::to_string(isa)) +
+                       (tile_every_batch ? ", tile walk for every batch" : ""));
+          const ForestModel on_isa =
+              detail::ForestModelAccess::with_isa(model, isa, tile_every_batch);
+          expect_same_as_xgboost(on_isa, features, rows, OutputKind::kMargin, margin);
+          expect_same_as_xgboost(on_isa, features, rows, OutputKind::kTransformed, transformed);
+        }
       }
       ++compared;
     }
@@ -335,7 +351,9 @@ TEST(XGBoostPredictorThroughTheGate, ServesTheValidModelsOnlyForestPredictorRefu
     }
   }
   INFERLOOP_FOREST_REQUIRE(sets != 0, "trained", INFERLOOP_EXPECT_CURRENT_MODELS);
-  if (INFERLOOP_EXPECT_XGB17_MODELS) EXPECT_GT(served, 0u) << "no model/output pair served";
+  if (INFERLOOP_EXPECT_XGB17_MODELS) {
+    EXPECT_GT(served, 0u) << "no model/output pair served";
+  }
 }
 
 // --- ForestPredictor, through the registry -----------------------------------
