@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -173,7 +174,22 @@ void expect_agreement(const VersionFixtures& set, std::size_t minimum_models, st
                     "and run through ctest)";                                                \
   }
 
+// Names the kernel sets the agreement tests run here and those this CPU
+// lacks (never run, so never compared), in the test log.
+void print_kernel_sets() {
+  std::string run, lacking;
+  for (const auto isa : {detail::ForestIsa::kBaseline, detail::ForestIsa::kAvx2,
+                         detail::ForestIsa::kAvx512}) {
+    std::string& list = detail::cpu_supports(isa) ? run : lacking;
+    if (!list.empty()) list += ", ";
+    list += detail::to_string(isa);
+  }
+  std::printf("[ forest   ] kernel sets compared: %s; not supported by this CPU: %s\n", run.c_str(),
+              lacking.empty() ? "none" : lacking.c_str());
+}
+
 TEST(ForestAgreement, CurrentXGBoostEveryObjectiveJsonAndUbjson) {
+  print_kernel_sets();
   const auto set = current_fixtures();
   INFERLOOP_FOREST_REQUIRE(set, "current-xgboost", INFERLOOP_EXPECT_CURRENT_MODELS);
   std::size_t binned = 0;
