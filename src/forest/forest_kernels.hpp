@@ -86,7 +86,7 @@ void walk_row_scalar(const ForestLayout& layout, const LayoutBlock& block, const
 
 // Where each set's tile walk starts (see tile_min_rows); SIZE_MAX: never.
 inline constexpr std::size_t kBaselineTileMinRows = SIZE_MAX;
-inline constexpr std::size_t kAvx2TileMinRows = SIZE_MAX;
+inline constexpr std::size_t kAvx2TileMinRows = 32;
 inline constexpr std::size_t kAvx512TileMinRows = 32;
 
 // The sets, defined in their files (AVX2 and AVX-512 only on x86-64).
