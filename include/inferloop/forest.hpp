@@ -111,8 +111,9 @@ class ForestModel {
   // The same, with the rows split into up to pool.threads() parts of at
   // least 1,024 rows, one part per thread; the bits are the same as above.
   // REQUIRES: as above.
-  // NOTE: allocates (the parts' tasks); throws std::bad_alloc only if that
-  //       fails. For fewer than 2,048 rows it is the call above.
+  // NOTE: allocates (the parts' tasks); a part that cannot be handed over
+  //       runs on the calling thread. For fewer than 2,048 rows it is the
+  //       call above.
   void predict(std::span<const float> features, std::size_t rows, std::span<float> out,
                OutputKind kind, ForestThreadPool& pool) const;
 
