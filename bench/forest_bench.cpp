@@ -1,6 +1,6 @@
 // ForestModel (what ForestPredictor runs) against XGBoost's C API on the same
 // models, rows and machine, in one run: 1, 16, 256 and 10,000 rows per call,
-// models of 100x6, 500x6 and 1000x8 trees (binary:logistic, 50 features).
+// models of 100x6, 500x6 and 1000x8 trees (binary:logistic, 32 features).
 //
 // The XGBoost anchor is XGBoosterPredictFromDense with a reused proxy DMatrix
 // and nthread=1, as XGBoostPredictor calls it. After the run a summary prints,
@@ -11,6 +11,10 @@
 // A third column times the textbook one-tree-at-a-time walk on the same nodes.
 //
 // Times are this thread's CPU time (see thread_cpu_seconds).
+//
+// Kernels: ForestModel runs the set load() chooses for this CPU, or the one
+// INFERLOOP_FOREST_BENCH_KERNELS names (baseline, avx2, avx512; with
+// "+tiles", the tile walk for every batch), to compare the paths.
 //
 // Models: bench/make_forest_models.py writes them; the folder comes from
 // INFERLOOP_FOREST_BENCH_MODELS, else BUILD_DIR/forest-bench-models.
@@ -51,11 +55,36 @@ double thread_cpu_seconds() {
 }
 
 const char* const kModels[] = {"forest_100x6.ubj", "forest_500x6.ubj", "forest_1000x8.ubj"};
-constexpr std::size_t kNumFeatures = 50;
 
 fs::path models_dir() {
   if (const char* dir = std::getenv("INFERLOOP_FOREST_BENCH_MODELS")) return dir;
   return INFERLOOP_FOREST_BENCH_DEFAULT_MODELS;
+}
+
+// The models' width (make_forest_models.py trains all three on the same
+// features), read from the first model.
+std::size_t num_features() {
+  static const std::size_t width =
+      inferloop::ForestModel::load(models_dir() / kModels[0]).num_features();
+  return width;
+}
+
+// `model` on the kernels INFERLOOP_FOREST_BENCH_KERNELS names, if it names any.
+inferloop::ForestModel with_chosen_kernels(const inferloop::ForestModel& model) {
+  const char* chosen = std::getenv("INFERLOOP_FOREST_BENCH_KERNELS");
+  if (chosen == nullptr || *chosen == '\0') return model;
+  std::string name = chosen;
+  const bool tiles = name.ends_with("+tiles");
+  if (tiles) name.resize(name.size() - std::strlen("+tiles"));
+  for (const auto isa : {inferloop::detail::ForestIsa::kBaseline, inferloop::detail::ForestIsa::kAvx2,
+                         inferloop::detail::ForestIsa::kAvx512}) {
+    if (name == inferloop::detail::to_string(isa)) {
+      return inferloop::detail::ForestModelAccess::with_isa(model, isa, tiles);
+    }
+  }
+  std::fprintf(stderr, "forest_bench: INFERLOOP_FOREST_BENCH_KERNELS=%s: expected baseline, avx2 "
+                       "or avx512, optionally followed by +tiles\n", chosen);
+  std::exit(1);
 }
 
 std::vector<std::uint8_t> read_bytes(const fs::path& file) {
@@ -79,7 +108,7 @@ const std::vector<float>& features() {
   return rows;
 }
 
-std::size_t total_rows() { return features().size() / kNumFeatures; }
+std::size_t total_rows() { return features().size() / num_features(); }
 
 // Internal nodes on each row's path, summed over trees, averaged over rows:
 // the work any exact evaluator must do.
@@ -90,7 +119,7 @@ double nodes_visited_per_row(const fs::path& model_file) {
   const std::size_t sample = std::min<std::size_t>(total_rows(), 2000);
   std::size_t visited = 0;
   for (std::size_t r = 0; r < sample; ++r) {
-    const float* row = rows.data() + r * kNumFeatures;
+    const float* row = rows.data() + r * num_features();
     for (const std::uint32_t root : forest->tree_root) {
       std::uint32_t index = root;
       while (forest->nodes[index].left != index) {
@@ -109,6 +138,7 @@ double nodes_visited_per_row(const fs::path& model_file) {
 // Mean seconds per call, by (evaluator, model, batch), for the summary.
 std::map<std::tuple<std::string, int, int>, double> g_seconds_per_call;
 std::map<int, double> g_nodes_per_row;
+std::string g_kernels;  // the ForestModel kernels that ran
 
 void record(benchmark::State& state, const char* evaluator, double elapsed_seconds) {
   const auto model = static_cast<int>(state.range(0));
@@ -123,7 +153,10 @@ void BM_ForestModel(benchmark::State& state) {
   const auto model_index = state.range(0);
   const auto batch = static_cast<std::size_t>(state.range(1));
   const fs::path file = models_dir() / kModels[model_index];
-  const auto model = inferloop::ForestModel::load(file);
+  const auto model = with_chosen_kernels(inferloop::ForestModel::load(file));
+  g_kernels = inferloop::detail::to_string(inferloop::detail::ForestModelAccess::isa_of(model));
+  if (const char* chosen = std::getenv("INFERLOOP_FOREST_BENCH_KERNELS")) g_kernels = chosen;
+  state.SetLabel(g_kernels);
   if (!g_nodes_per_row.contains(static_cast<int>(model_index))) {
     g_nodes_per_row[static_cast<int>(model_index)] = nodes_visited_per_row(file);
   }
@@ -132,8 +165,8 @@ void BM_ForestModel(benchmark::State& state) {
   std::size_t first = 0;
   const double start = thread_cpu_seconds();
   for (auto _ : state) {
-    model.predict(std::span(rows).subspan(first * kNumFeatures, batch * kNumFeatures), batch, out,
-                  inferloop::OutputKind::kTransformed);
+    model.predict(std::span(rows).subspan(first * num_features(), batch * num_features()), batch,
+                  out, inferloop::OutputKind::kTransformed);
     benchmark::DoNotOptimize(out.data());
     benchmark::ClobberMemory();
     first = first + batch + batch <= total_rows() ? first + batch : 0;
@@ -156,7 +189,7 @@ void BM_NaiveWalk(benchmark::State& state) {
   const double start = thread_cpu_seconds();
   for (auto _ : state) {
     for (std::size_t r = 0; r < batch; ++r) {
-      const float* row = rows.data() + (first + r) * kNumFeatures;
+      const float* row = rows.data() + (first + r) * num_features();
       float margin = forest->base_margin[0];
       for (const std::uint32_t root : forest->tree_root) {
         std::uint32_t index = root;
@@ -205,8 +238,8 @@ void BM_XGBoostCApi(benchmark::State& state) {
     std::snprintf(buffer, sizeof buffer,
                   R"({"data":[%llu,true],"shape":[%zu,%zu],"typestr":"<f4","version":3})",
                   static_cast<unsigned long long>(
-                      reinterpret_cast<std::uintptr_t>(rows.data() + first * kNumFeatures)),
-                  batch, kNumFeatures);
+                      reinterpret_cast<std::uintptr_t>(rows.data() + first * num_features())),
+                  batch, num_features());
     interfaces.emplace_back(buffer);
   }
   const bst_ulong* shape = nullptr;
@@ -241,9 +274,9 @@ BENCHMARK(BM_NaiveWalk)->Apply(arguments);
 void print_summary() {
   int major = 0, minor = 0, patch = 0;
   XGBoostVersion(&major, &minor, &patch);
-  std::printf("\nSummary, thread CPU time per call (libxgboost %d.%d.%d; model 0=100x6, "
-              "1=500x6, 2=1000x8):\n",
-              major, minor, patch);
+  std::printf("\nSummary, thread CPU time per call (libxgboost %d.%d.%d; ForestModel kernels "
+              "%s; model 0=100x6, 1=500x6, 2=1000x8):\n",
+              major, minor, patch, g_kernels.c_str());
   std::printf("%-10s %6s %14s %15s %14s %9s %12s %12s\n", "model", "rows", "forest ns/call",
               "xgboost ns/call", "naive ns/call", "vs xgb", "vs naive", "vs limit");
   for (int model = 0; model < 3; ++model) {

@@ -9,8 +9,9 @@
 // features, every tree_info below the output groups, one dart weight per
 // tree), since libxgboost relies on those promises without checking; a
 // broken promise traps. It is then laid out for ForestPredictor (or refused
-// for it with an Error) and a forest that builds is evaluated on two rows,
-// so the walk's safety is fuzzed too. Build and run: see docs/fuzzing.md.
+// for it with an Error) and a forest that builds is evaluated on two rows by
+// every kernel set this CPU runs, with the row walk and with the tile walk
+// (bins, padded blocks), so the walks' safety is fuzzed too. Build and run: see docs/fuzzing.md.
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -80,9 +81,15 @@ void evaluate(const inferloop::ForestModel& model) {
   for (std::size_t i = model.num_features(); i < features.size(); ++i) {
     features[i] = static_cast<float>(static_cast<int>(i % 7) - 2) * 0.75F;
   }
-  for (const auto kind : {inferloop::OutputKind::kMargin, inferloop::OutputKind::kTransformed}) {
-    std::vector<float> out(rows * model.num_outputs(kind));
-    model.predict(features, rows, out, kind);
+  for (const inferloop::detail::ForestIsa isa : inferloop::detail::supported_forest_isas()) {
+    for (const bool tile_every_batch : {false, true}) {
+      const inferloop::ForestModel on_isa =
+          inferloop::detail::ForestModelAccess::with_isa(model, isa, tile_every_batch);
+      for (const auto kind : {inferloop::OutputKind::kMargin, inferloop::OutputKind::kTransformed}) {
+        std::vector<float> out(rows * on_isa.num_outputs(kind));
+        on_isa.predict(features, rows, out, kind);
+      }
+    }
   }
 }
 

@@ -18,9 +18,16 @@
 // vector leaves and the legacy binary format (re-save it with xgboost:
 // booster.save_model("model.ubj")).
 //
+// Evaluation: the trees are laid out in padded, constant-stride blocks and
+// walked by kernels chosen when the model is made for the CPU it runs on
+// (AVX-512, AVX2 or baseline x86-64; docs/forest.md). One row walks many
+// trees in lockstep; a batch bins its rows and tests each node for 64 rows
+// at once. Every path gives the same bits as XGBoost.
+//
 // Lifecycle and thread safety: load() builds an immutable model; copies share
-// it. predict() is const, never allocates (it uses up to 48 KiB of the
+// it. predict() is const, never allocates (it uses up to 64 KiB of the
 // caller's stack), and may be called from any number of threads at once.
+// ForestThreadPool spreads one large batch over several threads.
 #pragma once
 
 #include <cstddef>
@@ -38,9 +45,32 @@
 namespace inferloop {
 
 namespace detail {
-struct Forest;
+struct ForestEngine;   // src/forest/forest_model.hpp: the reader's trees and their layout
+struct ForestKernels;  // src/forest/forest_kernels.hpp: the inner loops for one instruction set
 class ForestModelAccess;  // src/forest/forest_model.hpp: a ForestModel from a validated model
 }
+
+// Threads for ForestModel::predict(..., pool): a pool of `threads` - 1
+// workers (Boost.Asio's thread_pool), the calling thread being the last.
+// Lifecycle: the destructor waits for the workers' current work and joins
+// them. Any number of threads may call predict with one pool at once; their
+// parts queue on the same workers.
+class ForestThreadPool {
+ public:
+  // REQUIRES: threads >= 1 (1: no worker; predict runs on the caller).
+  explicit ForestThreadPool(std::size_t threads);
+  ~ForestThreadPool();
+  ForestThreadPool(const ForestThreadPool&) = delete;
+  ForestThreadPool& operator=(const ForestThreadPool&) = delete;
+
+  [[nodiscard]] std::size_t threads() const noexcept { return threads_; }
+
+ private:
+  friend class ForestModel;
+  struct Workers;
+  std::size_t threads_;
+  std::unique_ptr<Workers> workers_;  // null when threads_ == 1
+};
 
 class ForestModel {
  public:
@@ -78,10 +108,21 @@ class ForestModel {
   void predict(std::span<const float> features, std::size_t rows, std::span<float> out,
                OutputKind kind) const noexcept;
 
+  // The same, with the rows split into up to pool.threads() parts of at
+  // least 1,024 rows, one part per thread; the bits are the same as above.
+  // REQUIRES: as above.
+  // NOTE: allocates (the parts' tasks); a part that cannot be handed over
+  //       runs on the calling thread. For fewer than 2,048 rows it is the
+  //       call above.
+  void predict(std::span<const float> features, std::size_t rows, std::span<float> out,
+               OutputKind kind, ForestThreadPool& pool) const;
+
  private:
   friend class detail::ForestModelAccess;
-  explicit ForestModel(std::shared_ptr<const detail::Forest> forest);
-  std::shared_ptr<const detail::Forest> forest_;
+  ForestModel(std::shared_ptr<const detail::ForestEngine> engine,
+              const detail::ForestKernels& kernels);
+  std::shared_ptr<const detail::ForestEngine> engine_;
+  const detail::ForestKernels* kernels_;  // a constant table; chosen for this CPU
 };
 
 }  // namespace inferloop

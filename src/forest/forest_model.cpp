@@ -1,17 +1,26 @@
 // ForestModel: evaluation (the admission gate reads and checks the file,
-// forest_reader.cpp lays it out).
+// forest_reader.cpp lays out the trees, forest_layout.cpp pads them into
+// blocks, forest_kernels_*.cpp walk them).
 //
 // Arithmetic, kept exactly as XGBoost's CPU predictor does it (see
 // docs/forest.md): each output starts at the base margin, every tree's leaf is
 // added to it in tree order in float32, and the transform runs last with
-// XGBoost's own formulas. The walk order is free; the sum order is not. So a
-// row walks kTreeBlock trees at once (independent loads overlap) and adds
-// their leaves in order, and a batch walks a block of rows per block of trees
-// so the trees stay in cache.
+// XGBoost's own formulas. The walk order is free; the sum order is not.
+//
+// Two paths, chosen per call:
+//   - the row walk (one row, or a few): each row, expanded (see WalkNode),
+//     walks each compact block's trees in lockstep, and the block's leaves
+//     are added in tree order;
+//   - the tile walk (batches of the kernels' tile_min_rows or more, when the
+//     model has bins): up to kTilesPerPass tiles of 64 rows are binned, then every
+//     block's trees are walked for all of them, tree by tree, while the tree
+//     is in L1; each row's leaves still arrive in tree order.
+// Trees the layout cannot hold (categorical, very deep) are walked on the
+// reader's general nodes, here, in both paths.
 //
 // NOTE: these formulas must not be contracted into FMAs or vectorised with
-// reassociation; build without -ffast-math. The default x86-64 target has no
-// FMA, and the adds are a dependent chain the compiler cannot reorder.
+// reassociation; build without -ffast-math. The adds are a dependent chain
+// per row that no kernel reorders.
 #include "inferloop/forest.hpp"
 
 #include <algorithm>
@@ -30,11 +39,16 @@ namespace {
 using detail::Forest;
 using detail::ForestNode;
 using detail::ForestTransform;
-using detail::kTreeBlock;
+using detail::ForestLayout;
+using detail::kTileRows;
+using detail::LayoutBlock;
 
-constexpr std::size_t kRowBlock = 64;      // rows sharing one pass over a block of trees
 constexpr std::size_t kArgmaxScratch = 4096;  // margins held on the stack for multi:softmax
-
+// Tiles walked per tree while it is in L1, and the stack they take: bins
+// (2 x features x 64 bytes each) and margins (groups x 64 floats each).
+constexpr std::size_t kTilesPerPass = 4;
+constexpr std::size_t kTileBinBytes = 32 * 1024;
+constexpr std::size_t kTileMarginFloats = 4 * 1024;
 // One step down a tree with numerical splits only. A missing value (NaN)
 // compares false with everything, so it goes right only by the node's
 // default; a present value goes right iff !(value < threshold). Leaves stay.
@@ -76,139 +90,53 @@ inline std::uint32_t walk_with_categories(const Forest& forest, std::uint32_t in
   return index;
 }
 
-// Adds trees [first, first + count) to one row's margins, in tree order.
-template <std::size_t kCount>
-inline void add_tree_block(const Forest& forest, std::size_t first, std::uint32_t depth,
-                           const float* row, float* margins) noexcept {
-  std::array<std::uint32_t, kCount> index;
-  for (std::size_t k = 0; k < kCount; ++k) index[k] = forest.tree_root[first + k];
-  const ForestNode* nodes = forest.nodes.data();
-  for (std::uint32_t level = 0; level < depth; ++level) {
-    for (std::size_t k = 0; k < kCount; ++k) index[k] = step(nodes, index[k], row);
-  }
-  for (std::size_t k = 0; k < kCount; ++k) {
-    margins[forest.tree_group[first + k]] += forest.leaf_values[index[k]];
-  }
-}
-
-// Trees walked in lockstep by add_perfect_trees_at: each group's positions
-// stay in registers. Shallow trees run ahead faster in groups of 16; deeper
-// trees leave the first cache levels, and 32 outstanding loads hide more of
-// that latency (measured on the 100x6, 500x6 and 1000x8 bench models).
-template <std::uint32_t kDepth>
-constexpr std::size_t kPerfectGroup = kDepth <= 6 ? 16 : 32;
-
-// The compact-layout walk (see detail::PerfectNode) of trees [first, first +
-// count), all padded to kDepth, over an expanded row; leaves in tree order.
-// With the depth a constant the whole lockstep walk of a group is unrolled
-// and its positions stay in registers: about half the instructions per node
-// of the general walk, which keeps 32 positions in memory.
-template <std::uint32_t kDepth>
-void add_perfect_trees_at(const Forest& forest, std::size_t first, std::size_t count,
-                          const float* expanded, float* margins) noexcept {
-  const detail::PerfectNode* nodes = forest.perfect_nodes.data();
-  const std::uint32_t* roots = forest.perfect_root.data() + first;
-  std::array<float, kTreeBlock> leaves;
-  std::size_t k = 0;
-  for (; k + kPerfectGroup<kDepth> <= count; k += kPerfectGroup<kDepth>) {
-    const detail::PerfectNode* tree[kPerfectGroup<kDepth>];
-    std::uint32_t index[kPerfectGroup<kDepth>];
-#pragma GCC unroll 32
-    for (std::size_t g = 0; g < kPerfectGroup<kDepth>; ++g) {
-      tree[g] = nodes + roots[k + g];
-      index[g] = 0;
-    }
-#pragma GCC unroll 32
-    for (std::uint32_t level = 0; level < kDepth; ++level) {
-#pragma GCC unroll 32
-      for (std::size_t g = 0; g < kPerfectGroup<kDepth>; ++g) {
-        const detail::PerfectNode node = tree[g][index[g]];
-        const bool right = expanded[node.feature] >= node.threshold;
-        index[g] = 2 * index[g] + 1 + static_cast<std::uint32_t>(right);
-      }
-    }
-#pragma GCC unroll 32
-    for (std::size_t g = 0; g < kPerfectGroup<kDepth>; ++g) {
-      leaves[k + g] = tree[g][index[g]].threshold;
-    }
-  }
-  for (; k < count; ++k) {
-    const detail::PerfectNode* tree = nodes + roots[k];
-    std::uint32_t index = 0;
-    for (std::uint32_t level = 0; level < kDepth; ++level) {
-      const bool right = expanded[tree[index].feature] >= tree[index].threshold;
-      index = 2 * index + 1 + static_cast<std::uint32_t>(right);
-    }
-    leaves[k] = tree[index].threshold;
-  }
-  for (std::size_t i = 0; i < count; ++i) margins[forest.tree_group[first + i]] += leaves[i];
-}
-
-using PerfectWalk = void (*)(const Forest&, std::size_t, std::size_t, const float*,
-                             float*) noexcept;
-
-template <std::uint32_t... kDepths>
-constexpr std::array<PerfectWalk, sizeof...(kDepths)> perfect_walks(
-    std::integer_sequence<std::uint32_t, kDepths...>) {
-  return {&add_perfect_trees_at<kDepths>...};
-}
-
-constexpr auto kPerfectWalks =
-    perfect_walks(std::make_integer_sequence<std::uint32_t, detail::kPerfectMaxDepth + 1>());
-
-void add_perfect_trees(const Forest& forest, std::size_t block, const float* expanded,
+// Adds the trees of a general block (see LayoutBlock) to one row's margins,
+// in tree order, walking the reader's nodes.
+void add_general_block(const Forest& forest, const LayoutBlock& block, const float* row,
                        float* margins) noexcept {
-  const std::size_t first = block * kTreeBlock;
-  const std::size_t count = std::min(kTreeBlock, forest.tree_root.size() - first);
-  kPerfectWalks[forest.block_depth[block]](forest, first, count, expanded, margins);
-}
-
-void add_trees(const Forest& forest, std::size_t block, const float* row,
-               float* margins) noexcept {
-  const std::size_t first = block * kTreeBlock;
-  const std::size_t count = std::min(kTreeBlock, forest.tree_root.size() - first);
+  const std::size_t first = block.first_tree;
+  const std::size_t last = first + block.trees;
   if (forest.has_categorical) {
-    for (std::size_t t = first; t < first + count; ++t) {
+    for (std::size_t t = first; t < last; ++t) {
       margins[forest.tree_group[t]] +=
           forest.leaf_values[walk_with_categories(forest, forest.tree_root[t], row)];
     }
     return;
   }
-  const std::uint32_t depth = forest.block_depth[block];
-  if (count == kTreeBlock) {
-    add_tree_block<kTreeBlock>(forest, first, depth, row, margins);
-    return;
+  // Leaves stay put, so every tree may take the block's depth in steps: the
+  // block's trees walk in lockstep and their node loads overlap.
+  std::array<std::uint32_t, detail::kMaxBlockTrees> index;
+  for (std::size_t t = first; t < last; ++t) index[t - first] = forest.tree_root[t];
+  for (std::uint32_t level = 0; level < block.depth; ++level) {
+    for (std::size_t k = 0; k < block.trees; ++k) index[k] = step(forest.nodes.data(), index[k], row);
   }
-  for (std::size_t t = first; t < first + count; ++t) {
-    std::uint32_t index = forest.tree_root[t];
-    for (std::uint32_t level = 0; level < forest.tree_depth[t]; ++level) {
-      index = step(forest.nodes.data(), index, row);
-    }
-    margins[forest.tree_group[t]] += forest.leaf_values[index];
+  for (std::size_t t = first; t < last; ++t) {
+    margins[forest.tree_group[t]] += forest.leaf_values[index[t - first]];
   }
 }
 
-// margins: rows x num_groups, for rows starting at `row_begin`.
-void compute_margins(const Forest& forest, const float* features, std::size_t rows,
-                     float* margins) noexcept {
+// The row walk of `rows` rows into `margins` (rows x groups).
+__attribute__((noinline)) void row_walk_margins(const detail::ForestEngine& engine,
+                                                const detail::ForestKernels& kernels,
+                                                const float* features, std::size_t rows,
+                                                float* margins) noexcept {
+  const Forest& forest = *engine.forest;
+  const ForestLayout& layout = engine.layout;
   const std::size_t groups = forest.num_groups;
   const std::size_t width = forest.num_features;
-  for (std::size_t row = 0; row < rows; ++row) {
-    std::copy(forest.base_margin.begin(), forest.base_margin.end(), margins + row * groups);
-  }
-  const std::size_t blocks = forest.block_depth.size();
-  if (!forest.any_perfect) {
-    for (std::size_t block = 0; block < blocks; ++block) {
+  if (!layout.any_compact) {
+    for (const LayoutBlock& block : layout.blocks) {
       for (std::size_t row = 0; row < rows; ++row) {
-        add_trees(forest, block, features + row * width, margins + row * groups);
+        add_general_block(forest, block, features + row * width, margins + row * groups);
       }
     }
     return;
   }
-  // Expanded rows (see detail::PerfectNode) for as many rows as fit.
-  std::array<float, detail::kExpandedRowCapacity> expanded;
+  // Expanded rows (see detail::WalkNode) for as many rows as fit.
+  std::array<float, detail::kMaxExpandedWidth> expanded;
+  std::array<float, detail::kMaxBlockTrees> leaves;
   const std::size_t stride = 2 * width;
-  const std::size_t pass_rows = expanded.size() / std::max<std::size_t>(1, stride);
+  const std::size_t pass_rows = expanded.size() / stride;
   for (std::size_t pass = 0; pass < rows; pass += pass_rows) {
     const std::size_t count = std::min(pass_rows, rows - pass);
     for (std::size_t row = 0; row < count; ++row) {
@@ -219,18 +147,88 @@ void compute_margins(const Forest& forest, const float* features, std::size_t ro
         out[width + j] = std::isnan(in[j]) ? std::numeric_limits<float>::infinity() : in[j];
       }
     }
-    for (std::size_t block = 0; block < blocks; ++block) {
-      const bool perfect = forest.block_perfect[block] != 0;
+    for (const LayoutBlock& block : layout.blocks) {
       for (std::size_t row = 0; row < count; ++row) {
         float* row_margins = margins + (pass + row) * groups;
-        if (perfect) {
-          add_perfect_trees(forest, block, expanded.data() + row * stride, row_margins);
-        } else {
-          add_trees(forest, block, features + (pass + row) * width, row_margins);
+        if (!block.compact) {
+          add_general_block(forest, block, features + (pass + row) * width, row_margins);
+          continue;
+        }
+        kernels.walk_row(layout, block, expanded.data() + row * stride, leaves.data());
+        for (std::size_t k = 0; k < block.trees; ++k) {
+          row_margins[forest.tree_group[block.first_tree + k]] += leaves[k];
         }
       }
     }
   }
+}
+
+// Whether `rows` rows take the tile walk; see tile_walk_margins.
+bool takes_tile_walk(const detail::ForestEngine& engine, const detail::ForestKernels& kernels,
+                     std::size_t rows) noexcept {
+  const Forest& forest = *engine.forest;
+  return engine.layout.binned && rows >= kernels.tile_min_rows &&
+         2 * forest.num_features * kTileRows <= kTileBinBytes &&
+         forest.num_groups * kTileRows <= kTileMarginFloats;
+}
+
+// The tile walk of `rows` rows into `margins` (rows x groups).
+// REQUIRES: takes_tile_walk(engine, kernels, rows).
+__attribute__((noinline)) void tile_walk_margins(const detail::ForestEngine& engine,
+                                                 const detail::ForestKernels& kernels,
+                                                 const float* features, std::size_t rows,
+                                                 float* margins) noexcept {
+  const Forest& forest = *engine.forest;
+  const ForestLayout& layout = engine.layout;
+  const std::size_t groups = forest.num_groups;
+  const std::size_t width = forest.num_features;
+  const std::size_t tile_bytes = 2 * width * kTileRows;
+  const std::size_t tiles_per_pass = std::min(
+      {kTilesPerPass, kTileBinBytes / tile_bytes, kTileMarginFloats / (groups * kTileRows)});
+  alignas(64) std::array<std::uint8_t, kTileBinBytes> bins;
+  alignas(64) std::array<float, kTileMarginFloats> tile_margins;  // [tile][group][row]
+  for (std::size_t pass = 0; pass < rows; pass += tiles_per_pass * kTileRows) {
+    const std::size_t pass_rows = std::min(tiles_per_pass * kTileRows, rows - pass);
+    const std::size_t tiles = (pass_rows + kTileRows - 1) / kTileRows;
+    for (std::size_t s = 0; s < tiles; ++s) {
+      const std::size_t first = s * kTileRows;
+      const std::size_t count = std::min(kTileRows, pass_rows - first);
+      std::uint8_t* tile = bins.data() + s * tile_bytes;
+      // Rows past the end of the batch are walked too, on zero bins, and dropped.
+      if (count < kTileRows) std::fill(tile, tile + tile_bytes, std::uint8_t{0});
+      kernels.bin_tile(layout, features + (pass + first) * width, count, tile);
+      for (std::size_t group = 0; group < groups; ++group) {
+        float* out = tile_margins.data() + (s * groups + group) * kTileRows;
+        std::fill(out, out + kTileRows, forest.base_margin[group]);
+      }
+    }
+    for (const LayoutBlock& block : layout.blocks) {
+      kernels.walk_tiles(layout, block, bins.data(), tiles, tile_bytes, forest.tree_group.data(),
+                         groups, tile_margins.data());
+    }
+    for (std::size_t row = 0; row < pass_rows; ++row) {
+      const std::size_t s = row / kTileRows;
+      for (std::size_t group = 0; group < groups; ++group) {
+        margins[(pass + row) * groups + group] =
+            tile_margins[(s * groups + group) * kTileRows + row % kTileRows];
+      }
+    }
+  }
+}
+
+// margins: rows x num_groups.
+void compute_margins(const detail::ForestEngine& engine, const detail::ForestKernels& kernels,
+                     const float* features, std::size_t rows, float* margins) noexcept {
+  if (takes_tile_walk(engine, kernels, rows)) {
+    tile_walk_margins(engine, kernels, features, rows, margins);
+    return;
+  }
+  const Forest& forest = *engine.forest;
+  for (std::size_t row = 0; row < rows; ++row) {
+    std::copy(forest.base_margin.begin(), forest.base_margin.end(),
+              margins + row * forest.num_groups);
+  }
+  row_walk_margins(engine, kernels, features, rows, margins);
 }
 
 // XGBoost's common::Sigmoid (float overload), identical in 1.7 and 3.x.
@@ -285,8 +283,9 @@ void transform_rows(const Forest& forest, float* values, std::size_t rows) noexc
 
 }  // namespace
 
-ForestModel::ForestModel(std::shared_ptr<const detail::Forest> forest)
-    : forest_(std::move(forest)) {}
+ForestModel::ForestModel(std::shared_ptr<const detail::ForestEngine> engine,
+                         const detail::ForestKernels& kernels)
+    : engine_(std::move(engine)), kernels_(&kernels) {}
 
 ForestModel ForestModel::parse(std::span<const std::uint8_t> bytes, ModelFormat format,
                                std::string_view source_name) {
@@ -300,28 +299,51 @@ ForestModel detail::ForestModelAccess::make(std::shared_ptr<const detail::Forest
                 std::to_string(kArgmaxScratch) +
                 " (predict margins with output: margin, or train with multi:softprob)");
   }
-  return ForestModel(std::move(forest));
+  auto engine = std::make_shared<detail::ForestEngine>();
+  engine->layout = detail::build_layout(*forest);
+  engine->forest = std::move(forest);
+  return ForestModel(std::move(engine), detail::forest_kernels(detail::best_forest_isa()));
 }
 
-std::size_t ForestModel::num_features() const noexcept { return forest_->num_features; }
+ForestModel detail::ForestModelAccess::with_isa(const ForestModel& model, ForestIsa isa,
+                                                bool tile_every_batch) {
+  if (!cpu_supports(isa)) {
+    throw Error("ForestModel: this CPU cannot run the " + std::string(to_string(isa)) +
+                " kernels");
+  }
+  return ForestModel(model.engine_, tile_every_batch ? forest_kernels_tiling_every_batch(isa)
+                                                     : forest_kernels(isa));
+}
+
+detail::ForestIsa detail::ForestModelAccess::isa_of(const ForestModel& model) noexcept {
+  return model.kernels_->isa;
+}
+
+const detail::ForestEngine& detail::ForestModelAccess::engine_of(const ForestModel& model) noexcept {
+  return *model.engine_;
+}
+
+std::size_t ForestModel::num_features() const noexcept { return engine_->forest->num_features; }
 
 std::size_t ForestModel::num_outputs(OutputKind kind) const noexcept {
-  if (kind == OutputKind::kTransformed && forest_->transform == ForestTransform::kArgmax) return 1;
-  return forest_->num_groups;
+  const Forest& forest = *engine_->forest;
+  if (kind == OutputKind::kTransformed && forest.transform == ForestTransform::kArgmax) return 1;
+  return forest.num_groups;
 }
 
-std::size_t ForestModel::num_trees() const noexcept { return forest_->tree_root.size(); }
-const std::string& ForestModel::objective() const noexcept { return forest_->objective; }
+std::size_t ForestModel::num_trees() const noexcept { return engine_->forest->tree_root.size(); }
+const std::string& ForestModel::objective() const noexcept { return engine_->forest->objective; }
 const std::vector<int>& ForestModel::saved_by_version() const noexcept {
-  return forest_->saved_by_version;
+  return engine_->forest->saved_by_version;
 }
 const std::vector<std::string>& ForestModel::feature_names() const noexcept {
-  return forest_->feature_names;
+  return engine_->forest->feature_names;
 }
 
 void ForestModel::predict(std::span<const float> features, std::size_t rows, std::span<float> out,
                           OutputKind kind) const noexcept {
-  const Forest& forest = *forest_;
+  const detail::ForestEngine& engine = *engine_;
+  const Forest& forest = *engine.forest;
   const std::size_t groups = forest.num_groups;
   const std::size_t width = forest.num_features;
   const bool transformed = kind == OutputKind::kTransformed;
@@ -330,18 +352,20 @@ void ForestModel::predict(std::span<const float> features, std::size_t rows, std
     const std::size_t block_rows = std::max<std::size_t>(1, kArgmaxScratch / groups);
     for (std::size_t first = 0; first < rows; first += block_rows) {
       const std::size_t count = std::min(block_rows, rows - first);
-      compute_margins(forest, features.data() + first * width, count, margins.data());
+      compute_margins(engine, *kernels_, features.data() + first * width, count, margins.data());
       for (std::size_t row = 0; row < count; ++row) {
         out[first + row] = argmax(margins.data() + row * groups, groups);
       }
     }
     return;
   }
-  for (std::size_t first = 0; first < rows; first += kRowBlock) {
-    const std::size_t count = std::min(kRowBlock, rows - first);
-    float* block_out = out.data() + first * groups;
-    compute_margins(forest, features.data() + first * width, count, block_out);
-    if (transformed) transform_rows(forest, block_out, count);
+  // Transformed a chunk at a time, while its margins are in cache.
+  const std::size_t chunk_rows = kTilesPerPass * kTileRows;
+  for (std::size_t first = 0; first < rows; first += chunk_rows) {
+    const std::size_t count = std::min(chunk_rows, rows - first);
+    float* chunk_out = out.data() + first * groups;
+    compute_margins(engine, *kernels_, features.data() + first * width, count, chunk_out);
+    if (transformed) transform_rows(forest, chunk_out, count);
   }
 }
 

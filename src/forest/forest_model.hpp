@@ -10,8 +10,9 @@
 // A leaf is a node that never moves: threshold NaN (no value is >= NaN),
 // missing-goes-right off, and `left` pointing at itself. That lets the
 // evaluator walk several trees in lockstep for a fixed number of steps with
-// no branch per node. Shallow numerical blocks also get the compact layout
-// (PerfectNode below), which the evaluator prefers.
+// no branch per node. The evaluator builds its own padded layout from this
+// one (forest_layout.hpp) and walks these nodes only for the trees that
+// layout cannot hold (categorical or very deep ones).
 #pragma once
 
 #include <cstddef>
@@ -22,6 +23,8 @@
 #include <string_view>
 #include <vector>
 
+#include "forest/forest_kernels.hpp"
+#include "forest/forest_layout.hpp"
 #include "inferloop/forest.hpp"
 #include "inferloop/model_source.hpp"
 
@@ -35,26 +38,6 @@ struct ForestNode {
   std::uint32_t left;  // index of the left child in Forest::nodes; right = left + 1
 };
 static_assert(sizeof(ForestNode) == 12, "three words per node keeps trees compact");
-
-// The compact layout for shallow numerical trees: a tree of depth D is stored
-// as a complete binary tree in heap order (children of i at 2i+1 and 2i+2),
-// 2^(D+1) - 1 nodes, so a step needs no child index. A leaf above depth D is
-// pushed down: every node of its subtree is a filler and every slot at depth
-// D holds a copy of its value, so whatever the row, the walk ends on a copy.
-// At depth D a node's threshold is the leaf value.
-//
-// `feature` indexes the expanded row: [0, width) is the row as given, [width,
-// 2 width) the row with NaN replaced by +inf. A missing-goes-right split reads
-// the second half, where NaN becomes +inf and goes right (nothing is above
-// +inf; thresholds are never NaN here); a missing-goes-left split reads the
-// first half, where NaN >= threshold is false. A present value is the same in
-// both halves, so `value >= threshold` alone is XGBoost's !(value < threshold)
-// with its default direction, and the step has no NaN test.
-struct PerfectNode {
-  std::uint32_t feature;
-  float threshold;
-};
-static_assert(sizeof(PerfectNode) == 8, "two words per node");
 
 inline constexpr std::uint32_t kFeatureMask = (1u << 29) - 1;
 inline constexpr std::uint32_t kCategoricalBit = 1u << 29;
@@ -81,15 +64,6 @@ struct Forest {
   // Per block of kTreeBlock consecutive trees: the deepest tree's depth.
   std::vector<std::uint32_t> block_depth;
 
-  // The compact layout (see PerfectNode), built for a block whose depth is at
-  // most kPerfectMaxDepth when the model has no categorical split and its
-  // expanded row fits kExpandedRowCapacity. Every tree of such a block is
-  // padded to the block's depth, so the block walks in lockstep unchanged.
-  std::vector<PerfectNode> perfect_nodes;
-  std::vector<std::uint32_t> perfect_root;     // per tree; meaningful in a perfect block
-  std::vector<std::uint8_t> block_perfect;     // per block: 1 if it has the compact layout
-  bool any_perfect = false;
-
   // Categorical splits: for node i with kCategoricalBit, the sorted categories
   // that go right are category_values[category_ranges[i].begin .. end).
   // Empty when the model has no categorical split. Sorted lists rather than
@@ -113,28 +87,32 @@ struct Forest {
   std::string source_name;
 };
 
-// Trees walked together by one row: their node loads overlap. For one row on
-// 100-1000 tree models, 16 was 20-30% faster than 8 and 32 a few % faster than 16.
+// Trees per block of block_depth.
 inline constexpr std::size_t kTreeBlock = 32;
 
-// Deeper blocks keep the general layout: a padded tree doubles per level, and
-// past this a lone deep branch would cost more memory than the walk saves.
-inline constexpr std::uint32_t kPerfectMaxDepth = 10;
-// A block keeps the general layout when padding would make it more than this
-// many times its node count (the benchmark's trained models pad by 1.1x to
-// 2.8x; the bound keeps a sparse or hostile file from amplifying memory).
-inline constexpr std::size_t kPerfectMaxGrowth = 8;
-// Floats of expanded rows (2 x num_features each) the evaluator keeps on its
-// stack: 32 KiB. A model wider than half of this uses the general layout.
-inline constexpr std::size_t kExpandedRowCapacity = 8192;
-
 struct AdmittedModel;  // src/model/admission.hpp
+
+// What ForestModel evaluates: the reader's Forest and the layout built from
+// it (forest_layout.hpp), both immutable and shared by copies of the model.
+struct ForestEngine {
+  std::shared_ptr<const Forest> forest;
+  ForestLayout layout;
+};
 
 // What may build a ForestModel from a Forest (ForestModel's constructor is
 // private to keep the public API to load() and parse()).
 class ForestModelAccess {
  public:
+  // Lays the forest out and chooses the kernels for this CPU.
   [[nodiscard]] static ForestModel make(std::shared_ptr<const Forest> forest);
+  // `model` evaluated by `isa`'s kernels (tests and benchmarks compare the
+  // paths). Throws inferloop::Error when this CPU cannot run them.
+  // With `tile_every_batch`, every batch of a model with bins takes the tile
+  // walk, one row included (to test that walk on every set).
+  [[nodiscard]] static ForestModel with_isa(const ForestModel& model, ForestIsa isa,
+                                            bool tile_every_batch = false);
+  [[nodiscard]] static ForestIsa isa_of(const ForestModel& model) noexcept;
+  [[nodiscard]] static const ForestEngine& engine_of(const ForestModel& model) noexcept;
 };
 
 // ForestModel's layout of a model the admission gate validated. Throws

@@ -7,6 +7,7 @@
 #include "inferloop/error.hpp"
 #include "inferloop/forest.hpp"
 #include "model/admission.hpp"
+#include "util/text.hpp"
 
 namespace inferloop::detail {
 namespace {
@@ -35,10 +36,7 @@ class ForestPredictor final : public Predictor {
   }
 
   [[nodiscard]] std::string describe() const override {
-    std::string version;
-    for (int part : model_.saved_by_version()) {
-      version += (version.empty() ? "" : ".") + std::to_string(part);
-    }
+    const std::string version = version_text(model_.saved_by_version());
     return "ForestPredictor(" + model_file_ + ", " + model_.objective() + ", " +
            std::to_string(model_.num_trees()) + " trees, saved by xgboost " +
            (version.empty() ? "?" : version) + ", device cpu)";

@@ -170,63 +170,6 @@ void place_tree(const DocumentReader& reader, const AdmittedTree& tree, const st
   forest.tree_depth.push_back(tree_depth);
 }
 
-// Writes general-layout node `slot` (at `level`) into heap position `heap` of
-// a compact tree of depth `depth` starting at `out` (see PerfectNode).
-void place_perfect(const Forest& forest, std::uint32_t slot, std::size_t heap, std::uint32_t level,
-                   std::uint32_t depth, PerfectNode* out) {
-  const ForestNode& node = forest.nodes[slot];
-  if (node.left == slot) {
-    // A leaf: fill its whole subtree so that every path below ends on a copy.
-    const float value = forest.leaf_values[slot];
-    std::size_t first = heap;
-    std::size_t count = 1;
-    for (std::uint32_t l = level; l < depth; ++l) {
-      for (std::size_t k = 0; k < count; ++k) out[first + k] = PerfectNode{0, 0.0F};
-      first = 2 * first + 1;
-      count *= 2;
-    }
-    for (std::size_t k = 0; k < count; ++k) out[first + k] = PerfectNode{0, value};
-    return;
-  }
-  std::uint32_t feature = node.meta & kFeatureMask;
-  if ((node.meta & kMissingRightBit) != 0) {
-    feature += static_cast<std::uint32_t>(forest.num_features);
-  }
-  out[heap] = PerfectNode{feature, node.threshold};
-  place_perfect(forest, node.left, 2 * heap + 1, level + 1, depth, out);
-  place_perfect(forest, node.left + 1, 2 * heap + 2, level + 1, depth, out);
-}
-
-void build_perfect_layout(Forest& forest) {
-  const std::size_t trees = forest.tree_root.size();
-  forest.perfect_root.assign(trees, 0);
-  forest.block_perfect.assign(forest.block_depth.size(), 0);
-  if (forest.has_categorical || 2 * forest.num_features > kExpandedRowCapacity) return;
-  for (std::size_t block = 0; block < forest.block_depth.size(); ++block) {
-    const std::uint32_t depth = forest.block_depth[block];
-    if (depth > kPerfectMaxDepth) continue;
-    const std::size_t size = (std::size_t{2} << depth) - 1;
-    const std::size_t first = block * kTreeBlock;
-    const std::size_t last = std::min(trees, first + kTreeBlock);
-    // A sparse deep tree (a chain, say) would grow far beyond its file size.
-    const std::size_t end = last == trees ? forest.nodes.size() : forest.tree_root[last];
-    if ((last - first) * size > kPerfectMaxGrowth * (end - forest.tree_root[first])) continue;
-    // perfect_root holds 32-bit offsets.
-    if (forest.perfect_nodes.size() + (last - first) * size >
-        std::numeric_limits<std::uint32_t>::max()) {
-      return;  // the remaining blocks keep the general layout
-    }
-    for (std::size_t t = first; t < last; ++t) {
-      const std::size_t offset = forest.perfect_nodes.size();
-      forest.perfect_nodes.resize(offset + size);
-      forest.perfect_root[t] = static_cast<std::uint32_t>(offset);
-      place_perfect(forest, forest.tree_root[t], 0, 0, depth, forest.perfect_nodes.data() + offset);
-    }
-    forest.block_perfect[block] = 1;
-    forest.any_perfect = true;
-  }
-}
-
 }  // namespace
 
 std::shared_ptr<const Forest> build_forest(const AdmittedModel& model) {
@@ -268,7 +211,6 @@ std::shared_ptr<const Forest> build_forest(const AdmittedModel& model) {
     forest->block_depth.push_back(*std::max_element(forest->tree_depth.begin() + first,
                                                     forest->tree_depth.begin() + last));
   }
-  build_perfect_layout(*forest);
   return forest;
 }
 

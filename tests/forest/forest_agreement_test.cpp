@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -17,6 +18,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "forest/forest_model.hpp"
 #include "forest/forest_predictor.hpp"
 #include "inferloop/error.hpp"
 #include "inferloop/forest.hpp"
@@ -85,8 +87,42 @@ std::optional<VersionFixtures> current_fixtures() {
   return std::nullopt;
 }
 
-// Loads every model of `set` in both formats and compares all outputs.
-void expect_agreement(const VersionFixtures& set, std::size_t minimum_models) {
+// `model`'s outputs for every row of `features`, in one batch, in one batch
+// split over threads and one row at a time (every 97th row), against
+// xgboost's, bit for bit.
+void expect_same_as_xgboost(const ForestModel& model, const std::vector<float>& features,
+                            std::size_t rows, OutputKind kind, const std::vector<float>& want) {
+  const std::size_t per_row = model.num_outputs(kind);
+  ASSERT_EQ(want.size(), rows * per_row);
+  std::vector<float> got(rows * per_row, -1.0F);
+  model.predict(features, rows, got, kind);
+  std::string first;
+  EXPECT_EQ(count_differences(got, want, per_row, first), 0u)
+      << to_string(kind) << " output differs from xgboost's; first: " << first;
+  // Split over threads (parts of at least 1,024 rows: the fixtures' 3,000
+  // rows make two), the same bits.
+  static ForestThreadPool pool(4);
+  EXPECT_GE(rows, 2048u) << "too few rows to split over threads";
+  std::vector<float> threaded(rows * per_row, -1.0F);
+  model.predict(features, rows, threaded, kind, pool);
+  EXPECT_EQ(count_differences(threaded, want, per_row, first), 0u)
+      << to_string(kind) << " output over threads differs from xgboost's; first: " << first;
+  // One row at a time takes the single-row path; it must agree too.
+  std::vector<float> one(per_row);
+  for (std::size_t row = 0; row < rows; row += 97) {
+    model.predict(std::span(features).subspan(row * model.num_features(), model.num_features()), 1,
+                  one, kind);
+    for (std::size_t k = 0; k < per_row; ++k) {
+      ASSERT_TRUE(same(one[k], want[row * per_row + k]))
+          << to_string(kind) << " row " << row << " output " << k;
+    }
+  }
+}
+
+// Loads every model of `set` in both formats and compares all outputs, on
+// every kernel set this CPU runs (forest_kernels.hpp). Counts in `binned`
+// the models that have bins, i.e. whose batches took the tile walk.
+void expect_agreement(const VersionFixtures& set, std::size_t minimum_models, std::size_t& binned) {
   std::size_t compared = 0;
   for (const auto& entry : set.manifest.at("models")) {
     const std::string name = entry.at("name");
@@ -103,24 +139,19 @@ void expect_agreement(const VersionFixtures& set, std::size_t minimum_models) {
       ASSERT_EQ(model.num_outputs(OutputKind::kMargin), entry.at("margin_outputs").get<std::size_t>());
       ASSERT_EQ(model.num_outputs(OutputKind::kTransformed),
                 entry.at("transformed_outputs").get<std::size_t>());
-      for (const auto& [kind, want] : {std::pair{OutputKind::kMargin, &margin},
-                                       std::pair{OutputKind::kTransformed, &transformed}}) {
-        const std::size_t per_row = model.num_outputs(kind);
-        ASSERT_EQ(want->size(), rows * per_row);
-        std::vector<float> got(rows * per_row, -1.0F);
-        model.predict(features, rows, got, kind);
-        std::string first;
-        EXPECT_EQ(count_differences(got, *want, per_row, first), 0u)
-            << to_string(kind) << " output differs from xgboost's; first: " << first;
-        // One row at a time takes the single-row path; it must agree too.
-        std::vector<float> one(per_row);
-        for (std::size_t row = 0; row < rows; row += 97) {
-          model.predict(std::span(features).subspan(row * model.num_features(), model.num_features()),
-                        1, one, kind);
-          for (std::size_t k = 0; k < per_row; ++k) {
-            ASSERT_TRUE(same(one[k], (*want)[row * per_row + k]))
-                << to_string(kind) << " row " << row << " output " << k;
-          }
+      EXPECT_EQ(detail::ForestModelAccess::isa_of(model), detail::best_forest_isa());
+      binned += detail::ForestModelAccess::engine_of(model).layout.binned ? 1 : 0;
+      // Each set twice: with its own choice of walk per batch size, and with
+      // the tile walk for every batch (one row included), so that both
+      // walks of every set run whatever its tile_min_rows.
+      for (const detail::ForestIsa isa : detail::supported_forest_isas()) {
+        for (const bool tile_every_batch : {false, true}) {
+          SCOPED_TRACE("kernels " + std::string(detail::to_string(isa)) +
+                       (tile_every_batch ? ", tile walk for every batch" : ""));
+          const ForestModel on_isa =
+              detail::ForestModelAccess::with_isa(model, isa, tile_every_batch);
+          expect_same_as_xgboost(on_isa, features, rows, OutputKind::kMargin, margin);
+          expect_same_as_xgboost(on_isa, features, rows, OutputKind::kTransformed, transformed);
         }
       }
       ++compared;
@@ -145,16 +176,37 @@ void expect_agreement(const VersionFixtures& set, std::size_t minimum_models) {
     }                                                                                      \
   } while (false)
 
+// Names the kernel sets the agreement tests run here and those this CPU
+// lacks (never run, so never compared), in the test log.
+void print_kernel_sets() {
+  std::string run, lacking;
+  for (const auto isa : {detail::ForestIsa::kBaseline, detail::ForestIsa::kAvx2,
+                         detail::ForestIsa::kAvx512}) {
+    std::string& list = detail::cpu_supports(isa) ? run : lacking;
+    if (!list.empty()) list += ", ";
+    list += detail::to_string(isa);
+  }
+  std::printf("[ forest   ] kernel sets compared: %s; not supported by this CPU: %s\n", run.c_str(),
+              lacking.empty() ? "none" : lacking.c_str());
+}
+
 TEST(ForestAgreement, CurrentXGBoostEveryObjectiveJsonAndUbjson) {
+  print_kernel_sets();
   const auto set = current_fixtures();
   INFERLOOP_FOREST_REQUIRE(set, "current-xgboost", INFERLOOP_EXPECT_CURRENT_MODELS);
-  expect_agreement(*set, 2 * 27);
+  std::size_t binned = 0;
+  expect_agreement(*set, 2 * 27, binned);
+  // The tile walk ran: most models have bins (not the categorical ones, nor
+  // those with more than 255 distinct thresholds on a feature).
+  EXPECT_GT(binned, 0u);
 }
 
 TEST(ForestAgreement, XGBoost17EveryObjectiveJsonAndUbjson) {
   const auto set = fixtures_for("xgb1.7");
   INFERLOOP_FOREST_REQUIRE(set, "xgboost 1.7", INFERLOOP_EXPECT_XGB17_MODELS);
-  expect_agreement(*set, 2 * 24);
+  std::size_t binned = 0;
+  expect_agreement(*set, 2 * 24, binned);
+  EXPECT_GT(binned, 0u);
 }
 
 void expect_refusals(const VersionFixtures& set) {

@@ -1,0 +1,187 @@
+// build_layout: detail::Forest's general nodes -> the padded, constant-stride
+// blocks and the per-feature bins of detail::ForestLayout (see
+// forest_layout.hpp for the layout and why).
+#include "forest/forest_layout.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "forest/forest_model.hpp"
+
+namespace inferloop::detail {
+namespace {
+
+// The general nodes of tree t: place_tree appends each tree's nodes
+// contiguously, breadth-first, in model order.
+std::size_t node_count(const Forest& forest, std::size_t tree) {
+  const std::size_t end =
+      tree + 1 < forest.tree_root.size() ? forest.tree_root[tree + 1] : forest.nodes.size();
+  return end - forest.tree_root[tree];
+}
+
+bool has_categorical_split(const Forest& forest, std::size_t tree) {
+  if (!forest.has_categorical) return false;
+  const std::size_t first = forest.tree_root[tree];
+  for (std::size_t i = first; i < first + node_count(forest, tree); ++i) {
+    if ((forest.nodes[i].meta & kCategoricalBit) != 0) return true;
+  }
+  return false;
+}
+
+std::size_t padded_bytes(std::size_t trees, std::uint32_t depth) {
+  return trees * (std::size_t{1} << depth) * (sizeof(WalkNode) + sizeof(BinNode) + sizeof(float));
+}
+
+// Writes the subtree of general node `slot` at heap position `heap` (level
+// `level`) of a tree padded to `depth` whose nodes start at walk_nodes[base]
+// and leaves at leaves[leaf_base]; records each real (not filler) internal
+// node's index in `real_nodes`.
+struct TreePlacement {
+  const Forest& forest;
+  ForestLayout& layout;
+  std::size_t base;
+  std::size_t leaf_base;
+  std::uint32_t depth;
+  std::vector<std::size_t>& real_nodes;
+
+  void place(std::uint32_t slot, std::size_t heap, std::uint32_t level) {
+    const ForestNode& node = forest.nodes[slot];
+    if (node.left == slot) {
+      // A leaf: fillers (already zero) down to the bottom, where every slot
+      // gets a copy.
+      std::size_t first = heap << (depth - level);
+      const std::size_t count = std::size_t{1} << (depth - level);
+      first -= std::size_t{1} << depth;
+      std::fill_n(layout.leaves.begin() + static_cast<std::ptrdiff_t>(leaf_base + first), count,
+                  forest.leaf_values[slot]);
+      return;
+    }
+    std::uint32_t feature = node.meta & kFeatureMask;
+    if ((node.meta & kMissingRightBit) != 0) {
+      feature += static_cast<std::uint32_t>(forest.num_features);
+    }
+    layout.walk_nodes[base + heap] = WalkNode{feature, node.threshold};
+    real_nodes.push_back(base + heap);
+    place(node.left, 2 * heap, level + 1);
+    place(node.left + 1, 2 * heap + 1, level + 1);
+  }
+};
+
+void add_compact_block(const Forest& forest, LayoutBlock block, ForestLayout& layout,
+                       std::vector<std::size_t>& real_nodes) {
+  const std::size_t stride = std::size_t{1} << block.depth;
+  block.node_offset = layout.walk_nodes.size();
+  block.leaf_offset = layout.leaves.size();
+  layout.walk_nodes.resize(block.node_offset + block.trees * stride, WalkNode{0, 0.0F});
+  layout.leaves.resize(block.leaf_offset + block.trees * stride);
+  for (std::size_t k = 0; k < block.trees; ++k) {
+    TreePlacement{forest, layout, block.node_offset + k * stride, block.leaf_offset + k * stride,
+                  block.depth, real_nodes}
+        .place(forest.tree_root[block.first_tree + k], 1, 0);
+  }
+  layout.blocks.push_back(block);
+  layout.any_compact = true;
+}
+
+// Maps every real compact node's threshold to its bin (see
+// forest_layout.hpp). False, leaving no bins, when a block is general or too
+// deep for the tile walk, or a feature has too many distinct thresholds.
+bool build_bins(ForestLayout& layout, const std::vector<std::size_t>& real_nodes) {
+  const std::size_t width = layout.num_features;
+  if (2 * width > std::numeric_limits<std::uint16_t>::max()) return false;
+  for (const LayoutBlock& block : layout.blocks) {
+    if (!block.compact || block.depth > kMaxTileDepth) return false;
+  }
+  std::vector<std::vector<float>> thresholds(width);
+  for (const std::size_t index : real_nodes) {
+    const WalkNode& node = layout.walk_nodes[index];
+    thresholds[node.feature % width].push_back(node.threshold);
+  }
+  for (std::vector<float>& values : thresholds) {
+    // Never NaN: the reader turns a NaN threshold into -inf. -0 and +0 are
+    // one threshold: every value compares the same against both.
+    std::sort(values.begin(), values.end());
+    values.erase(std::unique(values.begin(), values.end()), values.end());
+    if (values.size() > kMaxBins - 1) return false;
+  }
+  layout.bin_thresholds.assign(width * kBinTableSize, std::numeric_limits<float>::quiet_NaN());
+  layout.bin_pivots.assign(width * kBinPivots, std::numeric_limits<float>::quiet_NaN());
+  for (std::size_t f = 0; f < width; ++f) {
+    std::copy(thresholds[f].begin(), thresholds[f].end(),
+              layout.bin_thresholds.begin() + static_cast<std::ptrdiff_t>(f * kBinTableSize));
+    for (std::size_t j = 0; j < kBinPivots; ++j) {
+      layout.bin_pivots[f * kBinPivots + j] = layout.bin_thresholds[f * kBinTableSize + 16 * j + 15];
+    }
+  }
+  // Fillers keep bin 0: every row goes right, to a copy of the same leaf.
+  layout.bin_nodes.assign(layout.walk_nodes.size(), BinNode{0, 0});
+  for (const std::size_t index : real_nodes) {
+    const WalkNode& node = layout.walk_nodes[index];
+    const std::vector<float>& values = thresholds[node.feature % width];
+    const auto position = std::lower_bound(values.begin(), values.end(), node.threshold);
+    layout.bin_nodes[index] = BinNode{static_cast<std::uint16_t>(node.feature),
+                                      static_cast<std::uint16_t>(position - values.begin() + 1)};
+  }
+  return true;
+}
+
+}  // namespace
+
+ForestLayout build_layout(const Forest& forest) {
+  ForestLayout layout;
+  layout.num_features = forest.num_features;
+  const std::size_t trees = forest.tree_root.size();
+  const bool narrow = 2 * forest.num_features <= kMaxExpandedWidth;
+  // Padding a sparse deep tree (a chain, say) multiplies its nodes; the
+  // compact blocks may take at most this much memory in all, whatever the
+  // file holds.
+  const std::size_t budget =
+      std::max(kCompactBudgetBytes, kMaxPaddingGrowth * forest.nodes.size() *
+                                        (sizeof(ForestNode) + sizeof(float)));
+  std::size_t compact_bytes = 0;
+  std::vector<std::size_t> real_nodes;  // walk_nodes that are not fillers
+  LayoutBlock block;
+  const auto close = [&] {
+    if (block.trees == 0) return;
+    if (block.compact) {
+      compact_bytes += padded_bytes(block.trees, block.depth);
+      add_compact_block(forest, block, layout, real_nodes);
+    } else {
+      layout.blocks.push_back(block);
+    }
+    block = LayoutBlock{};
+  };
+  for (std::size_t t = 0; t < trees; ++t) {
+    const std::uint32_t depth = forest.tree_depth[t];
+    const bool compactable = narrow && depth <= kMaxCompactDepth &&
+                             compact_bytes + padded_bytes(1, depth) <= budget &&
+                             !has_categorical_split(forest, t);
+    if (block.trees != 0 && block.compact == compactable) {
+      // A compact block joins trees of about one depth: a shallow tree
+      // padded deep would walk the extra levels for nothing.
+      const std::uint32_t joined_depth = std::max(block.depth, depth);
+      const bool fits =
+          block.trees < kMaxBlockTrees &&
+          (!compactable ||
+           (depth + 1 >= block.depth && depth <= block.depth + 1 &&
+            padded_bytes(block.trees + 1, joined_depth) <= kMaxBlockBytes &&
+            compact_bytes + padded_bytes(block.trees + 1, joined_depth) <= budget));
+      if (fits) {
+        ++block.trees;
+        block.depth = joined_depth;
+        continue;
+      }
+    }
+    close();
+    block.first_tree = static_cast<std::uint32_t>(t);
+    block.trees = 1;
+    block.depth = depth;
+    block.compact = compactable;
+  }
+  close();
+  layout.binned = build_bins(layout, real_nodes);
+  return layout;
+}
+
+}  // namespace inferloop::detail

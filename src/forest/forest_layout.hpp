@@ -1,0 +1,105 @@
+// detail::ForestLayout: the evaluator's own layout of a detail::Forest, built
+// once when a ForestModel is made (build_layout) and then only read, from any
+// number of threads. The reader's Forest (general nodes with child indices)
+// stays as it is: other evaluators (the CUDA one) build their own layouts from
+// it, and blocks that this layout cannot hold are walked there.
+//
+// Blocks. Consecutive trees are grouped into blocks. A compact block holds
+// trees with numerical splits only, each padded to the block's depth D as a
+// complete binary tree in heap order, 1-based: the children of node i are 2i
+// and 2i + 1, the internal nodes are 1 .. 2^D - 1 (slot 0 is unused) and leaf
+// j is slot 2^D + j. Tree k of a block starts at node_offset + k * 2^D and its
+// leaves at leaf_offset + k * 2^D, so a node's address is arithmetic from the
+// block's base: no per-tree pointer to reload in the walk. A leaf above depth
+// D is pushed down: every internal node below it is a filler and every bottom
+// slot below it holds a copy of its value, so any row reaches a copy. A block
+// holds at most kMaxBlockTrees trees and at most kMaxBlockBytes of nodes and
+// leaves, so that the trees a batch walks for a tile of rows stay in L2.
+// Trees that are categorical or deeper than kMaxCompactDepth form general
+// blocks, which the evaluator walks on detail::Forest's nodes; so do the
+// trees past the padding budget (the larger of kCompactBudgetBytes and
+// kMaxPaddingGrowth times the general layout), which keeps a file of sparse
+// deep trees from growing in memory beyond that.
+//
+// Two node forms, one per walk:
+//   - WalkNode (feature, float threshold) for one row at a time: the row
+//     walk reads an expanded row, [0, F) the row and [F, 2F) the row with NaN
+//     replaced by +inf, so `value >= threshold` alone is XGBoost's
+//     !(value < threshold) with the node's default for a missing value (a
+//     missing-goes-right split reads the second half).
+//   - BinNode (feature, bin) for batches: thresholds mapped exactly to
+//     per-feature bin ids. For feature f, thresholds[f] holds the model's
+//     distinct thresholds on f, sorted, padded with NaN to kBinTableSize; a
+//     value's bin is the number of them <= value, so value >= threshold j
+//     iff bin(value) >= j + 1. Rows are binned once per tile into bytes, and
+//     a node test is a byte compare, 64 rows at a time. Missing values: the
+//     expanded column f bins NaN as 0 (goes left everywhere), column F + f
+//     as 255 (goes right everywhere). Built only when every feature has at
+//     most kMaxBins - 1 distinct thresholds and every block is compact and at
+//     most kMaxTileDepth deep (`binned`); otherwise batches use the row walk.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace inferloop::detail {
+
+struct Forest;
+
+struct WalkNode {
+  std::uint32_t feature;  // index into the expanded row, [0, 2 x num_features)
+  float threshold;        // go right iff expanded[feature] >= threshold
+};
+static_assert(sizeof(WalkNode) == 8, "two words per node");
+
+struct BinNode {
+  std::uint16_t feature;  // expanded column, [0, 2 x num_features)
+  std::uint16_t bin;      // go right iff the row's bin >= bin, in [0, kMaxBins)
+};
+static_assert(sizeof(BinNode) == 4, "one word per node");
+
+struct LayoutBlock {
+  std::uint32_t first_tree = 0;
+  std::uint32_t trees = 0;
+  std::uint32_t depth = 0;      // compact: every tree padded to this depth
+  bool compact = false;         // false: walk detail::Forest's general nodes
+  std::size_t node_offset = 0;  // compact: tree k's node i at node_offset + (k << depth) + i
+  std::size_t leaf_offset = 0;  // compact: tree k's leaf j at leaf_offset + (k << depth) + j
+};
+
+inline constexpr std::uint32_t kMaxCompactDepth = 10;
+inline constexpr std::size_t kMaxPaddingGrowth = 8;
+inline constexpr std::size_t kCompactBudgetBytes = std::size_t{64} << 20;
+inline constexpr std::size_t kMaxBlockTrees = 32;
+// Nodes and leaves of one compact block: about half of a 1 MiB L2.
+inline constexpr std::size_t kMaxBlockBytes = 512 * 1024;
+// The row walk keeps expanded rows (2 x num_features floats) on the stack:
+// models wider than this walk every block on the general nodes.
+inline constexpr std::size_t kMaxExpandedWidth = 8192;
+
+inline constexpr std::size_t kMaxBins = 256;        // a bin is one byte
+inline constexpr std::size_t kBinTableSize = 256;   // thresholds per feature, NaN padded
+inline constexpr std::size_t kBinPivots = 16;       // thresholds[16 j + 15], for a 16-ary search
+inline constexpr std::uint32_t kMaxTileDepth = 8;   // the tile walk is exponential in depth
+inline constexpr std::size_t kTileRows = 64;        // rows whose node tests fit one 64-bit mask
+
+struct ForestLayout {
+  std::vector<LayoutBlock> blocks;  // in tree order; together they hold every tree once
+  std::vector<WalkNode> walk_nodes;
+  std::vector<BinNode> bin_nodes;   // parallel to walk_nodes when `binned`
+  std::vector<float> leaves;
+  std::size_t num_features = 0;
+  bool any_compact = false;
+
+  // The bins (see above), when `binned`: per feature kBinTableSize sorted
+  // thresholds and kBinPivots pivots.
+  bool binned = false;
+  std::vector<float> bin_thresholds;
+  std::vector<float> bin_pivots;
+};
+
+// REQUIRES: `forest` was built by build_forest (admitted, consistent).
+[[nodiscard]] ForestLayout build_layout(const Forest& forest);
+
+}  // namespace inferloop::detail
