@@ -114,6 +114,11 @@ foreach(_item IN LISTS _inferloop_needed)
     if(NOT INFERLOOP_CONFIG_DEPENDENCIES MATCHES "prometheus-cpp")
       string(APPEND INFERLOOP_CONFIG_DEPENDENCIES "find_dependency(prometheus-cpp CONFIG)\n")
     endif()
+  elseif(_item MATCHES "^CUDA::")
+    # The CUDA evaluator's runtime (INFERLOOP_WITH_CUDA).
+    if(NOT INFERLOOP_CONFIG_DEPENDENCIES MATCHES "CUDAToolkit")
+      string(APPEND INFERLOOP_CONFIG_DEPENDENCIES "find_dependency(CUDAToolkit)\n")
+    endif()
   elseif(_item STREQUAL "inferloop_xgboost")
     string(APPEND INFERLOOP_CONFIG_DEPENDENCIES
            "include(\"\${CMAKE_CURRENT_LIST_DIR}/InferloopXGBoost.cmake\")\n")

@@ -3,10 +3,12 @@
 
 #include <string>
 
+#include "forest/cuda/cuda_forest_predictor.hpp"
 #include "forest/forest_model.hpp"
 #include "inferloop/error.hpp"
 #include "inferloop/forest.hpp"
 #include "model/admission.hpp"
+#include "util/device.hpp"
 #include "util/text.hpp"
 
 namespace inferloop::detail {
@@ -70,31 +72,32 @@ ForestModel share_or_load(const PredictorContext& context) {
 
 }  // namespace
 
-std::unique_ptr<Predictor> make_forest_predictor(const PredictorContext& context) {
+void check_forest_width(const PredictorContext& context, std::size_t model_features) {
   const InferenceConfig& config = context.config;
-  if (config.device != "cpu") {
-    throw Error("device: " + config.device + ": ForestPredictor evaluates trees on the CPU; " +
-                "set device: cpu, or use predictor_class_name: XGBoostPredictor for a GPU");
-  }
-  ForestModel model = share_or_load(context);
   const std::string model_file = context.model.model_file.string();
-  if (config.num_features != 0 && config.num_features != model.num_features()) {
+  if (config.num_features != 0 && config.num_features != model_features) {
     throw Error("num_features is " + std::to_string(config.num_features) +
                 " in the config, but the model " + model_file + " takes " +
-                std::to_string(model.num_features()) +
+                std::to_string(model_features) +
                 " features per row (learner_model_param.num_feature); set num_features to " +
-                std::to_string(model.num_features()) +
+                std::to_string(model_features) +
                 " or remove it to take the width from the model");
   }
   const auto& signature = context.model.signature_inputs;
-  if (!signature.empty() && signature.size() != model.num_features()) {
+  if (!signature.empty() && signature.size() != model_features) {
     throw Error("the MLmodel signature " +
                 context.model.mlmodel_file.value_or(context.model.model_file).string() +
                 " lists " + std::to_string(signature.size()) + " inputs, but the model file " +
-                model_file + " takes " + std::to_string(model.num_features()) +
+                model_file + " takes " + std::to_string(model_features) +
                 " features (learner_model_param.num_feature); save the MLflow model again with a "
                 "matching signature");
   }
+}
+
+std::unique_ptr<Predictor> make_forest_predictor(const PredictorContext& context) {
+  if (parse_device(context.config.device).cuda) return make_cuda_forest_predictor(context);
+  ForestModel model = share_or_load(context);
+  check_forest_width(context, model.num_features());
   return std::make_unique<ForestPredictor>(std::move(model), context);
 }
 

@@ -9,6 +9,7 @@
 // it. predict() is called by one replica's worker thread at a time.
 #pragma once
 
+#include <cstddef>
 #include <memory>
 
 #include "inferloop/predictor.hpp"
@@ -16,8 +17,13 @@
 namespace inferloop::detail {
 
 // Throws inferloop::Error when the model cannot be read or reproduced
-// exactly, when device is not "cpu", or when num_features (config) or the
-// MLmodel signature disagree with the model.
+// exactly, when num_features (config) or the MLmodel signature disagree
+// with the model, or when device is not one of "cpu", "cuda", "cuda:N".
+// A cuda device gets the CUDA evaluator (cuda/cuda_forest_predictor.hpp).
 [[nodiscard]] std::unique_ptr<Predictor> make_forest_predictor(const PredictorContext& context);
+
+// Throws the error a model of `model_features` features per row gets when
+// the config's num_features or the MLmodel signature says otherwise.
+void check_forest_width(const PredictorContext& context, std::size_t model_features);
 
 }  // namespace inferloop::detail

@@ -2,6 +2,7 @@
 // lifecycle and threading contract.
 #include "xgboost/xgboost_predictor.hpp"
 
+#include <dlfcn.h>
 #include <xgboost/c_api.h>
 
 #include <cmath>
@@ -16,6 +17,7 @@
 
 #include "inferloop/error.hpp"
 #include "model/admission.hpp"
+#include "util/device.hpp"
 #include "util/text.hpp"
 
 namespace inferloop {
@@ -47,22 +49,15 @@ bool library_has_cuda() {
   return build.is_object() && build.value("USE_CUDA", false);
 }
 
-struct Device {
-  bool cuda = false;
-  int ordinal = 0;
-};
-
-Device parse_device(const std::string& device) {
-  if (device == "cpu") return {};
-  if (device == "cuda") return {true, 0};
-  if (device.starts_with("cuda:")) {
-    const std::string digits = device.substr(5);
-    if (!digits.empty() && digits.size() < 4 &&
-        digits.find_first_not_of("0123456789") == std::string::npos) {
-      return {true, std::stoi(digits)};
-    }
+// The file the dynamic loader took libxgboost's C API from (so a message can
+// say which library lacks CUDA), or a description when it cannot tell (a
+// static libxgboost is part of the executable).
+std::string linked_xgboost_file() {
+  Dl_info info{};
+  if (dladdr(reinterpret_cast<void*>(&XGBoosterCreate), &info) != 0 && info.dli_fname != nullptr) {
+    return info.dli_fname;
   }
-  throw Error("device: expected cpu, cuda or cuda:N, found '" + device + "'");
+  return "(linked statically)";
 }
 
 // An XGBoost booster. Owned by one replica, or shared by every replica of a
@@ -71,7 +66,7 @@ class Booster {
  public:
   // Loads the bytes the admission gate validated, never the file again: a
   // file replaced after resolution cannot reach libxgboost unchecked.
-  Booster(const detail::AdmittedModel& model, const Device& device, int threads)
+  Booster(const detail::AdmittedModel& model, const detail::DeviceSpec& device, int threads)
       : model_file_(model.source_name) {
     check_call(XGBoosterCreate(nullptr, 0, &handle_), "XGBoosterCreate", model_file_);
     // From a buffer, XGBoost picks JSON or UBJSON by content; the gate parsed
@@ -155,12 +150,13 @@ class XGBoostPredictor final : public Predictor {
     // for a ResolvedModel made by hand: libxgboost never sees anything else.
     const auto admitted = detail::admission_of(context.model);
     check_model_version(context.model, *admitted);
-    const Device device = parse_device(config.device);
+    const detail::DeviceSpec device = detail::parse_device(config.device);
     if (device.cuda && !library_has_cuda()) {
-      throw Error("device: " + config.device + ": this libxgboost " +
-                  version_text(linked_xgboost_version()) +
-                  " was built without CUDA; use device: cpu or link a CUDA-enabled libxgboost "
-                  "(-DINFERLOOP_XGBOOST_LIBRARY=/path/to/libxgboost.so)");
+      throw Error("device: " + config.device + ": the linked libxgboost " +
+                  version_text(linked_xgboost_version()) + " (" + linked_xgboost_file() +
+                  ") was built without CUDA; use device: cpu, or build inferloop against a "
+                  "CUDA-enabled libxgboost, e.g. the one in the xgboost-cu13 wheel: "
+                  "-DINFERLOOP_XGBOOST_LIBRARY=<site-packages>/xgboost/lib/libxgboost.so");
     }
     booster_ = share_or_load(context, *admitted, device);
     num_features_ = booster_->num_features();
@@ -227,7 +223,7 @@ class XGBoostPredictor final : public Predictor {
  private:
   std::shared_ptr<Booster> share_or_load(const PredictorContext& context,
                                          const detail::AdmittedModel& admitted,
-                                         const Device& device) {
+                                         const detail::DeviceSpec& device) {
     if (!context.config.share_booster) {
       return std::make_shared<Booster>(admitted, device, context.config.predictor_threads);
     }

@@ -239,14 +239,24 @@ TEST(XGBoostPredictor, CudaOnACpuOnlyLibraryIsAClearError) {
   config.model_uri = fixture->ubj.string();
   for (const std::string device : {"cuda", "cuda:1"}) {
     config.device = device;
-    EXPECT_EQ(construction_error(config, resolve_model(config.model_uri)),
-              "device: " + device + ": this libxgboost " + version_text(linked_xgboost_version()) +
-                  " was built without CUDA; use device: cpu or link a CUDA-enabled libxgboost "
-                  "(-DINFERLOOP_XGBOOST_LIBRARY=/path/to/libxgboost.so)");
+    const std::string message = construction_error(config, resolve_model(config.model_uri));
+    const std::string head =
+        "device: " + device + ": the linked libxgboost " + version_text(linked_xgboost_version()) + " (";
+    const std::string tail =
+        ") was built without CUDA; use device: cpu, or build inferloop against a CUDA-enabled "
+        "libxgboost, e.g. the one in the xgboost-cu13 wheel: "
+        "-DINFERLOOP_XGBOOST_LIBRARY=<site-packages>/xgboost/lib/libxgboost.so";
+    ASSERT_TRUE(message.starts_with(head)) << message;
+    ASSERT_TRUE(message.ends_with(tail)) << message;
+    // The message names the library file the process loaded.
+    const std::filesystem::path library =
+        message.substr(head.size(), message.size() - head.size() - tail.size());
+    EXPECT_TRUE(std::filesystem::is_regular_file(library)) << message;
+    EXPECT_TRUE(library.filename().string().starts_with("libxgboost")) << message;
   }
   config.device = "gpu";
   EXPECT_EQ(construction_error(config, resolve_model(config.model_uri)),
-            "device: expected cpu, cuda or cuda:N, found 'gpu'");
+            "device: expected cpu, cuda or cuda:N (N from 0 to 4095), found 'gpu'");
 }
 
 TEST(XGBoostPredictor, SharedBoosterServesSeveralReplicasAtOnce) {
