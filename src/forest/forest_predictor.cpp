@@ -4,6 +4,7 @@
 #include <string>
 
 #include "forest/forest_model.hpp"
+#include "forest/lightgbm_forest_predictor.hpp"
 #include "inferloop/error.hpp"
 #include "inferloop/forest.hpp"
 #include "model/admission.hpp"
@@ -73,6 +74,10 @@ ForestModel share_or_load(const PredictorContext& context) {
 }  // namespace
 
 std::unique_ptr<Predictor> make_forest_predictor(const PredictorContext& context) {
+  // A LightGBM model has its own evaluator (lightgbm_forest_predictor.hpp).
+  if (admission_of(context.model)->format == ModelFormat::kLightGBM) {
+    return make_lightgbm_forest_predictor(context);
+  }
   const InferenceConfig& config = context.config;
   if (config.device != "cpu") {
     throw Error("device: " + config.device + ": ForestPredictor evaluates trees on the CPU; " +

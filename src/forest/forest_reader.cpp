@@ -231,6 +231,11 @@ void build_perfect_layout(Forest& forest) {
 
 std::shared_ptr<const Forest> build_forest(const AdmittedModel& model) {
   const DocumentReader reader(model.source_name);
+  if (model.lightgbm) {
+    reader.fail("", "a LightGBM model, which ForestModel (XGBoost) does not read; load it with "
+                    "inferloop::LightGBMModel::load (predictor_class_name: ForestPredictor serves "
+                    "both)");
+  }
   if (model.booster == BoosterKind::kGblinear) {
     reader.fail("learner.gradient_booster.name",
                 "booster \"gblinear\" is not a tree ensemble; ForestPredictor evaluates gbtree "
