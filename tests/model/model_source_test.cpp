@@ -48,7 +48,7 @@ TEST(ModelSource, MissingPathNamesTheAbsolutePathAndWhatToDo) {
   const std::string uri = (dir.path() / "no-such-model.ubj").string();
   EXPECT_EQ(resolve_error(uri),
             "model_uri '" + uri + "': no such file or directory '" + uri +
-                "'; point model_uri at a model file (.json/.ubj) or an MLflow model folder");
+                "'; point model_uri at a model file (XGBoost .json/.ubj, or a LightGBM text model) or an MLflow model folder");
 }
 
 TEST(ModelSource, MissingRelativePathIsReportedAbsolute) {
@@ -64,16 +64,45 @@ TEST(ModelSource, FolderWithoutMLmodel) {
   EXPECT_EQ(resolve_error(folder),
             "model_uri '" + folder + "': folder '" + folder +
                 "' has no MLmodel file, so it is not an MLflow model folder; point model_uri at "
-                "a model file (.json/.ubj) or an MLflow model folder");
+                "a model file (XGBoost .json/.ubj, or a LightGBM text model) or an MLflow model "
+                "folder");
 }
 
-TEST(ModelSource, MLmodelWithoutXgboostFlavorListsTheFlavorsItHas) {
+TEST(ModelSource, MLmodelWithoutXgboostOrLightgbmFlavorListsTheFlavorsItHas) {
   ScratchDir dir;
   const fs::path mlmodel = dir.write("model/MLmodel", kMLmodelWithoutXgboost);
   EXPECT_EQ(resolve_error((dir.path() / "model").string()),
-            mlmodel.string() + ":2:3: the model has no xgboost flavor (its flavors: "
-                               "'python_function', 'sklearn'); inferloop serves the xgboost flavor: "
-                               "log the model with mlflow.xgboost.log_model() or save_model()");
+            mlmodel.string() + ":2:3: the model has no xgboost or lightgbm flavor (its flavors: "
+                               "'python_function', 'sklearn'); inferloop serves those two: log the "
+                               "model with mlflow.xgboost.log_model() or "
+                               "mlflow.lightgbm.log_model()");
+}
+
+TEST(ModelSource, MLmodelOfAPickledLightgbmEstimatorIsRefusedNamingTheBooster) {
+  ScratchDir dir;
+  dir.write("model/model.pkl", "not a text model");
+  const fs::path mlmodel = dir.write("model/MLmodel",
+                                     "flavors:\n"
+                                     "  lightgbm:\n"
+                                     "    data: model.pkl\n"
+                                     "    model_class: lightgbm.sklearn.LGBMClassifier\n");
+  EXPECT_EQ(resolve_error((dir.path() / "model").string()),
+            mlmodel.string() + ":4:18: flavors.lightgbm.model_class is "
+                               "'lightgbm.sklearn.LGBMClassifier', which mlflow.lightgbm stores "
+                               "serialized as a Python object; inferloop reads LightGBM's text "
+                               "model: log the estimator's booster "
+                               "(mlflow.lightgbm.log_model(model.booster_, ...))");
+}
+
+TEST(ModelSource, MLmodelLightgbmFlavorNamingANonLightgbmFileIsRefused) {
+  ScratchDir dir;
+  dir.write("model/model.lgb", "{\"learner\": {}}");
+  dir.write("model/MLmodel", "flavors:\n  lightgbm:\n    data: model.lgb\n");
+  const std::string folder = (dir.path() / "model").string();
+  EXPECT_EQ(resolve_error(folder),
+            "model_uri '" + folder + "': the MLmodel's lightgbm flavor names '" + folder +
+                "/model.lgb', which is not a LightGBM text model (it does not start with the "
+                "line \"tree\"); log the model again with mlflow.lightgbm.log_model()");
 }
 
 TEST(ModelSource, MLmodelWhoseDataFileIsMissing) {
