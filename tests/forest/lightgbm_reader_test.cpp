@@ -140,6 +140,32 @@ TEST(LightGBMReader, SumsTreesInOrderAndARandomForestAveragesTheTransformedOutpu
   EXPECT_EQ(out, (-1.0 + 2.0) / 2.0);
 }
 
+// What a model file looks like after a Windows checkout: every "\n" a
+// "\r\n", tree_sizes counting the extra bytes (LightGBM reads such a file).
+std::string with_crlf(const std::vector<std::string>& trees) {
+  auto crlf = [](std::string text) {
+    std::string out;
+    for (const char c : text) out += c == '\n' ? std::string("\r\n") : std::string(1, c);
+    return out;
+  };
+  std::string text = crlf(model_text(trees));
+  std::string sizes;
+  for (std::size_t i = 0; i < trees.size(); ++i) {
+    sizes += (i == 0 ? "" : " ") + std::to_string(crlf(tree_block(i, trees[i])).size());
+  }
+  const std::size_t at = text.find("tree_sizes=") + 11;
+  text.replace(at, text.find('\r', at) - at, sizes);
+  return text;
+}
+
+TEST(LightGBMReader, ReadsWindowsLineEndingsAsLightGBMDoes) {
+  const LightGBMModel model = parse(with_crlf({stump("2"), stump("8", "-0.5")}));
+  EXPECT_EQ(model.num_trees(), 2U);
+  EXPECT_EQ(raw(model, 0.0F), -1.0 + 2.0);
+  EXPECT_EQ(raw(model, kNaN), -1.0 + 2.0);
+  EXPECT_EQ(raw(model, -1.0F), -1.0 + -1.0);
+}
+
 TEST(LightGBMReader, RefusesAnUnknownObjectiveNamingIt) {
   const std::string message = error_of(model_text({stump("2")}, "my_loss"));
   EXPECT_NE(message.find("'model.txt': line 7: objective 'my_loss' is not one LightGBM knows"),
