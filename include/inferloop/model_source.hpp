@@ -96,4 +96,10 @@ struct ResolvedModel {
 
 [[nodiscard]] std::string to_string(ModelFormat format);
 
+// Which library saved the model, for people: "saved by xgboost 3.2.0 (MLmodel
+// xgb_version 3.2.0)", "saved by xgboost unknown (legacy binary format)",
+// "saved by lightgbm 4.7.0 (MLmodel lgb_version)" or "saved by lightgbm
+// (version not recorded: a model file has only its format version)".
+[[nodiscard]] std::string saved_by_text(const ResolvedModel& model);
+
 }  // namespace inferloop

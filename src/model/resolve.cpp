@@ -147,6 +147,20 @@ std::vector<int> read_model_version(const fs::path& model_file, ModelFormat form
   return detail::document_version(document, detail::DocumentReader(model_file.string()), format);
 }
 
+std::string saved_by_text(const ResolvedModel& model) {
+  if (model.format == ModelFormat::kLightGBM) {
+    return model.mlflow_lightgbm_version
+               ? "saved by lightgbm " + *model.mlflow_lightgbm_version + " (MLmodel lgb_version)"
+               : std::string("saved by lightgbm (version not recorded: a model file has only its "
+                             "format version)");
+  }
+  const std::string version = detail::version_text(model.saved_by_version);
+  return "saved by xgboost " + (version.empty() ? std::string("unknown (legacy binary format)")
+                                                : version) +
+         (model.mlflow_xgb_version ? " (MLmodel xgb_version " + *model.mlflow_xgb_version + ")"
+                                   : std::string());
+}
+
 std::string to_string(ModelFormat format) {
   switch (format) {
     case ModelFormat::kJson: return "JSON";

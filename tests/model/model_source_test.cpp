@@ -78,6 +78,45 @@ TEST(ModelSource, MLmodelWithoutXgboostOrLightgbmFlavorListsTheFlavorsItHas) {
                                "mlflow.lightgbm.log_model()");
 }
 
+// A one-tree LightGBM text model, as save_model writes it (tree_sizes: the
+// bytes of the "Tree=0" block, its empty line included).
+std::string tiny_lightgbm_model() {
+  const std::string tree =
+      "Tree=0\nnum_leaves=2\nnum_cat=0\nsplit_feature=0\nsplit_gain=1\nthreshold=0.5\n"
+      "decision_type=2\nleft_child=-1\nright_child=-2\nleaf_value=-1 2\nleaf_weight=1 1\n"
+      "leaf_count=1 1\ninternal_value=0\ninternal_weight=1\ninternal_count=2\nshrinkage=1\n\n";
+  return "tree\nversion=v4\nnum_class=1\nnum_tree_per_iteration=1\nlabel_index=0\n"
+         "max_feature_idx=1\nobjective=binary sigmoid:1\nfeature_names=a b\n"
+         "feature_infos=[-1:1] [-1:1]\ntree_sizes=" + std::to_string(tree.size()) + "\n\n" + tree +
+         "end of trees\n";
+}
+
+TEST(ModelSource, MLmodelLightgbmFlavorResolvesToTheTextModelWithItsLibraryVersion) {
+  ScratchDir dir;
+  dir.write("model/model.lgb", tiny_lightgbm_model());
+  dir.write("model/MLmodel",
+            "flavors:\n"
+            "  lightgbm:\n"
+            "    data: model.lgb\n"
+            "    lgb_version: 4.7.0\n"
+            "    model_class: lightgbm.basic.Booster\n"
+            "  python_function:\n"
+            "    data: model.lgb\n");
+  const ResolvedModel folder = resolve_model((dir.path() / "model").string());
+  EXPECT_EQ(folder.format, ModelFormat::kLightGBM);
+  EXPECT_EQ(folder.mlflow_flavor, "lightgbm");
+  EXPECT_EQ(folder.model_file, dir.path() / "model" / "model.lgb");
+  EXPECT_EQ(folder.mlflow_lightgbm_version, "4.7.0");
+  EXPECT_FALSE(folder.mlflow_xgb_version.has_value());
+  EXPECT_EQ(saved_by_text(folder), "saved by lightgbm 4.7.0 (MLmodel lgb_version)");
+
+  const ResolvedModel file = resolve_model((dir.path() / "model" / "model.lgb").string());
+  EXPECT_EQ(file.format, ModelFormat::kLightGBM);
+  EXPECT_EQ(file.mlflow_flavor, "");
+  EXPECT_EQ(saved_by_text(file),
+            "saved by lightgbm (version not recorded: a model file has only its format version)");
+}
+
 TEST(ModelSource, MLmodelOfAPickledLightgbmEstimatorIsRefusedNamingTheBooster) {
   ScratchDir dir;
   dir.write("model/model.pkl", "not a text model");
