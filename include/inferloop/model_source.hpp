@@ -3,8 +3,9 @@
 // resolve_model() accepts a local path or a file:// URI, pointing either at a
 // model file (XGBoost .json/.ubj, or a LightGBM text model) or at an MLflow
 // model folder (a folder holding an `MLmodel` file, whose
-// `flavors.xgboost.data` or `flavors.lightgbm.data` names the model file). models:/, runs:/, mlflow-artifacts: and http(s) artifact-proxy
-// URIs are resolved against an MLflow tracking server by an MlflowClient
+// `flavors.xgboost.data` or `flavors.lightgbm.data` names the model file).
+// models:/, runs:/, mlflow-artifacts: and http(s) artifact-proxy URIs are
+// resolved against an MLflow tracking server by an MlflowClient
 // (include/inferloop/mlflow.hpp), which downloads into its cache first.
 //
 // Thread safety: resolve_model() is reentrant (for MLflow URIs it makes its own

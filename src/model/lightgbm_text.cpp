@@ -293,7 +293,9 @@ std::optional<double> lightgbm_atof(std::string_view token) {
     at = skip_digits(token, first);
     if (at == first || at - first > 9) return std::nullopt;  // Atof's uint32 would wrap
     std::uint32_t exponent = 0;
-    for (std::size_t i = first; i < at; ++i) exponent = exponent * 10 + static_cast<std::uint32_t>(token[i] - '0');
+    for (std::size_t i = first; i < at; ++i) {
+      exponent = exponent * 10 + static_cast<std::uint32_t>(token[i] - '0');
+    }
     exponent = std::min<std::uint32_t>(exponent, 308);
     while (exponent >= 50) {
       scale *= 1E50;

@@ -40,7 +40,8 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr std::string_view kPointAtModel =
-    "point model_uri at a model file (XGBoost .json/.ubj, or a LightGBM text model) or an MLflow model folder";
+    "point model_uri at a model file (XGBoost .json/.ubj, or a LightGBM text model) or an MLflow "
+    "model folder";
 
 // --- local models ----------------------------------------------------------
 
