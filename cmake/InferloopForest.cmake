@@ -23,7 +23,10 @@ add_library(inferloop_forest OBJECT
   src/forest/forest_load.cpp
   src/forest/forest_model.cpp
   src/forest/forest_reader.cpp
+  src/forest/lightgbm_forest.cpp
   src/model/admission.cpp
+  src/model/lightgbm_admission.cpp
+  src/model/lightgbm_text.cpp
   src/model/model_document.cpp
   src/model/tree_admission.cpp
   src/util/checked.cpp

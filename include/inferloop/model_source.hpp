@@ -1,10 +1,11 @@
 // Model sources: turning a `model_uri` into a model file on local disk.
 //
 // resolve_model() accepts a local path or a file:// URI, pointing either at a
-// model file (.json, .ubj) or at an MLflow model folder (a
-// folder holding an `MLmodel` file, whose `flavors.xgboost.data` names the
-// model file). models:/, runs:/, mlflow-artifacts: and http(s) artifact-proxy
-// URIs are resolved against an MLflow tracking server by an MlflowClient
+// model file (XGBoost .json/.ubj, or a LightGBM text model) or at an MLflow
+// model folder (a folder holding an `MLmodel` file, whose
+// `flavors.xgboost.data` or `flavors.lightgbm.data` names the model file).
+// models:/, runs:/, mlflow-artifacts: and http(s) artifact-proxy URIs are
+// resolved against an MLflow tracking server by an MlflowClient
 // (include/inferloop/mlflow.hpp), which downloads into its cache first.
 //
 // Thread safety: resolve_model() is reentrant (for MLflow URIs it makes its own
@@ -26,7 +27,9 @@ namespace detail {
 struct AdmittedModel;  // src/model/admission.hpp
 }
 
-enum class ModelFormat { kJson, kUbjson, kLegacyBinary };
+// XGBoost's JSON, UBJSON and legacy binary formats, and LightGBM's text
+// format (what Booster.save_model writes; the file starts with the line "tree").
+enum class ModelFormat { kJson, kUbjson, kLegacyBinary, kLightGBM };
 
 // A column of an MLmodel `signature.inputs`.
 struct SignatureColumn {
@@ -39,11 +42,17 @@ struct ResolvedModel {
   std::filesystem::path model_file; // the file a predictor loads
   ModelFormat format = ModelFormat::kUbjson;
   // Version of the library that saved the model, {major, minor, patch}, read
-  // from the model file itself (JSON/UBJSON `version`).
+  // from the model file itself (JSON/UBJSON `version`). Empty for LightGBM,
+  // whose files record only their format version (mlflow_lightgbm_version
+  // has the library's, for an MLflow model).
   std::vector<int> saved_by_version;
   // From the MLmodel file, when the URI named an MLflow model folder.
   std::optional<std::filesystem::path> mlmodel_file;
   std::optional<std::string> mlflow_xgb_version;  // flavors.xgboost.xgb_version
+  std::optional<std::string> mlflow_lightgbm_version;  // flavors.lightgbm.lgb_version
+  // The MLmodel flavor the model file came from: "xgboost" or "lightgbm";
+  // empty for a model file named directly.
+  std::string mlflow_flavor;
   std::vector<SignatureColumn> signature_inputs;  // empty when there is no signature
   // Registry name and version ("3") when the model came from the MLflow
   // registry; empty otherwise.
@@ -77,13 +86,21 @@ struct ResolvedModel {
 [[nodiscard]] ResolvedModel resolve_model(const std::string& model_uri, const MlflowOptions& mlflow);
 
 // Reads `version` from a JSON or UBJSON XGBoost model file. Throws
-// inferloop::Error when the file is neither (or is not an XGBoost model).
+// inferloop::Error when the file is neither (or is not an XGBoost model;
+// a LightGBM model records no library version).
 [[nodiscard]] std::vector<int> read_model_version(const std::filesystem::path& model_file,
                                                   ModelFormat format);
 
-// Sniffs the format the way XGBoost does: by extension, then by content.
+// Sniffs the format the way XGBoost does (by extension, then by content),
+// and recognises LightGBM's text format by its first line, "tree".
 [[nodiscard]] ModelFormat detect_model_format(const std::filesystem::path& model_file);
 
 [[nodiscard]] std::string to_string(ModelFormat format);
+
+// Which library saved the model, for people: "saved by xgboost 3.2.0 (MLmodel
+// xgb_version 3.2.0)", "saved by xgboost unknown (legacy binary format)",
+// "saved by lightgbm 4.7.0 (MLmodel lgb_version)" or "saved by lightgbm
+// (version not recorded: a model file has only its format version)".
+[[nodiscard]] std::string saved_by_text(const ResolvedModel& model);
 
 }  // namespace inferloop

@@ -5,6 +5,7 @@
 
 #include "forest/cuda/cuda_forest_predictor.hpp"
 #include "forest/forest_model.hpp"
+#include "forest/lightgbm_forest_predictor.hpp"
 #include "inferloop/error.hpp"
 #include "inferloop/forest.hpp"
 #include "model/admission.hpp"
@@ -95,6 +96,10 @@ void check_forest_width(const PredictorContext& context, std::size_t model_featu
 }
 
 std::unique_ptr<Predictor> make_forest_predictor(const PredictorContext& context) {
+  // A LightGBM model has its own evaluator (lightgbm_forest_predictor.hpp).
+  if (admission_of(context.model)->format == ModelFormat::kLightGBM) {
+    return make_lightgbm_forest_predictor(context);
+  }
   if (parse_device(context.config.device).cuda) return make_cuda_forest_predictor(context);
   ForestModel model = share_or_load(context);
   check_forest_width(context, model.num_features());

@@ -1,7 +1,8 @@
 // ForestPredictor: the Predictor over ForestModel, registered as
 // "ForestPredictor". It evaluates the trees the model admission gate read
 // and validated at resolution (any XGBoost 1.x-3.x JSON or UBJSON), so it
-// does not depend on the linked libxgboost's version.
+// does not depend on the linked libxgboost's version. A LightGBM model goes
+// to LightGBMModel's predictor instead (lightgbm_forest_predictor.hpp).
 //
 // Lifecycle: the registry calls make_forest_predictor() once per replica at
 // start(). Replicas of one start() share one immutable ForestModel (looked up

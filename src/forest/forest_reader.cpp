@@ -174,6 +174,11 @@ void place_tree(const DocumentReader& reader, const AdmittedTree& tree, const st
 
 std::shared_ptr<const Forest> build_forest(const AdmittedModel& model) {
   const DocumentReader reader(model.source_name);
+  if (model.lightgbm) {
+    reader.fail("", "a LightGBM model, which ForestModel (XGBoost) does not read; load it with "
+                    "inferloop::LightGBMModel::load (predictor_class_name: ForestPredictor serves "
+                    "both)");
+  }
   if (model.booster == BoosterKind::kGblinear) {
     reader.fail("learner.gradient_booster.name",
                 "booster \"gblinear\" is not a tree ensemble; ForestPredictor evaluates gbtree "

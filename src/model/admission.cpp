@@ -20,6 +20,7 @@
 #include <nlohmann/json.hpp>
 
 #include "inferloop/error.hpp"
+#include "model/lightgbm_admission.hpp"
 #include "model/model_document.hpp"
 #include "model/tree_admission.hpp"
 #include "util/text.hpp"
@@ -235,6 +236,7 @@ std::vector<std::string> read_names(const DocumentReader& reader, const json& le
 std::shared_ptr<const AdmittedModel> admit_model(std::vector<std::uint8_t> bytes,
                                                  ModelFormat format,
                                                  std::string_view source_name) {
+  if (format == ModelFormat::kLightGBM) return admit_lightgbm_model(std::move(bytes), source_name);
   const json document = parse_model_document(bytes, format, source_name);
   const DocumentReader reader(source_name);
   auto model = std::make_shared<AdmittedModel>();
@@ -295,8 +297,11 @@ std::shared_ptr<const AdmittedModel> admit_model(std::vector<std::uint8_t> bytes
 ModelFormat sniff_model_format(const fs::path& model_file, std::span<const std::uint8_t> head) {
   // XGBoost's own rule (XGBoosterLoadModel): the extension first, then the
   // first two bytes: '{' '"' is JSON, '{' and a letter (a UBJSON type
-  // marker) is UBJSON, anything else the legacy binary format.
+  // marker) is UBJSON, anything else the legacy binary format. LightGBM's
+  // text models, whatever their name, start with the line "tree", which no
+  // XGBoost format does.
   const std::string extension = model_file.extension().string();
+  if (looks_like_lightgbm_text(head)) return ModelFormat::kLightGBM;
   if (extension == ".json") return ModelFormat::kJson;
   if (extension == ".ubj") return ModelFormat::kUbjson;
   if (head.size() >= 2 && head[0] == '{') {
@@ -347,3 +352,20 @@ std::shared_ptr<const AdmittedModel> admission_of(const ResolvedModel& model) {
 }
 
 }  // namespace inferloop::detail
+
+namespace inferloop {
+
+// Here rather than beside resolve_model(): the admission gate and the forest
+// readers name formats in their messages, and they build without the rest of
+// the library (cmake/InferloopForest.cmake).
+std::string to_string(ModelFormat format) {
+  switch (format) {
+    case ModelFormat::kJson: return "JSON";
+    case ModelFormat::kUbjson: return "UBJSON";
+    case ModelFormat::kLegacyBinary: return "legacy binary";
+    case ModelFormat::kLightGBM: return "LightGBM text";
+  }
+  return "unknown";
+}
+
+}  // namespace inferloop

@@ -65,6 +65,8 @@ inline constexpr std::uintmax_t kMaxModelFileBytes = std::uintmax_t{1} << 30;
 
 enum class BoosterKind { kGbtree, kDart, kGblinear };
 
+struct AdmittedLightGBM;  // src/model/lightgbm_admission.hpp
+
 // One tree as the file has it, validated: node i's children are in range,
 // every node reachable from node 0 is reached once, and every reachable
 // split's feature is below the model's num_feature.
@@ -101,9 +103,12 @@ struct AdmittedModel {
   std::vector<std::uint32_t> tree_group;  // tree_info: each tree's output group
   std::vector<float> tree_weight;      // dart's weight_drop; empty for gbtree
   std::vector<std::string> feature_names;
+  // A LightGBM text model (format kLightGBM), validated by
+  // lightgbm_admission.hpp; null for XGBoost models, whose trees are above.
+  std::shared_ptr<const AdmittedLightGBM> lightgbm;
 };
 
-// Validates a model in memory. Throws inferloop::Error
+// Validates a model in memory (kLightGBM: lightgbm_admission.hpp). Throws inferloop::Error
 // "'<source_name>': <key>: <what is wrong>; <what to do>".
 [[nodiscard]] std::shared_ptr<const AdmittedModel> admit_model(std::vector<std::uint8_t> bytes,
                                                                ModelFormat format,
@@ -111,7 +116,8 @@ struct AdmittedModel {
 
 // The format XGBoost would read `model_file` as: its extension (.json,
 // .ubj), else its first two bytes `head` ('{' '"' JSON, '{' and a letter
-// UBJSON, anything else the legacy binary format).
+// UBJSON, anything else the legacy binary format), except that a file whose
+// first line is "tree" is a LightGBM text model (kLightGBM).
 [[nodiscard]] ModelFormat sniff_model_format(const std::filesystem::path& model_file,
                                              std::span<const std::uint8_t> head);
 

@@ -100,39 +100,65 @@ std::vector<SignatureColumn> parse_signature_inputs(const fs::path& mlmodel,
   return result;
 }
 
-MlmodelXgboost parse_yaml(const YAML::Node& root, const fs::path& mlmodel, std::string_view uri) {
+Mlmodel parse_yaml(const YAML::Node& root, const fs::path& mlmodel, std::string_view uri) {
   const YAML::Node flavors = root.IsMap() ? root["flavors"] : YAML::Node();
   if (!flavors || !flavors.IsMap()) {
     throw Error(mlmodel.string() + ": has no 'flavors' mapping, so it is not an MLflow model; " +
                 "model_uri " + quote(uri) +
                 ": point model_uri at a model file (.json/.ubj) or an MLflow model folder");
   }
-  const YAML::Node xgb = flavors["xgboost"];
-  if (!xgb) {
+  // The flavors inferloop reads, in order of preference: a model logged by
+  // mlflow.xgboost or mlflow.lightgbm (each also has python_function).
+  static constexpr std::string_view kServed[] = {"xgboost", "lightgbm"};
+  std::string flavor;
+  YAML::Node entry;
+  for (const std::string_view served : kServed) {
+    if (const YAML::Node found = flavors[std::string(served)]) {
+      flavor = std::string(served);
+      entry = found;
+      break;
+    }
+  }
+  if (flavor.empty()) {
     std::string names;
-    for (const auto& flavor : flavors) {
-      const std::string name = flavor.first.IsScalar() ? flavor.first.Scalar() : "?";
+    for (const auto& listed : flavors) {
+      const std::string name = listed.first.IsScalar() ? listed.first.Scalar() : "?";
       names += (names.empty() ? "" : ", ") + quote(name);
     }
-    throw Error(mark_of(mlmodel, flavors) + ": the model has no xgboost flavor (its flavors: " +
-                (names.empty() ? std::string("none") : names) +
-                "); inferloop serves the xgboost flavor: log the model with "
-                "mlflow.xgboost.log_model() or save_model()");
+    throw Error(mark_of(mlmodel, flavors) + ": the model has no xgboost or lightgbm flavor (its "
+                "flavors: " + (names.empty() ? std::string("none") : names) +
+                "); inferloop serves those two: log the model with mlflow.xgboost.log_model() "
+                "or mlflow.lightgbm.log_model()");
   }
-  if (!xgb.IsMap()) {
-    throw Error(mark_of(mlmodel, xgb) + ": flavors.xgboost: expected a mapping; log the model " +
-                "again with mlflow.xgboost.log_model()");
+  const std::string key = "flavors." + flavor;
+  if (!entry.IsMap()) {
+    throw Error(mark_of(mlmodel, entry) + ": " + key + ": expected a mapping; log the model " +
+                "again with mlflow." + flavor + ".log_model()");
   }
-  const YAML::Node data = xgb["data"];
+  const YAML::Node data = entry["data"];
   if (!data || !data.IsScalar() || data.Scalar().empty()) {
-    throw Error(mark_of(mlmodel, xgb) + ": flavors.xgboost.data: missing; it must name the " +
-                "model file inside the folder (e.g. data: model.ubj); log the model again");
+    throw Error(mark_of(mlmodel, entry) + ": " + key + ".data: missing; it must name the " +
+                "model file inside the folder (e.g. data: " +
+                (flavor == "xgboost" ? "model.ubj" : "model.lgb") + "); log the model again");
   }
-  MlmodelXgboost result;
+  if (flavor == "lightgbm") {
+    // mlflow.lightgbm stores a Booster as its text model, but pickles (or
+    // skops-serializes) a scikit-learn LGBMModel, which inferloop cannot read.
+    const YAML::Node model_class = entry["model_class"];
+    if (model_class && model_class.IsScalar() && model_class.Scalar() != "lightgbm.basic.Booster") {
+      throw Error(mark_of(mlmodel, model_class) + ": " + key + ".model_class is " +
+                  quote(model_class.Scalar()) + ", which mlflow.lightgbm stores serialized as a "
+                  "Python object; inferloop reads LightGBM's text model: log the estimator's "
+                  "booster (mlflow.lightgbm.log_model(model.booster_, ...))");
+    }
+  }
+  Mlmodel result;
+  result.flavor = flavor;
   result.data = data.Scalar();
-  result.data_location = mark_of(mlmodel, data);
-  if (const YAML::Node version = xgb["xgb_version"]; version && version.IsScalar()) {
-    result.xgb_version = version.Scalar();
+  result.data_location = mark_of(mlmodel, data) + ": " + key + ".data";
+  const char* version_key = flavor == "xgboost" ? "xgb_version" : "lgb_version";
+  if (const YAML::Node version = entry[version_key]; version && version.IsScalar()) {
+    result.library_version = version.Scalar();
   }
   if (const YAML::Node signature = root["signature"]; signature && signature.IsMap()) {
     if (const YAML::Node inputs = signature["inputs"]; inputs && !inputs.IsNull()) {
@@ -144,7 +170,7 @@ MlmodelXgboost parse_yaml(const YAML::Node& root, const fs::path& mlmodel, std::
 
 }  // namespace
 
-MlmodelXgboost parse_mlmodel(std::string_view text, const fs::path& mlmodel, std::string_view uri) {
+Mlmodel parse_mlmodel(std::string_view text, const fs::path& mlmodel, std::string_view uri) {
   try {
     return parse_yaml(YAML::Load(std::string(text)), mlmodel, uri);
   } catch (const YAML::ParserException& e) {
@@ -160,7 +186,7 @@ MlmodelXgboost parse_mlmodel(std::string_view text, const fs::path& mlmodel, std
 
 fs::path model_file_inside(const fs::path& folder, const std::string& data,
                            const std::string& data_location) {
-  const std::string names = data_location + ": flavors.xgboost.data names " + quote(data, 4096);
+  const std::string names = data_location + " names " + quote(data, 4096);
   if (data.find('\0') != std::string::npos) {
     // The file system would see only the part before it.
     throw Error(names + ", which holds a NUL character; log the model again");
@@ -195,7 +221,7 @@ fs::path model_file_inside(const fs::path& folder, const std::string& data,
   return file;
 }
 
-MlmodelXgboost read_mlmodel(const fs::path& folder, std::string_view uri) {
+Mlmodel read_mlmodel(const fs::path& folder, std::string_view uri) {
   const fs::path mlmodel = folder / "MLmodel";
   if (!resolves_inside(folder, mlmodel)) {
     throw Error(mlmodel.string() + ": is a symbolic link to a file outside the MLflow model "

@@ -1,6 +1,7 @@
 // The MLmodel file of an MLflow model folder: which file in the folder is
-// the XGBoost model (flavors.xgboost.data), the xgboost version MLflow
-// recorded, and the signature's input columns.
+// the model (flavors.xgboost.data, or flavors.lightgbm.data for a model
+// logged with mlflow.lightgbm), the library version MLflow recorded, and the
+// signature's input columns.
 //
 // The folder may come from anywhere (a download, a shared drive), so its
 // MLmodel is input like any other: it is read only up to kMaxMlmodelBytes,
@@ -26,17 +27,20 @@ namespace inferloop::detail {
 // MLflow writes a few KiB; a signature of 10,000 columns is about 500 KiB.
 inline constexpr std::uintmax_t kMaxMlmodelBytes = std::uintmax_t{4} << 20;
 
-struct MlmodelXgboost {
-  std::string data;                      // flavors.xgboost.data, as written
-  std::string data_location;             // "MLmodel:4:11", for messages about `data`
-  std::optional<std::string> xgb_version;  // flavors.xgboost.xgb_version
+struct Mlmodel {
+  std::string flavor;                    // "xgboost", or "lightgbm" when there is no xgboost flavor
+  std::string data;                      // flavors.<flavor>.data, as written
+  // "MLmodel:4:11: flavors.xgboost.data", for messages about `data`.
+  std::string data_location;
+  // flavors.xgboost.xgb_version or flavors.lightgbm.lgb_version.
+  std::optional<std::string> library_version;
   std::vector<SignatureColumn> signature_inputs;  // empty without a signature
 };
 
 // Parses MLmodel text; `mlmodel_file` and `uri` only name things in
 // messages. Throws inferloop::Error (file:line:column, what to do) when it
-// is not YAML, has no xgboost flavor, no `data`, or a malformed signature.
-[[nodiscard]] MlmodelXgboost parse_mlmodel(std::string_view text,
+// is not YAML, has neither an xgboost nor a lightgbm flavor, no `data`, or a malformed signature.
+[[nodiscard]] Mlmodel parse_mlmodel(std::string_view text,
                                            const std::filesystem::path& mlmodel_file,
                                            std::string_view uri);
 
@@ -50,7 +54,7 @@ struct MlmodelXgboost {
 
 // Reads folder/MLmodel (a regular file inside the folder, at most
 // kMaxMlmodelBytes) and parses it. `uri` is named in messages.
-[[nodiscard]] MlmodelXgboost read_mlmodel(const std::filesystem::path& folder,
+[[nodiscard]] Mlmodel read_mlmodel(const std::filesystem::path& folder,
                                           std::string_view uri);
 
 }  // namespace inferloop::detail

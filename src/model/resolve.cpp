@@ -40,7 +40,8 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr std::string_view kPointAtModel =
-    "point model_uri at a model file (.json/.ubj) or an MLflow model folder";
+    "point model_uri at a model file (XGBoost .json/.ubj, or a LightGBM text model) or an MLflow "
+    "model folder";
 
 // --- local models ----------------------------------------------------------
 
@@ -61,11 +62,20 @@ ResolvedModel resolve_local(const std::string& uri, const fs::path& path) {
                   " has no MLmodel file, so it is not an MLflow model folder; " +
                   std::string(kPointAtModel));
     }
-    detail::MlmodelXgboost mlmodel = detail::read_mlmodel(absolute, uri);
+    detail::Mlmodel mlmodel = detail::read_mlmodel(absolute, uri);
     model.model_file = detail::model_file_inside(absolute, mlmodel.data, mlmodel.data_location);
     model.mlmodel_file = absolute / "MLmodel";
-    model.mlflow_xgb_version = std::move(mlmodel.xgb_version);
+    (mlmodel.flavor == "lightgbm" ? model.mlflow_lightgbm_version : model.mlflow_xgb_version) =
+        std::move(mlmodel.library_version);
+    model.mlflow_flavor = mlmodel.flavor;
     model.signature_inputs = std::move(mlmodel.signature_inputs);
+  }
+  if (model.mlflow_flavor == "lightgbm" &&
+      detect_model_format(model.model_file) != ModelFormat::kLightGBM) {
+    throw Error("model_uri " + detail::quote_path(uri) + ": the MLmodel's lightgbm flavor names " +
+                detail::quote_path(model.model_file.string()) + ", which is not a LightGBM text "
+                "model (it does not start with the line \"tree\"); log the model again with "
+                "mlflow.lightgbm.log_model()");
   }
   // The gate: nothing past this line, and no predictor, sees a model file
   // that inferloop's own reader has not validated.
@@ -118,7 +128,7 @@ ResolvedModel MlflowClient::resolve(const std::string& model_uri) {
 }
 
 ModelFormat detect_model_format(const fs::path& model_file) {
-  std::uint8_t head[2] = {0, 0};
+  std::uint8_t head[5] = {0, 0, 0, 0, 0};  // enough for LightGBM's "tree\n"
   std::ifstream in(model_file, std::ios::binary);
   in.read(reinterpret_cast<char*>(head), sizeof head);
   return detail::sniff_model_format(model_file,
@@ -126,6 +136,11 @@ ModelFormat detect_model_format(const fs::path& model_file) {
 }
 
 std::vector<int> read_model_version(const fs::path& model_file, ModelFormat format) {
+  if (format == ModelFormat::kLightGBM) {
+    throw Error(detail::quote_path(model_file.string()) +
+                ": a LightGBM text model, which records no library version (only its format "
+                "version, e.g. version=v4); read_model_version() reads XGBoost models");
+  }
   // The same bounded reading and parsing the admission gate does (the
   // version alone is not worth a second, laxer parser).
   const auto bytes = detail::read_model_bytes(model_file);
@@ -133,13 +148,18 @@ std::vector<int> read_model_version(const fs::path& model_file, ModelFormat form
   return detail::document_version(document, detail::DocumentReader(model_file.string()), format);
 }
 
-std::string to_string(ModelFormat format) {
-  switch (format) {
-    case ModelFormat::kJson: return "JSON";
-    case ModelFormat::kUbjson: return "UBJSON";
-    case ModelFormat::kLegacyBinary: return "legacy binary";
+std::string saved_by_text(const ResolvedModel& model) {
+  if (model.format == ModelFormat::kLightGBM) {
+    return model.mlflow_lightgbm_version
+               ? "saved by lightgbm " + *model.mlflow_lightgbm_version + " (MLmodel lgb_version)"
+               : std::string("saved by lightgbm (version not recorded: a model file has only its "
+                             "format version)");
   }
-  return "unknown";
+  const std::string version = detail::version_text(model.saved_by_version);
+  return "saved by xgboost " + (version.empty() ? std::string("unknown (legacy binary format)")
+                                                : version) +
+         (model.mlflow_xgb_version ? " (MLmodel xgb_version " + *model.mlflow_xgb_version + ")"
+                                   : std::string());
 }
 
 }  // namespace inferloop

@@ -125,6 +125,12 @@ class Booster {
 // to 0.02, reg:squarederror by up to 9.5). Patch releases do not change the
 // format, so major.minor is what is compared.
 void check_model_version(const ResolvedModel& model, const detail::AdmittedModel& admitted) {
+  if (admitted.lightgbm) {
+    // A LightGBM text model records no xgboost version, and libxgboost cannot read it.
+    throw Error("model " + model.model_file.string() + " (model_uri '" + model.uri +
+                "') is a LightGBM model; XGBoostPredictor serves XGBoost models: use "
+                "predictor_class_name: ForestPredictor, which evaluates LightGBM models");
+  }
   const std::vector<int>& saved_by = admitted.saved_by_version;  // {major, minor, patch}
   const std::vector<int> library = linked_xgboost_version();
   const std::vector<int> saved(saved_by.begin(), saved_by.begin() + 2);

@@ -40,8 +40,13 @@ using gpu_check::same;
 std::vector<fs::path> fixture_folders() {
   std::vector<fs::path> folders;
   if (!fs::is_directory(INFERLOOP_FOREST_FIXTURES)) return folders;
+  // The XGBoost sets (xgb<version>/); the LightGBM ones (lgb<version>/) are
+  // models the CUDA evaluator does not read.
   for (const auto& entry : fs::directory_iterator(INFERLOOP_FOREST_FIXTURES)) {
-    if (fs::is_regular_file(entry.path() / "manifest.json")) folders.push_back(entry.path());
+    if (entry.path().filename().string().starts_with("xgb") &&
+        fs::is_regular_file(entry.path() / "manifest.json")) {
+      folders.push_back(entry.path());
+    }
   }
   return folders;
 }

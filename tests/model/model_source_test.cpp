@@ -48,7 +48,7 @@ TEST(ModelSource, MissingPathNamesTheAbsolutePathAndWhatToDo) {
   const std::string uri = (dir.path() / "no-such-model.ubj").string();
   EXPECT_EQ(resolve_error(uri),
             "model_uri '" + uri + "': no such file or directory '" + uri +
-                "'; point model_uri at a model file (.json/.ubj) or an MLflow model folder");
+                "'; point model_uri at a model file (XGBoost .json/.ubj, or a LightGBM text model) or an MLflow model folder");
 }
 
 TEST(ModelSource, MissingRelativePathIsReportedAbsolute) {
@@ -64,16 +64,84 @@ TEST(ModelSource, FolderWithoutMLmodel) {
   EXPECT_EQ(resolve_error(folder),
             "model_uri '" + folder + "': folder '" + folder +
                 "' has no MLmodel file, so it is not an MLflow model folder; point model_uri at "
-                "a model file (.json/.ubj) or an MLflow model folder");
+                "a model file (XGBoost .json/.ubj, or a LightGBM text model) or an MLflow model "
+                "folder");
 }
 
-TEST(ModelSource, MLmodelWithoutXgboostFlavorListsTheFlavorsItHas) {
+TEST(ModelSource, MLmodelWithoutXgboostOrLightgbmFlavorListsTheFlavorsItHas) {
   ScratchDir dir;
   const fs::path mlmodel = dir.write("model/MLmodel", kMLmodelWithoutXgboost);
   EXPECT_EQ(resolve_error((dir.path() / "model").string()),
-            mlmodel.string() + ":2:3: the model has no xgboost flavor (its flavors: "
-                               "'python_function', 'sklearn'); inferloop serves the xgboost flavor: "
-                               "log the model with mlflow.xgboost.log_model() or save_model()");
+            mlmodel.string() + ":2:3: the model has no xgboost or lightgbm flavor (its flavors: "
+                               "'python_function', 'sklearn'); inferloop serves those two: log the "
+                               "model with mlflow.xgboost.log_model() or "
+                               "mlflow.lightgbm.log_model()");
+}
+
+// A one-tree LightGBM text model, as save_model writes it (tree_sizes: the
+// bytes of the "Tree=0" block, its empty line included).
+std::string tiny_lightgbm_model() {
+  const std::string tree =
+      "Tree=0\nnum_leaves=2\nnum_cat=0\nsplit_feature=0\nsplit_gain=1\nthreshold=0.5\n"
+      "decision_type=2\nleft_child=-1\nright_child=-2\nleaf_value=-1 2\nleaf_weight=1 1\n"
+      "leaf_count=1 1\ninternal_value=0\ninternal_weight=1\ninternal_count=2\nshrinkage=1\n\n";
+  return "tree\nversion=v4\nnum_class=1\nnum_tree_per_iteration=1\nlabel_index=0\n"
+         "max_feature_idx=1\nobjective=binary sigmoid:1\nfeature_names=a b\n"
+         "feature_infos=[-1:1] [-1:1]\ntree_sizes=" + std::to_string(tree.size()) + "\n\n" + tree +
+         "end of trees\n";
+}
+
+TEST(ModelSource, MLmodelLightgbmFlavorResolvesToTheTextModelWithItsLibraryVersion) {
+  ScratchDir dir;
+  dir.write("model/model.lgb", tiny_lightgbm_model());
+  dir.write("model/MLmodel",
+            "flavors:\n"
+            "  lightgbm:\n"
+            "    data: model.lgb\n"
+            "    lgb_version: 4.7.0\n"
+            "    model_class: lightgbm.basic.Booster\n"
+            "  python_function:\n"
+            "    data: model.lgb\n");
+  const ResolvedModel folder = resolve_model((dir.path() / "model").string());
+  EXPECT_EQ(folder.format, ModelFormat::kLightGBM);
+  EXPECT_EQ(folder.mlflow_flavor, "lightgbm");
+  EXPECT_EQ(folder.model_file, dir.path() / "model" / "model.lgb");
+  EXPECT_EQ(folder.mlflow_lightgbm_version, "4.7.0");
+  EXPECT_FALSE(folder.mlflow_xgb_version.has_value());
+  EXPECT_EQ(saved_by_text(folder), "saved by lightgbm 4.7.0 (MLmodel lgb_version)");
+
+  const ResolvedModel file = resolve_model((dir.path() / "model" / "model.lgb").string());
+  EXPECT_EQ(file.format, ModelFormat::kLightGBM);
+  EXPECT_EQ(file.mlflow_flavor, "");
+  EXPECT_EQ(saved_by_text(file),
+            "saved by lightgbm (version not recorded: a model file has only its format version)");
+}
+
+TEST(ModelSource, MLmodelOfAPickledLightgbmEstimatorIsRefusedNamingTheBooster) {
+  ScratchDir dir;
+  dir.write("model/model.pkl", "not a text model");
+  const fs::path mlmodel = dir.write("model/MLmodel",
+                                     "flavors:\n"
+                                     "  lightgbm:\n"
+                                     "    data: model.pkl\n"
+                                     "    model_class: lightgbm.sklearn.LGBMClassifier\n");
+  EXPECT_EQ(resolve_error((dir.path() / "model").string()),
+            mlmodel.string() + ":4:18: flavors.lightgbm.model_class is "
+                               "'lightgbm.sklearn.LGBMClassifier', which mlflow.lightgbm stores "
+                               "serialized as a Python object; inferloop reads LightGBM's text "
+                               "model: log the estimator's booster "
+                               "(mlflow.lightgbm.log_model(model.booster_, ...))");
+}
+
+TEST(ModelSource, MLmodelLightgbmFlavorNamingANonLightgbmFileIsRefused) {
+  ScratchDir dir;
+  dir.write("model/model.lgb", "{\"learner\": {}}");
+  dir.write("model/MLmodel", "flavors:\n  lightgbm:\n    data: model.lgb\n");
+  const std::string folder = (dir.path() / "model").string();
+  EXPECT_EQ(resolve_error(folder),
+            "model_uri '" + folder + "': the MLmodel's lightgbm flavor names '" + folder +
+                "/model.lgb', which is not a LightGBM text model (it does not start with the "
+                "line \"tree\"); log the model again with mlflow.lightgbm.log_model()");
 }
 
 TEST(ModelSource, MLmodelWhoseDataFileIsMissing) {

@@ -82,12 +82,7 @@ int resolve(const ResolveOptions& options) {
          << (model.from_cache ? "  (server unreachable: taken from the cache)" : "") << "\n";
   }
   text << "model file     " << model.model_file.string() << "\n";
-  const std::string saved_by = detail::version_text(model.saved_by_version);
-  text << "format         " << to_string(model.format) << ", saved by xgboost "
-       << (saved_by.empty() ? std::string("unknown (legacy binary format)") : saved_by)
-       << (model.mlflow_xgb_version
-               ? " (MLmodel xgb_version " + *model.mlflow_xgb_version + ")"
-               : std::string())
+  text << "format         " << to_string(model.format) << ", " << saved_by_text(model)
        << "; linked xgboost " << detail::version_text(linked_xgboost_version()) << "\n";
   if (model.signature_inputs.empty()) {
     text << "signature      none\n";

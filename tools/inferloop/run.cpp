@@ -192,9 +192,7 @@ void print_summary(std::ostream& out, const InferenceLoop& loop, const LoopStats
   out << "\ninferloop run: stopped after " << std::fixed << std::setprecision(2) << elapsed_s
       << " s (" << stop_reason << ")\n";
   out << "model        " << info.model.model_file.string() << " ("
-      << to_string(info.model.format) << ", saved by xgboost "
-      << (info.model.saved_by_version.empty() ? std::string("unknown")
-                                              : detail::version_text(info.model.saved_by_version))
+      << to_string(info.model.format) << ", " << saved_by_text(info.model)
       << "; linked xgboost "
       << detail::version_text(linked_xgboost_version()) << ")\n";
   if (!info.model.registry_name.empty()) {

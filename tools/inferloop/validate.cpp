@@ -70,11 +70,9 @@ int validate(const std::filesystem::path& config_file) {
   for (const std::string& problem : problems) print(std::cout, problem + "\n");
   if (!problems.empty()) return 1;
 
-  const std::string saved_by = detail::version_text(model.saved_by_version);
   print(std::cout, "OK " + config_file.string() + ": model " + model.model_file.string() + " (" +
-                       to_string(model.format) + ", saved by xgboost " +
-                       (saved_by.empty() ? std::string("unknown: legacy binary format") : saved_by) +
-                       ", loaded by xgboost " + detail::version_text(linked_xgboost_version()) +
+                       to_string(model.format) + ", " + saved_by_text(model) +
+                       ", linked xgboost " + detail::version_text(linked_xgboost_version()) +
                        "), num_features " + std::to_string(predictor->num_features()) +
                        ", num_outputs " + std::to_string(predictor->num_outputs()) +
                        ", predictor " + config.predictor_class_name + ", " +

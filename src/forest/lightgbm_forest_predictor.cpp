@@ -1,0 +1,102 @@
+// ForestPredictor for LightGBM models (see lightgbm_forest_predictor.hpp).
+#include "forest/lightgbm_forest_predictor.hpp"
+
+#include <string>
+
+#include "forest/lightgbm_forest.hpp"
+#include "inferloop/error.hpp"
+#include "inferloop/lightgbm.hpp"
+#include "model/admission.hpp"
+
+namespace inferloop::detail {
+namespace {
+
+class LightGBMForestPredictor final : public Predictor {
+ public:
+  LightGBMForestPredictor(LightGBMModel model, const PredictorContext& context)
+      : model_(std::move(model)),
+        output_(context.config.output),
+        model_file_(context.model.model_file.string()),
+        num_features_(model_.num_features()),
+        num_outputs_(model_.num_outputs()) {}
+
+  [[nodiscard]] std::size_t num_features() const noexcept override { return num_features_; }
+  [[nodiscard]] std::size_t num_outputs() const noexcept override { return num_outputs_; }
+
+  void predict(std::span<const float> features, std::size_t rows, std::span<float> out) override {
+    if (rows == 0 || features.size() != rows * num_features_ ||
+        out.size() != rows * num_outputs_) {
+      throw Error("ForestPredictor::predict: " + std::to_string(rows) + " rows need " +
+                  std::to_string(rows * num_features_) + " features and " +
+                  std::to_string(rows * num_outputs_) + " outputs, got " +
+                  std::to_string(features.size()) + " and " + std::to_string(out.size()));
+    }
+    model_.predict(features, rows, out, output_);
+  }
+
+  [[nodiscard]] std::string describe() const override {
+    const LightGBMForest& forest = LightGBMModelAccess::forest(model_);
+    return "ForestPredictor(" + model_file_ + ", LightGBM " +
+           (forest.objective_text.empty() ? std::string("custom objective") : forest.objective_text) +
+           ", " + std::to_string(model_.num_trees()) + " trees, format " +
+           (forest.format_version.empty() ? std::string("?") : forest.format_version) +
+           ", device cpu)";
+  }
+
+ private:
+  LightGBMModel model_;
+  OutputKind output_;
+  std::string model_file_;
+  std::size_t num_features_;
+  std::size_t num_outputs_;
+};
+
+LightGBMModel share_or_load(const PredictorContext& context) {
+  const std::string key = "ForestPredictor/LightGBM:" + context.model.model_file.string();
+  std::lock_guard lock(context.shared.mutex);
+  std::shared_ptr<void>& entry = context.shared.entries[key];
+  if (!entry) {
+    try {
+      // The model the gate admitted at resolution: laid out without reading
+      // or parsing the file again.
+      entry = std::make_shared<LightGBMModel>(
+          LightGBMModelAccess::make(build_lightgbm_forest(*admission_of(context.model))));
+    } catch (...) {
+      context.shared.entries.erase(key);  // the next replica reports the same error
+      throw;
+    }
+  }
+  return *std::static_pointer_cast<LightGBMModel>(entry);
+}
+
+}  // namespace
+
+std::unique_ptr<Predictor> make_lightgbm_forest_predictor(const PredictorContext& context) {
+  const InferenceConfig& config = context.config;
+  if (config.device != "cpu") {
+    throw Error("device: " + config.device + ": ForestPredictor evaluates LightGBM models on " +
+                "the CPU only (its CUDA evaluator reads XGBoost models); set device: cpu");
+  }
+  LightGBMModel model = share_or_load(context);
+  const std::string model_file = context.model.model_file.string();
+  if (config.num_features != 0 && config.num_features != model.num_features()) {
+    throw Error("num_features is " + std::to_string(config.num_features) +
+                " in the config, but the LightGBM model " + model_file + " takes " +
+                std::to_string(model.num_features()) +
+                " features per row (max_feature_idx + 1); set num_features to " +
+                std::to_string(model.num_features()) +
+                " or remove it to take the width from the model");
+  }
+  const auto& signature = context.model.signature_inputs;
+  if (!signature.empty() && signature.size() != model.num_features()) {
+    throw Error("the MLmodel signature " +
+                context.model.mlmodel_file.value_or(context.model.model_file).string() +
+                " lists " + std::to_string(signature.size()) + " inputs, but the model file " +
+                model_file + " takes " + std::to_string(model.num_features()) +
+                " features (max_feature_idx + 1); save the MLflow model again with a matching "
+                "signature");
+  }
+  return std::make_unique<LightGBMForestPredictor>(std::move(model), context);
+}
+
+}  // namespace inferloop::detail
