@@ -9,6 +9,7 @@
 #include "inferloop/error.hpp"
 #include "inferloop/forest.hpp"
 #include "model/admission.hpp"
+#include "model/predictor_support.hpp"
 #include "util/device.hpp"
 #include "util/text.hpp"
 
@@ -28,13 +29,7 @@ class ForestPredictor final : public Predictor {
   [[nodiscard]] std::size_t num_outputs() const noexcept override { return num_outputs_; }
 
   void predict(std::span<const float> features, std::size_t rows, std::span<float> out) override {
-    if (rows == 0 || features.size() != rows * num_features_ ||
-        out.size() != rows * num_outputs_) {
-      throw Error("ForestPredictor::predict: " + std::to_string(rows) + " rows need " +
-                  std::to_string(rows * num_features_) + " features and " +
-                  std::to_string(rows * num_outputs_) + " outputs, got " +
-                  std::to_string(features.size()) + " and " + std::to_string(out.size()));
-    }
+    check_predict_shape("ForestPredictor", features, rows, out, num_features_, num_outputs_);
     model_.predict(features, rows, out, output_);
   }
 
@@ -54,21 +49,13 @@ class ForestPredictor final : public Predictor {
 };
 
 ForestModel share_or_load(const PredictorContext& context) {
-  const std::string key = "ForestPredictor:" + context.model.model_file.string();
-  std::lock_guard lock(context.shared.mutex);
-  std::shared_ptr<void>& entry = context.shared.entries[key];
-  if (!entry) {
-    try {
-      // The model resolve_model() admitted: its trees are laid out without
-      // reading or parsing the file again.
-      entry = std::make_shared<ForestModel>(
-          ForestModelAccess::make(build_forest(*admission_of(context.model))));
-    } catch (...) {
-      context.shared.entries.erase(key);  // the next replica reports the same error
-      throw;
-    }
-  }
-  return *std::static_pointer_cast<ForestModel>(entry);
+  return *shared_model<ForestModel>(
+      context.shared, "ForestPredictor:" + context.model.model_file.string(), [&] {
+        // The model resolve_model() admitted: its trees are laid out without
+        // reading or parsing the file again.
+        return std::make_shared<ForestModel>(
+            ForestModelAccess::make(build_forest(*admission_of(context.model))));
+      });
 }
 
 }  // namespace

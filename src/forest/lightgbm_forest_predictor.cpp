@@ -7,6 +7,7 @@
 #include "inferloop/error.hpp"
 #include "inferloop/lightgbm.hpp"
 #include "model/admission.hpp"
+#include "model/predictor_support.hpp"
 
 namespace inferloop::detail {
 namespace {
@@ -24,13 +25,7 @@ class LightGBMForestPredictor final : public Predictor {
   [[nodiscard]] std::size_t num_outputs() const noexcept override { return num_outputs_; }
 
   void predict(std::span<const float> features, std::size_t rows, std::span<float> out) override {
-    if (rows == 0 || features.size() != rows * num_features_ ||
-        out.size() != rows * num_outputs_) {
-      throw Error("ForestPredictor::predict: " + std::to_string(rows) + " rows need " +
-                  std::to_string(rows * num_features_) + " features and " +
-                  std::to_string(rows * num_outputs_) + " outputs, got " +
-                  std::to_string(features.size()) + " and " + std::to_string(out.size()));
-    }
+    check_predict_shape("ForestPredictor", features, rows, out, num_features_, num_outputs_);
     model_.predict(features, rows, out, output_);
   }
 
@@ -52,21 +47,13 @@ class LightGBMForestPredictor final : public Predictor {
 };
 
 LightGBMModel share_or_load(const PredictorContext& context) {
-  const std::string key = "ForestPredictor/LightGBM:" + context.model.model_file.string();
-  std::lock_guard lock(context.shared.mutex);
-  std::shared_ptr<void>& entry = context.shared.entries[key];
-  if (!entry) {
-    try {
-      // The model the gate admitted at resolution: laid out without reading
-      // or parsing the file again.
-      entry = std::make_shared<LightGBMModel>(
-          LightGBMModelAccess::make(build_lightgbm_forest(*admission_of(context.model))));
-    } catch (...) {
-      context.shared.entries.erase(key);  // the next replica reports the same error
-      throw;
-    }
-  }
-  return *std::static_pointer_cast<LightGBMModel>(entry);
+  return *shared_model<LightGBMModel>(
+      context.shared, "ForestPredictor/LightGBM:" + context.model.model_file.string(), [&] {
+        // The model the gate admitted at resolution: laid out without reading
+        // or parsing the file again.
+        return std::make_shared<LightGBMModel>(
+            LightGBMModelAccess::make(build_lightgbm_forest(*admission_of(context.model))));
+      });
 }
 
 }  // namespace

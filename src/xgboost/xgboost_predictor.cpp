@@ -17,6 +17,7 @@
 
 #include "inferloop/error.hpp"
 #include "model/admission.hpp"
+#include "model/predictor_support.hpp"
 #include "util/device.hpp"
 #include "util/text.hpp"
 
@@ -203,13 +204,8 @@ class XGBoostPredictor final : public Predictor {
   [[nodiscard]] std::size_t num_outputs() const noexcept override { return num_outputs_; }
 
   void predict(std::span<const float> features, std::size_t rows, std::span<float> out) override {
-    if (rows == 0 || features.size() != rows * num_features_ ||
-        out.size() != rows * num_outputs_) {
-      throw Error("XGBoostPredictor::predict: " + std::to_string(rows) + " rows need " +
-                  std::to_string(rows * num_features_) + " features and " +
-                  std::to_string(rows * num_outputs_) + " outputs, got " +
-                  std::to_string(features.size()) + " and " + std::to_string(out.size()));
-    }
+    detail::check_predict_shape("XGBoostPredictor", features, rows, out, num_features_,
+                                num_outputs_);
     const auto [result, count] = predict_raw(features.data(), rows);
     if (count != out.size()) {
       throw Error("model " + model_file_.string() + " returned " + std::to_string(count) +
@@ -233,13 +229,10 @@ class XGBoostPredictor final : public Predictor {
     if (!context.config.share_booster) {
       return std::make_shared<Booster>(admitted, device, context.config.predictor_threads);
     }
-    const std::string key = "XGBoostPredictor:" + model_file_.string() + ":" + device_;
-    std::lock_guard lock(context.shared.mutex);
-    std::shared_ptr<void>& entry = context.shared.entries[key];
-    if (!entry) {
-      entry = std::make_shared<Booster>(admitted, device, context.config.predictor_threads);
-    }
-    return std::static_pointer_cast<Booster>(entry);
+    return detail::shared_model<Booster>(
+        context.shared, "XGBoostPredictor:" + model_file_.string() + ":" + device_, [&] {
+          return std::make_shared<Booster>(admitted, device, context.config.predictor_threads);
+        });
   }
 
   void check_width(const PredictorContext& context) const {

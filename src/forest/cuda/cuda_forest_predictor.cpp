@@ -10,6 +10,7 @@
 #include "forest/forest_predictor.hpp"
 #include "inferloop/error.hpp"
 #include "model/admission.hpp"
+#include "model/predictor_support.hpp"
 #include "util/device.hpp"
 #include "util/text.hpp"
 
@@ -36,13 +37,7 @@ class CudaForestPredictor final : public Predictor {
   [[nodiscard]] std::size_t num_outputs() const noexcept override { return num_outputs_; }
 
   void predict(std::span<const float> features, std::size_t rows, std::span<float> out) override {
-    if (rows == 0 || features.size() != rows * num_features_ ||
-        out.size() != rows * num_outputs_) {
-      throw Error("ForestPredictor::predict: " + std::to_string(rows) + " rows need " +
-                  std::to_string(rows * num_features_) + " features and " +
-                  std::to_string(rows * num_outputs_) + " outputs, got " +
-                  std::to_string(features.size()) + " and " + std::to_string(out.size()));
-    }
+    check_predict_shape("ForestPredictor", features, rows, out, num_features_, num_outputs_);
     evaluator_.predict(features, rows, out);
   }
 
@@ -66,22 +61,14 @@ std::shared_ptr<const CudaForestModel> share_or_upload(const PredictorContext& c
                                                        int ordinal) {
   const std::string key = "ForestPredictor:cuda:" + std::to_string(ordinal) + ":" +
                           context.model.model_file.string();
-  std::lock_guard lock(context.shared.mutex);
-  std::shared_ptr<void>& entry = context.shared.entries[key];
-  if (!entry) {
-    try {
-      auto model = std::make_shared<CudaForestModel>();
-      // The model resolve_model() admitted, laid out by the same reader as
-      // on the CPU (so refused where ForestPredictor cannot be exact).
-      model->forest = build_forest(*admission_of(context.model));
-      model->device = gpu::upload_forest(gpu::build_device_layout(*model->forest), ordinal);
-      entry = std::move(model);
-    } catch (...) {
-      context.shared.entries.erase(key);  // the next replica reports the same error
-      throw;
-    }
-  }
-  return std::static_pointer_cast<const CudaForestModel>(entry);
+  return shared_model<CudaForestModel>(context.shared, key, [&] {
+    auto model = std::make_shared<CudaForestModel>();
+    // The model resolve_model() admitted, laid out by the same reader as on
+    // the CPU (so refused where ForestPredictor cannot be exact).
+    model->forest = build_forest(*admission_of(context.model));
+    model->device = gpu::upload_forest(gpu::build_device_layout(*model->forest), ordinal);
+    return model;
+  });
 }
 
 }  // namespace
