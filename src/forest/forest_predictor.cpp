@@ -60,28 +60,6 @@ ForestModel share_or_load(const PredictorContext& context) {
 
 }  // namespace
 
-void check_forest_width(const PredictorContext& context, std::size_t model_features) {
-  const InferenceConfig& config = context.config;
-  const std::string model_file = context.model.model_file.string();
-  if (config.num_features != 0 && config.num_features != model_features) {
-    throw Error("num_features is " + std::to_string(config.num_features) +
-                " in the config, but the model " + model_file + " takes " +
-                std::to_string(model_features) +
-                " features per row (learner_model_param.num_feature); set num_features to " +
-                std::to_string(model_features) +
-                " or remove it to take the width from the model");
-  }
-  const auto& signature = context.model.signature_inputs;
-  if (!signature.empty() && signature.size() != model_features) {
-    throw Error("the MLmodel signature " +
-                context.model.mlmodel_file.value_or(context.model.model_file).string() +
-                " lists " + std::to_string(signature.size()) + " inputs, but the model file " +
-                model_file + " takes " + std::to_string(model_features) +
-                " features (learner_model_param.num_feature); save the MLflow model again with a "
-                "matching signature");
-  }
-}
-
 std::unique_ptr<Predictor> make_forest_predictor(const PredictorContext& context) {
   // A LightGBM model has its own evaluator (lightgbm_forest_predictor.hpp).
   if (admission_of(context.model)->format == ModelFormat::kLightGBM) {
@@ -89,7 +67,7 @@ std::unique_ptr<Predictor> make_forest_predictor(const PredictorContext& context
   }
   if (parse_device(context.config.device).cuda) return make_cuda_forest_predictor(context);
   ForestModel model = share_or_load(context);
-  check_forest_width(context, model.num_features());
+  check_model_width(context, model.num_features(), "learner_model_param.num_feature");
   return std::make_unique<ForestPredictor>(std::move(model), context);
 }
 

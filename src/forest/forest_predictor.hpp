@@ -23,8 +23,4 @@ namespace inferloop::detail {
 // A cuda device gets the CUDA evaluator (cuda/cuda_forest_predictor.hpp).
 [[nodiscard]] std::unique_ptr<Predictor> make_forest_predictor(const PredictorContext& context);
 
-// Throws the error a model of `model_features` features per row gets when
-// the config's num_features or the MLmodel signature says otherwise.
-void check_forest_width(const PredictorContext& context, std::size_t model_features);
-
 }  // namespace inferloop::detail

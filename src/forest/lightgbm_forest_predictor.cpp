@@ -65,24 +65,7 @@ std::unique_ptr<Predictor> make_lightgbm_forest_predictor(const PredictorContext
                 "the CPU only (its CUDA evaluator reads XGBoost models); set device: cpu");
   }
   LightGBMModel model = share_or_load(context);
-  const std::string model_file = context.model.model_file.string();
-  if (config.num_features != 0 && config.num_features != model.num_features()) {
-    throw Error("num_features is " + std::to_string(config.num_features) +
-                " in the config, but the LightGBM model " + model_file + " takes " +
-                std::to_string(model.num_features()) +
-                " features per row (max_feature_idx + 1); set num_features to " +
-                std::to_string(model.num_features()) +
-                " or remove it to take the width from the model");
-  }
-  const auto& signature = context.model.signature_inputs;
-  if (!signature.empty() && signature.size() != model.num_features()) {
-    throw Error("the MLmodel signature " +
-                context.model.mlmodel_file.value_or(context.model.model_file).string() +
-                " lists " + std::to_string(signature.size()) + " inputs, but the model file " +
-                model_file + " takes " + std::to_string(model.num_features()) +
-                " features (max_feature_idx + 1); save the MLflow model again with a matching "
-                "signature");
-  }
+  check_model_width(context, model.num_features(), "max_feature_idx + 1");
   return std::make_unique<LightGBMForestPredictor>(std::move(model), context);
 }
 

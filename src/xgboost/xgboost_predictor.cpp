@@ -167,7 +167,7 @@ class XGBoostPredictor final : public Predictor {
     }
     booster_ = share_or_load(context, *admitted, device);
     num_features_ = booster_->num_features();
-    check_width(context);
+    detail::check_model_width(context, num_features_, "XGBoosterGetNumFeature");
 
     DMatrixHandle proxy = nullptr;
     check_call(XGProxyDMatrixCreate(&proxy), "XGProxyDMatrixCreate", model_file_);
@@ -233,26 +233,6 @@ class XGBoostPredictor final : public Predictor {
         context.shared, "XGBoostPredictor:" + model_file_.string() + ":" + device_, [&] {
           return std::make_shared<Booster>(admitted, device, context.config.predictor_threads);
         });
-  }
-
-  void check_width(const PredictorContext& context) const {
-    const InferenceConfig& config = context.config;
-    if (config.num_features != 0 && config.num_features != num_features_) {
-      throw Error("num_features is " + std::to_string(config.num_features) +
-                  " in the config, but the model " + model_file_.string() + " takes " +
-                  std::to_string(num_features_) + " features per row (XGBoosterGetNumFeature); " +
-                  "set num_features to " + std::to_string(num_features_) +
-                  " or remove it to take the width from the model");
-    }
-    const auto& signature = context.model.signature_inputs;
-    if (!signature.empty() && signature.size() != num_features_) {
-      throw Error("the MLmodel signature " +
-                  context.model.mlmodel_file.value_or(model_file_).string() + " lists " +
-                  std::to_string(signature.size()) + " inputs, but the model file " +
-                  model_file_.string() + " takes " + std::to_string(num_features_) +
-                  " features (XGBoosterGetNumFeature); the MLflow model folder is inconsistent: "
-                  "save the model again with a matching signature");
-    }
   }
 
   struct RawResult {

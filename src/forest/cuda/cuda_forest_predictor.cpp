@@ -76,7 +76,7 @@ std::shared_ptr<const CudaForestModel> share_or_upload(const PredictorContext& c
 std::unique_ptr<Predictor> make_cuda_forest_predictor(const PredictorContext& context) {
   const DeviceSpec device = parse_device(context.config.device);
   auto model = share_or_upload(context, device.ordinal);
-  check_forest_width(context, model->forest->num_features);
+  check_model_width(context, model->forest->num_features, "learner_model_param.num_feature");
   return std::make_unique<CudaForestPredictor>(std::move(model), context);
 }
 
