@@ -47,6 +47,17 @@ inferloop_wheel_libxgboost() {
     'import xgboost, os; print(os.path.join(os.path.dirname(xgboost.__file__), "lib", "libxgboost.so"))'
 }
 
+# The lib_lightgbm.so inside the lightgbm wheel of a venv, and the folder
+# scripts/fetch_lightgbm_headers.py puts that version's C headers in.
+inferloop_wheel_liblightgbm() {
+  "$(inferloop_venv_python "$1")" -c \
+    'import lightgbm, os; print(os.path.join(os.path.dirname(lightgbm.__file__), "lib", "lib_lightgbm.so"))'
+}
+inferloop_venv_lightgbm_include() {
+  printf '%s/include/lightgbm-%s\n' "$1" \
+    "$("$(inferloop_venv_python "$1")" -c 'import lightgbm; print(lightgbm.__version__)')"
+}
+
 # The CMake options every build tree of scripts/test (and scripts/fuzz) starts
 # from: the venvs' interpreters for the tests that need python, and every
 # optional part ON. Sets the array INFERLOOP_COMMON_OPTIONS.
@@ -65,6 +76,15 @@ inferloop_common_options() {
     # (nanobind from that venv); its tests have the label python.
     -DINFERLOOP_BUILD_PYTHON=ON
   )
+  # LightGBMPredictor: the headers of the venv's lightgbm (scripts/bootstrap
+  # fetches them) and the wheel's C library it loads by default.
+  local lightgbm_include lightgbm_library
+  if lightgbm_include="$(inferloop_venv_lightgbm_include "$INFERLOOP_VENV")" &&
+    lightgbm_library="$(inferloop_wheel_liblightgbm "$INFERLOOP_VENV")" &&
+    [[ -f "$lightgbm_include/LightGBM/c_api.h" ]]; then
+    INFERLOOP_COMMON_OPTIONS+=("-DINFERLOOP_LIGHTGBM_INCLUDE_DIR=$lightgbm_include"
+      "-DINFERLOOP_LIGHTGBM_LIBRARY=$lightgbm_library")
+  fi
   # Through ccache (scripts/bootstrap installs it), so that a second tree with
   # the same compiler and flags, build-xgb-current/ beside build/, reuses the
   # first one's objects instead of compiling everything again.

@@ -11,6 +11,7 @@
 #include "inferloop/predictor.hpp"
 #include "inferloop/remote.hpp"
 #include "forest/forest_predictor.hpp"
+#include "lightgbm/lightgbm_predictor.hpp"
 #include "util/did_you_mean.hpp"
 #include "util/text.hpp"
 #include "xgboost/xgboost_predictor.hpp"
@@ -30,6 +31,7 @@ PredictorRegistry& PredictorRegistry::global() {
     created->add("MlflowScoringPredictor", remote_predictor_factory(RemoteProtocol::kMlflowScoring));
     created->add("RayServePredictor", remote_predictor_factory(RemoteProtocol::kRayServe));
     created->add("ForestPredictor", &detail::make_forest_predictor);
+    created->add("LightGBMPredictor", &detail::make_lightgbm_predictor);
     return created;
   }();
   return *registry;

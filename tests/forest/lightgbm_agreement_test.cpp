@@ -4,7 +4,8 @@
 // zeros and LightGBM's zero band, missing_type Zero and None, and
 // categorical bitset splits fed negative, fractional and huge codes. Also
 // the same model through an MLflow lightgbm-flavor folder and the predictor
-// registry, and the models it must refuse.
+// registry, the models it must refuse, and LightGBMPredictor (LightGBM's own
+// C API) on every model, which must agree with lightgbm's Python predict too.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -13,6 +14,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -222,6 +224,130 @@ TEST(LightGBMAgreement, ForestPredictorServesAModelFileAndAnMlflowLightgbmFolder
         ASSERT_TRUE(same(got[i], static_cast<float>(want[i]))) << "row " << i;
       }
     }
+  }
+}
+
+// --- LightGBMPredictor: LightGBM's C API ------------------------------------
+
+// A build configured with LightGBM's header has a working LightGBMPredictor;
+// without it the tests below skip, saying so.
+#define INFERLOOP_LIGHTGBM_C_API_REQUIRE()                                                  \
+  if (!INFERLOOP_EXPECT_LIGHTGBM_C_API) {                                                   \
+    GTEST_SKIP() << "built without LightGBM's C header (INFERLOOP_LIGHTGBM_INCLUDE_DIR)"; \
+  }
+
+std::unique_ptr<Predictor> lightgbm_c_api_predictor(const fs::path& model_file, OutputKind kind,
+                                                    SharedPredictorState& shared,
+                                                    bool share_booster = false) {
+  InferenceConfig config;
+  config.model_uri = model_file.string();
+  config.output = kind;
+  config.share_booster = share_booster;
+  const ResolvedModel model = resolve_model(config.model_uri);
+  return PredictorRegistry::global().create("LightGBMPredictor",
+                                            PredictorContext{config, model, 0, shared});
+}
+
+TEST(LightGBMAgreement, LightGBMPredictorEqualsLightgbmOnEveryModelBatchAndSingleRow) {
+  INFERLOOP_LIGHTGBM_C_API_REQUIRE();
+  const auto set = lightgbm_fixtures();
+  INFERLOOP_LIGHTGBM_REQUIRE(set);
+  std::size_t compared = 0;
+  for (const auto& entry : set->manifest.at("models")) {
+    const std::string name = entry.at("name");
+    SCOPED_TRACE(set->root.filename().string() + "/" + name);
+    const std::size_t rows = entry.at("rows");
+    const std::size_t per_row = entry.at("outputs");
+    const std::size_t width = entry.at("num_features");
+    const std::vector<float> features =
+        read_values<float>(set->root / entry.at("features").get<std::string>());
+    for (const OutputKind kind : {OutputKind::kMargin, OutputKind::kTransformed}) {
+      SCOPED_TRACE(to_string(kind));
+      const std::vector<double> want = read_values<double>(
+          set->root / (name + (kind == OutputKind::kMargin ? ".raw.f64" : ".transformed.f64")));
+      SharedPredictorState shared;
+      auto predictor = lightgbm_c_api_predictor(set->root / (name + ".txt"), kind, shared);
+      ASSERT_EQ(predictor->num_features(), width);
+      ASSERT_EQ(predictor->num_outputs(), per_row);
+      EXPECT_NE(predictor->describe().find("LightGBMPredictor("), std::string::npos);
+
+      // The batch path (LGBM_BoosterPredictForMat) and the single-row fast path.
+      std::vector<float> batch(rows * per_row);
+      predictor->predict(features, rows, batch);
+      std::vector<float> single(rows * per_row);
+      for (std::size_t row = 0; row < rows; ++row) {
+        predictor->predict(std::span(features).subspan(row * width, width), 1,
+                           std::span(single).subspan(row * per_row, per_row));
+      }
+      for (std::size_t i = 0; i < want.size(); ++i) {
+        ASSERT_TRUE(same(batch[i], static_cast<float>(want[i])))
+            << "batch, row " << i / per_row << ": " << batch[i] << " vs lightgbm " << want[i];
+        ASSERT_TRUE(same(single[i], static_cast<float>(want[i])))
+            << "single row " << i / per_row << ": " << single[i] << " vs lightgbm " << want[i];
+      }
+    }
+    ++compared;
+  }
+  EXPECT_GE(compared, 25U);
+}
+
+TEST(LightGBMAgreement, LightGBMPredictorReplicasShareOneBoosterWhenAsked) {
+  INFERLOOP_LIGHTGBM_C_API_REQUIRE();
+  const auto set = lightgbm_fixtures();
+  INFERLOOP_LIGHTGBM_REQUIRE(set);
+  const std::vector<float> features = read_values<float>(set->root / "features.f32");
+  const std::vector<double> want = read_values<double>(set->root / "binary.transformed.f64");
+  SharedPredictorState shared;
+  auto first = lightgbm_c_api_predictor(set->root / "binary.txt", OutputKind::kTransformed, shared,
+                                        /*share_booster=*/true);
+  auto second = lightgbm_c_api_predictor(set->root / "binary.txt", OutputKind::kTransformed, shared,
+                                         /*share_booster=*/true);
+  EXPECT_EQ(shared.entries.size(), 1U);  // one booster, two FastConfigs
+  for (auto* predictor : {first.get(), second.get()}) {
+    std::vector<float> out(1);
+    predictor->predict(std::span(features).subspan(0, 10), 1, out);
+    EXPECT_TRUE(same(out[0], static_cast<float>(want[0])));
+  }
+}
+
+TEST(LightGBMAgreement, LightGBMPredictorRefusesAnXGBoostModelAndWrongShapes) {
+  INFERLOOP_LIGHTGBM_C_API_REQUIRE();
+  const auto set = lightgbm_fixtures();
+  INFERLOOP_LIGHTGBM_REQUIRE(set);
+  // An XGBoost model: refused before LightGBM sees it, naming the predictors that serve it.
+  const fs::path xgboost_model = fs::temp_directory_path() / "inferloop_lightgbm_refuses.json";
+  {
+    std::ofstream out(xgboost_model);
+    out << R"({"learner":{"attributes":{},"feature_names":[],"feature_types":[],)"
+           R"("gradient_booster":{"model":{"gbtree_model_param":{"num_parallel_tree":"1",)"
+           R"("num_trees":"0"},"iteration_indptr":[0],"tree_info":[],"trees":[]},"name":"gbtree"},)"
+           R"("learner_model_param":{"base_score":"5E-1","boost_from_average":"1","num_class":"0",)"
+           R"("num_feature":"3","num_target":"1"},"name":"generic",)"
+           R"("objective":{"name":"reg:squarederror","reg_loss_param":{"scale_pos_weight":"1"}}},)"
+           R"("version":[1,7,4]})";
+  }
+  SharedPredictorState shared;
+  try {
+    (void)lightgbm_c_api_predictor(xgboost_model, OutputKind::kTransformed, shared);
+    ADD_FAILURE() << "LightGBMPredictor accepted an XGBoost model";
+  } catch (const Error& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find("is an XGBoost model"), std::string::npos) << message;
+    EXPECT_NE(message.find("XGBoostPredictor or ForestPredictor"), std::string::npos) << message;
+  }
+  fs::remove(xgboost_model);
+
+  // Buffers that do not fit the model: refused before LightGBM reads them.
+  auto predictor = lightgbm_c_api_predictor(set->root / "binary.txt", OutputKind::kTransformed, shared);
+  std::vector<float> short_row(9);
+  std::vector<float> out(1);
+  try {
+    predictor->predict(short_row, 1, out);
+    ADD_FAILURE() << "predicted from 9 features for a 10-feature model";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("LightGBMPredictor::predict: 1 rows need 10 features"),
+              std::string::npos)
+        << e.what();
   }
 }
 

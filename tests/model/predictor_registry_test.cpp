@@ -50,17 +50,17 @@ TEST(PredictorRegistry, GlobalHasXGBoostPredictor) {
 TEST(PredictorRegistry, UnknownNameListsKnownOnesAndSuggestsTheClosest) {
   EXPECT_EQ(create_error(PredictorRegistry::global(), "XGBoostPredicter"),
             "unknown predictor_class_name 'XGBoostPredicter'; known predictors: "
-            "ForestPredictor, KServeV2Predictor, MlflowScoringPredictor, RayServePredictor, "
-            "XGBoostPredictor; did you mean 'XGBoostPredictor'?");
+            "ForestPredictor, KServeV2Predictor, LightGBMPredictor, MlflowScoringPredictor, "
+            "RayServePredictor, XGBoostPredictor; did you mean 'XGBoostPredictor'?");
   // The same rule as config keys (util/did_you_mean.hpp): case does not count.
   EXPECT_EQ(create_error(PredictorRegistry::global(), "forestpredictor"),
             "unknown predictor_class_name 'forestpredictor'; known predictors: "
-            "ForestPredictor, KServeV2Predictor, MlflowScoringPredictor, RayServePredictor, "
-            "XGBoostPredictor; did you mean 'ForestPredictor'?");
+            "ForestPredictor, KServeV2Predictor, LightGBMPredictor, MlflowScoringPredictor, "
+            "RayServePredictor, XGBoostPredictor; did you mean 'ForestPredictor'?");
   EXPECT_EQ(create_error(PredictorRegistry::global(), "Linear"),
             "unknown predictor_class_name 'Linear'; known predictors: "
-            "ForestPredictor, KServeV2Predictor, MlflowScoringPredictor, RayServePredictor, "
-            "XGBoostPredictor");
+            "ForestPredictor, KServeV2Predictor, LightGBMPredictor, MlflowScoringPredictor, "
+            "RayServePredictor, XGBoostPredictor");
 }
 
 TEST(PredictorRegistry, UserPredictorsAreAddedCreatedAndListedSorted) {
