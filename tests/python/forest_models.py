@@ -200,6 +200,46 @@ def categorical_models(rng, out, manifest, version):
                     {"features": "features_cat.f32", "num_features": numeric_test.shape[1]})
 
 
+def category_names_model(out, manifest):
+    """xgboost 3.1+ records a model's categories (`cats`) and re-encodes a
+    DataFrame whose categories come in another order. inferloop takes rows of
+    floats: a categorical feature holds the category's code in the training
+    order. The model is trained on string categories listed unsorted; the
+    expected outputs are xgboost's predictions on a DataFrame that lists the
+    categories in the reverse order (so xgboost must re-encode), and the
+    features file holds the training codes."""
+    import pandas as pd
+
+    rng = np.random.default_rng(31)  # its own: the other fixtures' rows stay the same
+    names = ["sell", "hold", "buy", "halt", "auction", "closed"]
+
+    def frame(rows, categories):
+        values = rng.choice(names, size=rows)
+        data = pd.DataFrame({"num0": rng.normal(size=rows).astype(np.float32),
+                             "venue": pd.Categorical(values, categories=categories)})
+        data.loc[rng.random(size=rows) < NAN_FRACTION, "venue"] = np.nan
+        return data
+
+    train = frame(TRAIN_ROWS, names)
+    label = train["num0"].fillna(0).to_numpy() + train["venue"].isin(["buy", "auction"]) * 2.0
+    booster = xgb.train({"objective": "reg:squarederror", "tree_method": "hist", "max_depth": 4,
+                         "max_cat_to_onehot": 1, "seed": 7},
+                        xgb.DMatrix(train, label=label, enable_categorical=True), ROUNDS)
+    test = frame(TEST_ROWS, names)
+    reordered = test.copy()
+    reordered["venue"] = reordered["venue"].cat.reorder_categories(list(reversed(names)))
+    dreordered = xgb.DMatrix(reordered, enable_categorical=True)
+    # The re-encoding is what makes the reversed order predict the same.
+    assert np.array_equal(booster.predict(dreordered),
+                          booster.predict(xgb.DMatrix(test, enable_categorical=True)))
+    codes = test["venue"].cat.codes.to_numpy().astype(np.float32)
+    codes[codes < 0] = np.nan
+    numeric_test = np.stack([test["num0"].to_numpy(dtype=np.float32), codes], axis=1)
+    save_f32(os.path.join(out, "features_cat_names.f32"), numeric_test)
+    write_model(out, "cat_names_recoded", booster, dreordered, manifest, "reg:squarederror",
+                {"features": "features_cat_names.f32", "num_features": 2})
+
+
 def refused_models(rng, out, manifest, version, x_test):
     x = make_features(rng, 500)
     y = score(x)
@@ -254,6 +294,8 @@ def main():
 
     aft_model(out, manifest, x_train, x_test)
     categorical_models(rng, out, manifest, version)
+    if version >= (3, 1):
+        category_names_model(out, manifest)
     refused_models(rng, out, manifest, version, x_test)
     with open(os.path.join(out, "manifest.json"), "w") as f:
         json.dump(manifest, f, indent=1)
