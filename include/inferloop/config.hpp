@@ -78,8 +78,9 @@ struct InferenceConfig {
   // dropped first, counted.
   std::size_t history_capacity = 0;
   OutputKind output = OutputKind::kTransformed;
-  // XGBoostPredictor: one booster shared by all replicas (each with its own
-  // proxy DMatrix) instead of one booster per replica.
+  // XGBoostPredictor and LightGBMPredictor: one booster shared by all
+  // replicas (each with its own proxy DMatrix or single-row FastConfig)
+  // instead of one booster per replica.
   bool share_booster = false;
   // CPU affinity (Linux), for engines that pin their hot threads: the CPU
   // the poller thread runs on (-1 = not pinned; with one replica the poller
@@ -88,8 +89,9 @@ struct InferenceConfig {
   // replica). start() fails naming the key when the system refuses a CPU.
   int poller_cpu = -1;
   std::vector<int> replica_cpus;
-  // Threads each predictor call may use (XGBoost's nthread). 1 is fastest for
-  // one row; raise it only for large snapshots.
+  // Threads each predictor call may use (XGBoost's nthread, LightGBM's
+  // num_threads). 1 is fastest for one row; raise it only for large
+  // snapshots.
   int predictor_threads = 1;
   // Remote predictors (KServeV2Predictor, MlflowScoringPredictor,
   // RayServePredictor): base URLs of the serving endpoints, e.g.
