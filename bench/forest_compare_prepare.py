@@ -28,6 +28,10 @@ MODELS = ["forest_100x6", "forest_500x6", "forest_1000x8"]
 SOURCE_FILES = 8
 
 
+def is_newer(file, than):
+    return os.path.exists(file) and os.path.getmtime(file) >= os.path.getmtime(than)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--models", required=True, help="folder of make_forest_models.py")
@@ -36,12 +40,18 @@ def main():
     features = features.reshape(-1, NUM_FEATURES)
     for name in MODELS:
         model_file = os.path.join(args.models, name + ".ubj")
+        reference_file = os.path.join(args.models, name + ".reference.f32")
+        c_dir = os.path.join(args.models, name + ".tl2cgen")
+        # Written for this model already: its compiled code stays valid
+        # (features.f32 is rewritten on every run, but from a fixed seed).
+        if is_newer(reference_file, model_file) and \
+                is_newer(os.path.join(c_dir, "main.c"), model_file):
+            continue
         booster = xgb.Booster(model_file=model_file)
         booster.set_param({"nthread": 1})
         reference = booster.predict(xgb.DMatrix(features, missing=np.nan))
-        reference.astype("<f4").tofile(os.path.join(args.models, name + ".reference.f32"))
+        reference.astype("<f4").tofile(reference_file)
 
-        c_dir = os.path.join(args.models, name + ".tl2cgen")
         shutil.rmtree(c_dir, ignore_errors=True)
         # treelite 4.1 reads XGBoost's JSON only: from_xgboost takes the
         # booster itself (it asks xgboost for the JSON of the loaded model).
