@@ -20,7 +20,7 @@
 # (compiling the 1000x8 model's C is most of it the first time).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-# shellcheck source=../scripts/lib.sh
+# shellcheck source=scripts/lib.sh
 source "$root/scripts/lib.sh"
 build="${1:-$root/build-forest-compare}"
 [[ $# -gt 0 ]] && shift
