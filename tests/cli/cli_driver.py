@@ -10,7 +10,12 @@
       predictions for it, from that same interpreter), and the malformed
       inputs of the hardening tests: features_headerless.csv and
       predict_headerless.csv (no header line), features_huge_cell.csv (a
-      10 MB cell) and features_long_cell.csv (a 100 kB cell).
+      10 MB cell) and features_long_cell.csv (a 100 kB cell); and
+      predict_large.csv (10,000 rows for `predict`, some cells empty).
+  threads-agree --threads N --output-dir DIR -- CMD...
+      Runs CMD (an `inferloop predict` without --threads) with --threads 1 and
+      with --threads N, each writing DIR/threads-<n>.csv; passes when both exit
+      0 and the two files are byte-identical.
   expect --rc N --regex RE [--forbid RE]... [--max-output BYTES] -- CMD...
       Runs CMD; passes when it exits with N, its output matches RE, matches
       none of the --forbid patterns and is at most BYTES long.
@@ -101,6 +106,17 @@ def write_malformed_inputs(out):
     (out / "features_headerless.csv").write_text("\n".join(rows) + "\n")
     (out / "predict_headerless.csv").write_text(
         "\n".join(row.split(",", 1)[1] for row in rows) + "\n")
+    # 10,000 rows for `predict`: two whole 4,096-row batches, which a thread
+    # pool splits, and a remainder; features.csv's rows, cycled, with one
+    # cell of every tenth row empty (missing).
+    cells = [row.split(",")[1:] for row in rows]
+    large = [header.split(",", 1)[1]]
+    for i in range(10_000):
+        row = list(cells[i % len(cells)])
+        if i % 10 == 0:
+            row[i % len(row)] = ""
+        large.append(",".join(row))
+    (out / "predict_large.csv").write_text("\n".join(large) + "\n")
     # One enormous cell (10 MB: over the line limit) and one long one (100 kB).
     first = rows[0].split(",")
     for name, size in (("features_huge_cell.csv", 10 << 20), ("features_long_cell.csv", 100_000)):
@@ -286,6 +302,26 @@ def check_results(args):
     return 1 if failures else 0
 
 
+def threads_agree(args):
+    outputs = []
+    for threads in ("1", args.threads):
+        output = Path(args.output_dir) / f"threads-{threads}.csv"
+        rc, _ = run(args.command + ["--threads", threads, "--output", str(output)])
+        if rc != 0:
+            print(f"FAIL: exit {rc} with --threads {threads}")
+            return 1
+        outputs.append(output.read_bytes())
+    lines = outputs[0].count(b"\n")
+    if lines < 2:
+        print(f"FAIL: --threads 1 wrote {lines} lines, expected a header and rows")
+        return 1
+    if outputs[0] != outputs[1]:
+        print(f"FAIL: --threads 1 and --threads {args.threads} wrote different files")
+        return 1
+    print(f"--threads 1 and --threads {args.threads}: {lines} identical lines")
+    return 0
+
+
 def main():
     parser = argparse.ArgumentParser()
     sub = parser.add_subparsers(dest="what", required=True)
@@ -310,9 +346,13 @@ def main():
     p.add_argument("--results", required=True)
     p.add_argument("--after", type=float, required=True)
     p.add_argument("command", nargs="+")
+    p = sub.add_parser("threads-agree")
+    p.add_argument("--threads", required=True)
+    p.add_argument("--output-dir", required=True)
+    p.add_argument("command", nargs="+")
     args = parser.parse_args()
     return {"make-model": make_model, "expect": expect, "check-results": check_results,
-            "interrupt": interrupt}[args.what](args)
+            "interrupt": interrupt, "threads-agree": threads_agree}[args.what](args)
 
 
 if __name__ == "__main__":

@@ -422,6 +422,33 @@ TEST(ForestPredictor, IsRegisteredAndMatchesXGBoostThroughThePredictorInterface)
   }
 }
 
+// predictor_threads (`inferloop predict --threads`) gives the predictor a
+// ForestThreadPool: the fixture's 3,000 rows are split over 2 threads, and
+// the bits are xgboost's and those of one thread.
+TEST(ForestPredictor, PredictorThreadsSplitABatchWithTheBitsOfOneThread) {
+  const auto set = current_fixtures();
+  INFERLOOP_FOREST_REQUIRE(set, "current-xgboost", INFERLOOP_EXPECT_CURRENT_MODELS);
+  const std::vector<float> features = read_f32(set->root / "features.f32");
+  const std::vector<float> want = read_f32(set->root / "softprob.transformed.f32");
+  std::vector<std::vector<float>> outputs;
+  for (const int threads : {1, 2}) {
+    PredictorFixture fixture;
+    fixture.config.model_uri = (set->root / "softprob.ubj").string();
+    fixture.config.predictor_threads = threads;
+    fixture.model = resolve_model(fixture.config.model_uri);
+    auto predictor = fixture.create();
+    const std::size_t rows = features.size() / predictor->num_features();
+    ASSERT_GE(rows, 2048u) << "too few rows for the pool to split the batch";
+    EXPECT_EQ(predictor->describe().find(", 2 threads") != std::string::npos, threads == 2)
+        << predictor->describe();
+    std::vector<float>& got = outputs.emplace_back(rows * predictor->num_outputs());
+    predictor->predict(features, rows, got);
+    std::string first;
+    EXPECT_EQ(count_differences(got, want, predictor->num_outputs(), first), 0u) << first;
+  }
+  EXPECT_EQ(std::memcmp(outputs[0].data(), outputs[1].data(), outputs[0].size() * sizeof(float)), 0);
+}
+
 TEST(ForestPredictor, ReplicasShareOneModelAndWrongWidthsAreErrors) {
   const auto set = current_fixtures();
   INFERLOOP_FOREST_REQUIRE(set, "current-xgboost", INFERLOOP_EXPECT_CURRENT_MODELS);

@@ -50,8 +50,9 @@ that they read back bit-identical.
   --predictor NAME   registered predictor (default XGBoostPredictor)
   --output-kind K    transformed (default: probabilities, ...) or margin
   --device D         cpu (default), cuda or cuda:N
-  --threads N        threads per predict call, 1 to 256 (XGBoost's nthread;
-                     default 1)
+  --threads N        threads per predict call, 1 to 256 (default 1): XGBoost's
+                     nthread; ForestPredictor splits each batch over a thread
+                     pool. The output is the same, byte for byte
 
 Exit status: 0 success, 1 error (model, data), 2 usage error.
 )";
