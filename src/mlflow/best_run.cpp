@@ -19,7 +19,6 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
-#include <cstdio>
 #include <limits>
 #include <set>
 #include <string_view>
@@ -43,17 +42,6 @@ constexpr std::size_t kMaxMetricNamesListed = 10;
 constexpr std::size_t kMaxMetricNameBytes = 250;
 
 std::string goal_text(MetricGoal goal) { return goal == MetricGoal::kMinimize ? "min" : "max"; }
-
-// The shortest text that reads back as `value` ("0.1", not
-// "0.10000000000000001").
-std::string value_text(double value) {
-  char text[40];
-  for (int digits = 15; digits <= 17; ++digits) {
-    std::snprintf(text, sizeof text, "%.*g", digits, value);
-    if (to_real(text) == value) break;
-  }
-  return text;
-}
 
 // A run or logged-model id as MLflow makes them (32 hex digits; "m-" and
 // hex for logged models): letters, digits, '-' and '_', at most 64. Only
@@ -273,12 +261,12 @@ BestRun find_best_run(const BestRunLookup& lookup, const std::string& experiment
   }
   best.run_id = leader->run_id;
   best.metric_value = leader->value;
-  lookup.note(trace, "best run " + best.run_id + ": " + metric + " = " + value_text(best.metric_value));
+  lookup.note(trace, "best run " + best.run_id + ": " + metric + " = " + number_text(best.metric_value));
 
   const std::vector<std::pair<std::string, std::string>> models =
       run_models(lookup, leader_run, experiment_name, trace);
   const std::string run_text = "run " + best.run_id + " of experiment " + quote(experiment_name) + " (best by " +
-                               metric + " = " + value_text(best.metric_value) + ")";
+                               metric + " = " + number_text(best.metric_value) + ")";
   if (models.empty()) {
     throw Error(run_text + " logged no model (no model outputs, no mlflow.log-model.history tag); log one in "
                 "that run (mlflow.lightgbm.log_model(booster, name=\"model\")), or name its artifact path "
