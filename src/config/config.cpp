@@ -965,20 +965,22 @@ class Parser {
                 "); point inference_config_path at the file that holds the config itself");
       return;
     }
+    // Only a regular file (or a link to one): a FIFO or a device such as
+    // /dev/stdin would block the reader, and /dev/zero never ends.
     std::error_code status_error;
     const auto type = std::filesystem::status(file, status_error).type();
-    if (type == std::filesystem::file_type::not_found || type == std::filesystem::file_type::directory) {
+    if (type != std::filesystem::file_type::regular) {
       std::string where = detail::quote_path(file.string());
       if (!named.is_absolute()) {
         where += base.empty() ? " (relative to the working directory " +
                                     detail::quote_path(std::filesystem::current_path(status_error).string()) + ")"
                               : " (relative to the folder of " + detail::quote_path(source_) + ")";
       }
-      issue(value_at, kInferenceConfigPathKey,
-            "cannot open " + where + ": " +
-                std::generic_category().message(type == std::filesystem::file_type::directory ? EISDIR
-                                                                                              : ENOENT) +
-                "; check the path");
+      const std::string why = type == std::filesystem::file_type::not_found ? std::generic_category().message(ENOENT)
+                              : type == std::filesystem::file_type::directory
+                                  ? std::generic_category().message(EISDIR)
+                                  : "not a regular file (a device, FIFO or socket)";
+      issue(value_at, kInferenceConfigPathKey, "cannot open " + where + ": " + why + "; check the path");
       return;
     }
     ParseResult referenced = parse_file(file, chain_);

@@ -6,6 +6,7 @@
 //
 // Each test writes its files into a fresh folder under testing::TempDir().
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 #include <fstream>
@@ -162,6 +163,26 @@ TEST_F(ConfigReference, MissingAbsoluteFileAndAFolderAreRefused) {
   ASSERT_EQ(issues.size(), 1u);
   EXPECT_EQ(issues[0].message, "cannot open '" + (root_ / "folder").string() + "' (relative to the folder of '" +
                                    app.string() + "'): Is a directory; check the path");
+}
+
+TEST_F(ConfigReference, DevicesAndFifosAreRefusedWithoutReadingThem) {
+  // A FIFO (or /dev/stdin) would block the reader and /dev/zero never ends.
+  for (const std::string device : {"/dev/zero", "/dev/null"}) {
+    std::error_code ec;
+    if (!fs::exists(device, ec)) continue;
+    const fs::path app = write("app.yaml", "inference_config_path: " + device + "\n");
+    const std::vector<ConfigIssue> issues = issues_of(app);
+    ASSERT_EQ(issues.size(), 1u) << device;
+    EXPECT_EQ(issues[0].message, "cannot open '" + device +
+                                     "': not a regular file (a device, FIFO or socket); check the path");
+  }
+  const fs::path fifo = root_ / "fifo.yaml";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  const fs::path app = write("app.yaml", "inference_config_path: fifo.yaml\n");
+  const std::vector<ConfigIssue> issues = issues_of(app);
+  ASSERT_EQ(issues.size(), 1u);
+  EXPECT_EQ(issues[0].message, "cannot open '" + fifo.string() + "' (relative to the folder of '" + app.string() +
+                                   "'): not a regular file (a device, FIFO or socket); check the path");
 }
 
 TEST_F(ConfigReference, BothKeysAreAnErrorThatNamesBoth) {
