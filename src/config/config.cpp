@@ -32,9 +32,10 @@
 // classify() below. That is also what makes `num_replicas: "2"` an error: a
 // quoted scalar is a string, whatever it spells.
 //
-// One file of ~1100 lines: the key table, the value readers it drives and the
-// document parser share private types (KeySpec, Location) that no other file
-// needs; the parts that stand alone live in src/config/.
+// One file of ~1250 lines: the key table, the value readers it drives and the
+// document parser (with the inference_config_path reference, which feeds the
+// same issue list) share private types (KeySpec, Location, Parser) that no
+// other file needs; the parts that stand alone live in src/config/.
 #include "inferloop/config.hpp"
 
 #include <yaml-cpp/depthguard.h>
