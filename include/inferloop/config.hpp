@@ -2,7 +2,9 @@
 //
 // Build one in C++ (aggregate initialisation, then validate()), or load it
 // from YAML with load_config(): a file that is either the mapping itself or a
-// larger application file that holds it under `inference_config:`.
+// larger application file that holds it under `inference_config:`, or names
+// the file that holds it with `inference_config_path:` (relative to the
+// naming file's folder; cycles and chains deeper than 8 are refused).
 //
 // Every key, its type, its default and its range is listed in
 // docs/configuration.md and in the table at the top of src/config/config.cpp; the

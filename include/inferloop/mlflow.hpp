@@ -46,6 +46,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -168,6 +169,23 @@ struct FetchedModel {
   std::vector<std::string> resolution;  // one line per REST call or cache decision
 };
 
+// Which way a metric improves, for MlflowClient::best_run().
+enum class MetricGoal { kMinimize, kMaximize };
+
+// What MlflowClient::best_run() found.
+struct BestRun {
+  std::string experiment_id;
+  std::string run_id;
+  // runs:/<run_id>/<model name>: the run's model, a URI to pin in a config;
+  // resolve() reads it back as the same model.
+  std::string model_uri;
+  std::string metric;
+  double metric_value = 0;        // the run's latest value of the metric
+  std::size_t runs_ranked = 0;    // finished runs with a value (not NaN) for the metric
+  std::size_t runs_skipped = 0;   // finished runs without the metric, or with NaN
+  std::vector<std::string> resolution;  // one line per REST call
+};
+
 // Thread safety: one thread at a time (see the file comment).
 class MlflowClient {
  public:
@@ -194,6 +212,24 @@ class MlflowClient {
   // moving reference (alias, stage, latest), none for models:/name/3 (its
   // version) and "" for forms outside the registry. Throws like resolve().
   [[nodiscard]] std::string current_version(const std::string& model_uri);
+
+  // The model of experiment `experiment_name`'s best finished run by its
+  // latest value of `metric` (the smallest for kMinimize, the largest for
+  // kMaximize), as a runs:/ URI. The rules (docs/mlflow.md, "Best run"):
+  // only FINISHED, not deleted runs count; a run without the metric, or
+  // whose value is NaN, is skipped; equal values go to the run that started
+  // first, then to the smaller run id, so the answer never depends on the
+  // server's order. The run's model is its one logged model (MLflow 3: the
+  // run's model outputs) or its one logged artifact path (MLflow 2: the
+  // mlflow.log-model.history tag).
+  // Throws inferloop::Error, saying what to do, when the experiment does not
+  // exist, no finished run has a value for the metric (naming a close metric
+  // name the runs do log), the best run logged no model or more than one
+  // (listing them), or the server fails (as fetch() does).
+  // NOTE: reads every finished run of the experiment (1000 per request, at
+  // most 100'000 runs); one thread at a time, like every method here.
+  [[nodiscard]] BestRun best_run(const std::string& experiment_name, const std::string& metric,
+                                 MetricGoal goal = MetricGoal::kMinimize);
 
   // The options in effect (environment applied).
   [[nodiscard]] const MlflowOptions& options() const noexcept;

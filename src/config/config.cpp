@@ -17,6 +17,12 @@
 // kMaxConfigBytes, nested at most kMaxConfigNesting levels, since yaml-cpp
 // recurses once per level. A file holds one YAML document and at most one
 // inference_config section; anything more is an error rather than ignored.
+// An application file may instead name the config's own file with
+// `inference_config_path:` (relative to the naming file's folder); that file
+// is read by this same parser, so its issues carry its own path, line and
+// column. References are followed at most kMaxConfigReferences deep, and a
+// file that names one already being read (itself, or A -> B -> A) is a
+// cycle, reported with the whole chain.
 // After the keys, the config is checked against this machine's memory
 // (config/loop_memory.hpp), so a config that can never start is refused here.
 //
@@ -26,9 +32,10 @@
 // classify() below. That is also what makes `num_replicas: "2"` an error: a
 // quoted scalar is a string, whatever it spells.
 //
-// One file of ~1100 lines: the key table, the value readers it drives and the
-// document parser share private types (KeySpec, Location) that no other file
-// needs; the parts that stand alone live in src/config/.
+// One file of ~1250 lines: the key table, the value readers it drives and the
+// document parser (with the inference_config_path reference, which feeds the
+// same issue list) share private types (KeySpec, Location, Parser) that no
+// other file needs; the parts that stand alone live in src/config/.
 #include "inferloop/config.hpp"
 
 #include <yaml-cpp/depthguard.h>
@@ -246,6 +253,13 @@ const std::array<KeySpec, 24> kKeys{{
 }};
 
 constexpr std::string_view kInferenceConfigKey = "inference_config";
+constexpr std::string_view kInferenceConfigPathKey = "inference_config_path";
+// How many files one config may pass through (app.yaml -> inference.yaml is
+// one hop). Real layouts need one or two; the bound keeps a generated chain
+// of files from being followed without end.
+constexpr std::size_t kMaxConfigReferences = 8;
+// The longest inference_config_path accepted (PATH_MAX on Linux).
+constexpr std::size_t kMaxConfigPathBytes = 4096;
 constexpr std::string_view kModelUriExample = "model_uri: models/my-model.json";
 
 template <typename Enum>
@@ -754,9 +768,45 @@ std::string too_deep_message() {
          " levels deep here; a config needs only a few levels: flatten this part of the file";
 }
 
+// A config being read: what it is on disk (to notice a cycle; empty for a
+// config given as text) and how it was named (for messages, and as the base
+// of the paths it names).
+struct OpenFile {
+  std::filesystem::path identity;
+  std::filesystem::path named;
+};
+// The configs being read, outermost first, the one being parsed last: one
+// more than the inference_config_path references followed so far.
+using FileChain = std::vector<OpenFile>;
+
+struct ParseResult {
+  InferenceConfig config;
+  std::vector<ConfigIssue> issues;
+};
+
+ParseResult parse_file(const std::filesystem::path& file, const FileChain& outer);
+
+// The same file however it is named ("a.yaml", "./a.yaml", a symlink to
+// it), as far as the file system can tell.
+std::filesystem::path file_identity(const std::filesystem::path& file) {
+  std::error_code ec;
+  std::filesystem::path identity = std::filesystem::weakly_canonical(file, ec);
+  if (!ec) return identity;
+  identity = std::filesystem::absolute(file, ec);
+  return ec ? file.lexically_normal() : identity.lexically_normal();
+}
+
+// "app.yaml -> inference.yaml -> app.yaml" for messages.
+std::string chain_text(const FileChain& chain, const std::filesystem::path& next) {
+  std::string text;
+  for (const OpenFile& file : chain) text += detail::quote_path(file.named.string()) + " -> ";
+  return text + detail::quote_path(next.string());
+}
+
 class Parser {
  public:
-  explicit Parser(std::string_view source) : source_(source) {}
+  // `chain`: the configs that named this one, then this one.
+  Parser(std::string_view source, FileChain chain) : source_(source), chain_(std::move(chain)) {}
 
   void issue(Location at, std::string_view key, std::string message) {
     if (issues_.size() >= kMaxIssues) {
@@ -810,11 +860,18 @@ class Parser {
                 std::string(kModelUriExample) + "\", found " + describe(root));
       return;
     }
-    std::vector<std::pair<YAML::Node, YAML::Node>> sections;
+    Sections sections;
+    Sections references;
     for (const auto& entry : root) {
-      if (entry.first.IsScalar() && entry.first.Scalar() == kInferenceConfigKey) {
-        sections.emplace_back(entry.first, entry.second);
+      if (!entry.first.IsScalar()) continue;
+      if (entry.first.Scalar() == kInferenceConfigKey) sections.emplace_back(entry.first, entry.second);
+      if (entry.first.Scalar() == kInferenceConfigPathKey) {
+        references.emplace_back(entry.first, entry.second);
       }
+    }
+    if (!references.empty()) {
+      read_reference(sections, references, config);
+      return;
     }
     if (sections.empty()) {
       check_memory(read_mapping(root, location_of(root), /*at_top_level=*/true, config),
@@ -854,6 +911,89 @@ class Parser {
  private:
   // The keys a mapping set, with where.
   using KeyLocations = std::vector<std::pair<std::string, Location>>;
+  // Top-level entries (key, value) of one name, in file order.
+  using Sections = std::vector<std::pair<YAML::Node, YAML::Node>>;
+
+  // An application file that names the file holding its config: exactly one
+  // inference_config_path and no inline section beside it. The named file is
+  // read by a parser of its own, whose issues carry that file's name.
+  void read_reference(const Sections& sections, const Sections& references, InferenceConfig& config) {
+    const Location first_at = location_of(references[0].first);
+    for (std::size_t i = 1; i < references.size(); ++i) {
+      issue(location_of(references[i].first), kInferenceConfigPathKey,
+            "expected one inference_config_path, found another (the first is at " +
+                line_column_text(first_at) + "); keep one of them");
+    }
+    for (const auto& [section_key, section] : sections) {
+      issue(location_of(section_key), kInferenceConfigKey,
+            "expected either inference_config or inference_config_path, found both (" +
+                std::string(kInferenceConfigPathKey) + " is at " + line_column_text(first_at) +
+                "); keep the config inline under inference_config, or in the file that "
+                "inference_config_path names, not both");
+    }
+    if (!issues_.empty()) return;
+
+    const auto& [key, value] = references[0];
+    const Location value_at = value_location(key, value);
+    if (!value.IsScalar() || classify(value) != ScalarKind::kString || value.Scalar().empty() ||
+        value.Scalar().size() > kMaxConfigPathBytes ||
+        value.Scalar().find('\0') != std::string::npos) {
+      issue(value_at, kInferenceConfigPathKey,
+            "expected the path of the YAML file that holds the config (at most " +
+                std::to_string(kMaxConfigPathBytes) +
+                " bytes, relative to this file's folder), e.g. \"inference_config_path: "
+                "inference.yaml\", found " + describe(value));
+      return;
+    }
+    const std::filesystem::path named(value.Scalar());
+    // Relative to the folder of the file that names it; a config given as
+    // text under a name without a folder ("<string>"): the working directory.
+    const std::filesystem::path base = chain_.back().named.parent_path();
+    const std::filesystem::path file = (named.is_absolute() ? named : base / named).lexically_normal();
+    const std::filesystem::path identity = file_identity(file);
+    const bool cycle = std::any_of(chain_.begin(), chain_.end(),
+                                   [&](const OpenFile& open) { return open.identity == identity; });
+    if (cycle) {
+      issue(value_at, kInferenceConfigPathKey,
+            "the config files name each other in a cycle: " + chain_text(chain_, file) +
+                "; point inference_config_path at the file that holds the config itself");
+      return;
+    }
+    if (chain_.size() - 1 >= kMaxConfigReferences) {
+      issue(value_at, kInferenceConfigPathKey,
+            "the config is more than " + std::to_string(kMaxConfigReferences) +
+                " inference_config_path references away (" + chain_text(chain_, file) +
+                "); point inference_config_path at the file that holds the config itself");
+      return;
+    }
+    // Only a regular file (or a link to one): a FIFO or a device such as
+    // /dev/stdin would block the reader, and /dev/zero never ends.
+    std::error_code status_error;
+    const auto type = std::filesystem::status(file, status_error).type();
+    if (type != std::filesystem::file_type::regular) {
+      std::string where = detail::quote_path(file.string());
+      if (!named.is_absolute()) {
+        where += base.empty() ? " (relative to the working directory " +
+                                    detail::quote_path(std::filesystem::current_path(status_error).string()) + ")"
+                              : " (relative to the folder of " + detail::quote_path(source_) + ")";
+      }
+      const std::string why = type == std::filesystem::file_type::not_found ? std::generic_category().message(ENOENT)
+                              : type == std::filesystem::file_type::directory
+                                  ? std::generic_category().message(EISDIR)
+                                  : "not a regular file (a device, FIFO or socket)";
+      issue(value_at, kInferenceConfigPathKey, "cannot open " + where + ": " + why + "; check the path");
+      return;
+    }
+    ParseResult referenced = parse_file(file, chain_);
+    for (ConfigIssue& problem : referenced.issues) {
+      if (issues_.size() >= kMaxIssues) {
+        ++issues_not_listed_;
+      } else {
+        issues_.push_back(std::move(problem));
+      }
+    }
+    config = std::move(referenced.config);
+  }
 
   // A file is one document: whatever follows a "---" would be ignored.
   void second_document(std::string_view yaml_text, Location first, Location second) {
@@ -931,7 +1071,10 @@ class Parser {
     }
     std::vector<std::string_view> candidates(config_keys().begin(), config_keys().end());
     // At the top level, the key may be a misspelt "inference_config:".
-    if (at_top_level) candidates.push_back(kInferenceConfigKey);
+    if (at_top_level) {
+      candidates.push_back(kInferenceConfigKey);
+      candidates.push_back(kInferenceConfigPathKey);
+    }
     std::string message = "unknown key " + detail::quote(name);
     if (auto suggestion = detail::closest(name, candidates)) {
       message += "; did you mean " + detail::quote(*suggestion) + "?";
@@ -946,6 +1089,7 @@ class Parser {
   }
 
   std::string source_;
+  FileChain chain_;  // never empty: this config is its last entry
   std::vector<ConfigIssue> issues_;
   std::size_t issues_not_listed_ = 0;
 };
@@ -959,20 +1103,20 @@ std::string join_issues(const std::vector<ConfigIssue>& issues) {
   return out;
 }
 
-struct ParseResult {
-  InferenceConfig config;
-  std::vector<ConfigIssue> issues;
-};
-
-ParseResult parse_text(std::string_view yaml_text, std::string_view source_name) {
+// `chain`: as for Parser; empty for a config given as text.
+ParseResult parse_text(std::string_view yaml_text, std::string_view source_name,
+                       FileChain chain = {}) {
+  if (chain.empty()) chain.push_back({{}, std::filesystem::path(source_name)});
   ParseResult result;
-  Parser parser(source_name);
+  Parser parser(source_name, std::move(chain));
   parser.parse(yaml_text, result.config);
   result.issues = parser.take_issues();
   return result;
 }
 
-ParseResult parse_file(const std::filesystem::path& file) {
+// `outer`: the files that named this one, outermost first (empty for the
+// file the caller gave).
+ParseResult parse_file(const std::filesystem::path& file, const FileChain& outer) {
   const std::string source = file.string();
   auto cannot_open = [&](int error_number) {
     std::string message = "cannot open config file '" + source + "': " +
@@ -1004,7 +1148,9 @@ ParseResult parse_file(const std::filesystem::path& file) {
                                         " bytes, the most a config may be; is this the right "
                                         "file?"}}};
   }
-  return parse_text(text, source);
+  FileChain chain = outer;
+  chain.push_back({file_identity(file), file});
+  return parse_text(text, source, std::move(chain));
 }
 
 }  // namespace
@@ -1043,13 +1189,13 @@ InferenceConfig parse_config(std::string_view yaml_text, std::string_view source
 }
 
 InferenceConfig load_config(const std::filesystem::path& file) {
-  ParseResult result = parse_file(file);
+  ParseResult result = parse_file(file, {});
   if (!result.issues.empty()) throw Error(join_issues(result.issues));
   return std::move(result.config);
 }
 
 std::vector<ConfigIssue> check_config_file(const std::filesystem::path& file) {
-  return parse_file(file).issues;
+  return parse_file(file, {}).issues;
 }
 
 std::string_view to_string(WaitStrategy strategy) noexcept {

@@ -46,6 +46,7 @@
 
 #include "inferloop/error.hpp"
 #include "inferloop/mlflow.hpp"
+#include "mlflow/best_run.hpp"
 #include "mlflow/detail.hpp"
 #include "mlflow/rest.hpp"
 #include "s3/s3_client.hpp"
@@ -189,6 +190,7 @@ class MlflowClient::Impl {
 
   FetchedModel fetch(const std::string& model_uri);
   std::string current_version(const std::string& model_uri);
+  BestRun best_run(const std::string& experiment_name, const std::string& metric, MetricGoal goal);
 
   MlflowOptions options;
   detail::RestClient rest;
@@ -910,6 +912,19 @@ std::string MlflowClient::Impl::current_version(const std::string& model_uri) {
   return moving_version(parsed, trace);
 }
 
+BestRun MlflowClient::Impl::best_run(const std::string& experiment_name, const std::string& metric,
+                                     MetricGoal goal) {
+  const std::string what = "the best run of experiment " + detail::quote(experiment_name);
+  if (options.tracking_uri.empty()) {
+    throw Error(what + " needs an MLflow tracking server, but none is configured: set MLFLOW_TRACKING_URI "
+                "(or mlflow_tracking_uri in the config, or --tracking-uri) to http(s)://host:port of `mlflow server`");
+  }
+  const detail::BestRunLookup lookup{
+      rest, tracking(what) + "/api/2.0/mlflow/",
+      [this](std::vector<std::string>& trace, const std::string& line) { note(trace, line); }};
+  return detail::find_best_run(lookup, experiment_name, metric, goal);
+}
+
 // --- MlflowClient -----------------------------------------------------------
 
 MlflowClient::MlflowClient(MlflowOptions options) : impl_(std::make_unique<Impl>(options)) {}
@@ -919,6 +934,10 @@ FetchedModel MlflowClient::fetch(const std::string& model_uri) { return impl_->f
 
 std::string MlflowClient::current_version(const std::string& model_uri) {
   return impl_->current_version(model_uri);
+}
+
+BestRun MlflowClient::best_run(const std::string& experiment_name, const std::string& metric, MetricGoal goal) {
+  return impl_->best_run(experiment_name, metric, goal);
 }
 
 const MlflowOptions& MlflowClient::options() const noexcept { return impl_->options; }

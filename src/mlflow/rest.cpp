@@ -259,7 +259,7 @@ std::string RestClient::escape_path(const std::string& path) {
 
 void RestClient::throw_if_cancelled(const Call& call, const std::string& what) const {
   if (options_.cancel != nullptr && options_.cancel->load(std::memory_order_relaxed)) {
-    throw RestError(scrub("model_uri '" + call.model_uri + "': " + what +
+    throw RestError(scrub(std::string(call.subject) + " '" + call.model_uri + "': " + what +
                           " cancelled (the loop is stopping)"),
                     false, 0, "");
   }
@@ -293,7 +293,7 @@ void RestClient::perform(Method method, const std::string& url, const std::strin
   };
   const auto fail = [&](const std::string& what, bool unreachable, long status,
                         const std::string& error_code, const std::string& hint) {
-    throw RestError(scrub("model_uri '" + call.model_uri + "': " + shown + " failed: " + what +
+    throw RestError(scrub(std::string(call.subject) + " '" + call.model_uri + "': " + shown + " failed: " + what +
                           (hint.empty() ? "" : "; " + hint)),
                     unreachable, status, error_code);
   };
@@ -435,7 +435,7 @@ nlohmann::json RestClient::get_json(const std::string& url, const Call& call) {
   perform(Method::kGet, url, nullptr, sink, [&] { body.clear(); }, call, kJsonAnswerLimit, false);
   nlohmann::json parsed = nlohmann::json::parse(body, nullptr, false);
   if (parsed.is_discarded()) {
-    throw RestError(scrub("model_uri '" + call.model_uri + "': GET " + redact_url(url) +
+    throw RestError(scrub(std::string(call.subject) + " '" + call.model_uri + "': GET " + redact_url(url) +
                           " answered 200 with a body that is not JSON (" +
                           describe_error_body(body) + "); is this an MLflow tracking server?"),
                     false, 200, "");
@@ -455,7 +455,7 @@ nlohmann::json RestClient::post_json(const std::string& url, const nlohmann::jso
           false);
   nlohmann::json parsed = nlohmann::json::parse(body, nullptr, false);
   if (parsed.is_discarded()) {
-    throw RestError(scrub("model_uri '" + call.model_uri + "': POST " + redact_url(url) +
+    throw RestError(scrub(std::string(call.subject) + " '" + call.model_uri + "': POST " + redact_url(url) +
                           " answered 200 with a body that is not JSON (" +
                           describe_error_body(body) + "); is this an MLflow tracking server?"),
                     false, 200, "");
@@ -488,14 +488,14 @@ std::uint64_t RestClient::download(const std::string& url, const std::filesystem
     out.open(file, std::ios::binary | std::ios::trunc);
     written = 0;
     if (!out) {
-      throw Error("model_uri '" + call.model_uri + "': cannot create '" + file.string() +
+      throw Error(std::string(call.subject) + " '" + call.model_uri + "': cannot create '" + file.string() +
                   "' in the model cache; check the permissions of the cache folder");
     }
   };
   perform(Method::kGet, url, nullptr, sink, reopen, call, max_bytes, true);
   out.close();
   if (!out) {
-    throw Error("model_uri '" + call.model_uri + "': writing '" + file.string() +
+    throw Error(std::string(call.subject) + " '" + call.model_uri + "': writing '" + file.string() +
                 "' failed; check free space in the model cache folder");
   }
   return written;

@@ -51,7 +51,8 @@ class RestError : public Error {
   std::string error_code_;
 };
 
-// Where a request's messages and trace lines go.
+// Where a request's messages and trace lines go. Messages begin
+// "<subject> '<model_uri>': ".
 struct Call {
   const std::string& model_uri;
   std::string hint;                       // what to do when it fails, e.g. "check the alias exists: ..."
@@ -60,6 +61,9 @@ struct Call {
   // folder, not a file" and retrying it only delays the error, so only
   // 408/429/503 (the server asking to come back) are retried.
   bool probe = false;
+  // What model_uri names, as messages say it: "model_uri" for a model URI;
+  // "experiment" when the call looks up an experiment's runs (best run).
+  const char* subject = "model_uri";
 };
 
 // Who answers a RestClient: an MLflow tracking server (mlflow_service(), the

@@ -127,6 +127,17 @@ inline std::string first_difference(const std::vector<std::uint32_t>& got,
   return "";
 }
 
+// A fresh, empty folder for the running test under INFERLOOP_MLFLOW_SCRATCH
+// ("<suite>.<test>"), left in place afterwards for a look after a failure.
+inline std::filesystem::path fresh_scratch_folder() {
+  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  const std::filesystem::path folder =
+      std::filesystem::path(INFERLOOP_MLFLOW_SCRATCH) / (std::string(info->test_suite_name()) + "." + info->name());
+  std::filesystem::remove_all(folder);
+  std::filesystem::create_directories(folder);
+  return folder;
+}
+
 // Every path under `root`, relative, one per line (for failure messages).
 inline std::vector<std::string> tree(const std::filesystem::path& root) {
   namespace fs = std::filesystem;

@@ -69,10 +69,7 @@ struct FaultProxy {
 class S3 : public ::testing::Test {
  protected:
   void SetUp() override {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    scratch_ = fs::path(INFERLOOP_MLFLOW_SCRATCH) / (std::string(info->test_suite_name()) + "." + info->name());
-    fs::remove_all(scratch_);
-    fs::create_directories(scratch_);
+    scratch_ = mlflow_test::fresh_scratch_folder();
     cache_ = scratch_ / "cache";
     fixture_ = state();
     const json& credentials = fixture_.at("credentials");

@@ -28,7 +28,8 @@ commands:
   backtest CONFIG  replay a feature CSV in simulated time with modelled
                    inference latency; deterministic results file
   resolve URI      show how a model URI resolves: MLflow REST calls, registry
-                   version, cached copy, format, signature
+                   version, cached copy, format, signature; with --best-run
+                   EXPERIMENT --metric NAME, the runs:/ URI of the best run's model
   version          print inferloop's version and the linked XGBoost's
   help             print this text
 
