@@ -181,10 +181,12 @@ BestRun find_best_run(const BestRunLookup& lookup, const std::string& experiment
   std::set<std::string> other_metrics;
   for (int page = 0;; ++page) {
     if (page == kMaxRunPages) {
-      throw Error("experiment " + quote(experiment_name) + " has more than " +
+      // Counted from what arrived: a server whose pages are short still stops here.
+      throw Error("experiment " + quote(experiment_name) + ": the tracking server still offers more "
+                  "finished runs after " + std::to_string(kMaxRunPages) + " pages (" +
+                  std::to_string(finished) + " runs), more than a best-run lookup reads (" +
                   std::to_string(kMaxRunPages * kRunsPerPage) +
-                  " finished runs, more than a best-run lookup reads; move old runs to another experiment "
-                  "or delete them");
+                  "); move old runs to another experiment or delete them");
     }
     const nlohmann::json answer = lookup.rest.post_json(lookup.api + "runs/search", request, runs_call);
     if (answer.is_object() && answer.contains("runs") && answer["runs"].is_array()) {
@@ -228,6 +230,11 @@ BestRun find_best_run(const BestRunLookup& lookup, const std::string& experiment
     }
     const std::string token = answer.is_object() ? string_at(answer, "next_page_token") : "";
     if (token.empty()) break;
+    if (request.contains("page_token") && request["page_token"] == token) {
+      throw Error("experiment " + quote(experiment_name) + ": the tracking server returned the same "
+                  "runs/search page_token twice, so its pages never end; check the server (it is not "
+                  "MLflow's behaviour)");
+    }
     request["page_token"] = token;
   }
   lookup.note(trace, std::to_string(finished) + " finished runs: " + std::to_string(best.runs_ranked) +

@@ -141,6 +141,16 @@ TEST(BestRunLookup, ReadsEveryPageAndBreaksTiesByStartThenRunId) {
   EXPECT_EQ(requests[2].rfind("POST /api/2.0/mlflow/runs/search ", 0), 0u);
 }
 
+TEST(BestRunLookup, AServerRepeatingItsPageTokenIsRefusedNotFollowedForever) {
+  const json page = {{"runs", json::array({run("aaa", 0.1, 1, history_tag({"m"}))})},
+                     {"next_page_token", "same"}};
+  const std::string message =
+      best_run_error({experiment_answer(), ok(page), ok(page), ok(page)});
+  EXPECT_EQ(message,
+            "experiment 'exp': the tracking server returned the same runs/search page_token twice, so "
+            "its pages never end; check the server (it is not MLflow's behaviour)");
+}
+
 TEST(BestRunLookup, MinusInfinityIsTheSmallestValue) {
   test::ScriptedHttpServer server({experiment_answer(), ok({{"runs", json::array({run("aaa", 0.1, 1),
                                                                                  run("bbb", "-Infinity", 2, history_tag({"m"}))})}})});
