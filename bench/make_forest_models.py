@@ -11,10 +11,10 @@ mispredicts models saved by xgboost 3.1+:
 import argparse
 import os
 
-import numpy as np
 import xgboost as xgb
 
-NUM_FEATURES = 32
+from bench_rows import bench_rows
+
 SHAPES = [(100, 6), (500, 6), (1000, 8)]
 
 
@@ -23,10 +23,8 @@ def main():
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)
-    rng = np.random.default_rng(42)
-    x = rng.normal(size=(20000, NUM_FEATURES)).astype(np.float32)
-    y = (x[:, 0] + x[:, 1] * x[:, 2] - np.sin(x[:, 3]) + 0.5 * rng.normal(size=len(x)) > 0)
-    dtrain = xgb.DMatrix(x, label=y.astype(np.float32))
+    x, y, test = bench_rows()
+    dtrain = xgb.DMatrix(x, label=y)
     for trees, depth in SHAPES:
         name = os.path.join(args.out, f"forest_{trees}x{depth}.ubj")
         if os.path.exists(name):
@@ -35,8 +33,6 @@ def main():
                   "tree_method": "hist", "nthread": 2, "seed": 3}
         xgb.train(params, dtrain, trees).save_model(name)
         print("wrote", name)
-    test = rng.normal(size=(10000, NUM_FEATURES)).astype(np.float32)
-    test[rng.random(size=test.shape) < 0.10] = np.nan
     test.astype("<f4").tofile(os.path.join(args.out, "features.f32"))
 
 

@@ -12,9 +12,9 @@ import argparse
 import os
 
 import lightgbm as lgb
-import numpy as np
 
-NUM_FEATURES = 32
+from bench_rows import bench_rows
+
 SHAPES = [(100, 6), (500, 6), (1000, 8)]
 
 
@@ -23,11 +23,7 @@ def main():
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)
-    rng = np.random.default_rng(42)
-    x = rng.normal(size=(20000, NUM_FEATURES)).astype(np.float32)
-    y = (x[:, 0] + x[:, 1] * x[:, 2] - np.sin(x[:, 3]) + 0.5 * rng.normal(size=len(x)) > 0)
-    test = rng.normal(size=(10000, NUM_FEATURES)).astype(np.float32)
-    test[rng.random(size=test.shape) < 0.10] = np.nan
+    x, y, test = bench_rows()
     test.astype("<f4").tofile(os.path.join(args.out, "features.f32"))
     for trees, depth in SHAPES:
         name = os.path.join(args.out, f"lgb_{trees}x{depth}")
@@ -35,7 +31,7 @@ def main():
             params = {"objective": "binary", "max_depth": depth, "num_leaves": 2 ** depth,
                       "learning_rate": 0.05, "min_data_in_leaf": 5, "num_threads": 2,
                       "seed": 3, "verbose": -1}
-            lgb.train(params, lgb.Dataset(x, label=y.astype(np.float32)), trees).save_model(
+            lgb.train(params, lgb.Dataset(x, label=y), trees).save_model(
                 name + ".txt")
             print("wrote", name + ".txt")
         booster = lgb.Booster(model_file=name + ".txt")

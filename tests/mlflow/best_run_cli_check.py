@@ -10,26 +10,17 @@ Reads DIR/lightgbm.json (tests/python/mlflow_best_run_fixtures.py). Checks that
 with MLflow's error_code, and that --best-run without --metric and a bad
 --mode are usage errors (exit 2). Exits non-zero, printing why, on any mismatch.
 """
-import argparse
 import json
 import os
 import re
 import shutil
-import subprocess
 import sys
 
-
-def run(cmd):
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-    return done.returncode, done.stdout + done.stderr
+from cli_check_support import parse_check_args, run
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--inferloop", required=True)
-    parser.add_argument("--work", required=True)
-    parser.add_argument("--cache", required=True)
-    args = parser.parse_args()
+    args = parse_check_args(__doc__)
     with open(os.path.join(args.work, "state.json")) as f:
         tracking = json.load(f)["tracking_uri"]
     with open(os.path.join(args.work, "lightgbm.json")) as f:

@@ -9,26 +9,17 @@ the registry version, the cached copy, the model format and the xgboost
 version that saved it, and the input signature; then that an unknown alias
 exits 1 with MLflow's error_code. Exits non-zero, printing why, on any mismatch.
 """
-import argparse
 import json
 import os
 import re
 import shutil
-import subprocess
 import sys
 
-
-def run(cmd):
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-    return done.returncode, done.stdout + done.stderr
+from cli_check_support import parse_check_args, run
 
 
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--inferloop", required=True)
-    parser.add_argument("--work", required=True)
-    parser.add_argument("--cache", required=True)
-    args = parser.parse_args()
+    args = parse_check_args(__doc__)
     with open(os.path.join(args.work, "state.json")) as f:
         state = json.load(f)
     shutil.rmtree(args.cache, ignore_errors=True)
