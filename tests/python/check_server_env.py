@@ -44,6 +44,29 @@ def environment_of(pid):
     return {key.decode(errors="replace"): value.decode(errors="replace") for key, value in pairs}
 
 
+def title_rewritten(pid):
+    """Whether `pid` wrote a new title over its command line (setproctitle pads
+    it with NUL bytes; a command line of real arguments has no such run)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return b"\0\0\0\0" in f.read()
+    except OSError:
+        return False
+
+
+def describe(pid):
+    """Parent pid and command line of `pid`, for a failure message."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            stat = f.read()
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            command = f.read().replace(b"\0", b" ").decode(errors="replace").strip()
+    except OSError:
+        return "(gone)"
+    parent = stat[stat.rfind(")") + 2:].split()[1]
+    return f"(parent {parent}: {command[:200]})"
+
+
 def servers_in(state):
     if state.get("pgid"):
         yield "mlflow tracking server", state["pgid"]
@@ -75,16 +98,20 @@ def main():
                 except OSError as error:  # exited meanwhile
                     print(f"{name}: process {pid} gone ({error})")
                     continue
-                if "PATH" not in environ:
-                    # A process that rewrote its title over the environment
-                    # block (setproctitle: Ray's ray::DashboardAgent) no longer
-                    # shows it in /proc; its parent, checked too, passed it on.
-                    print(f"{name}: process {pid}: environment not readable from /proc, skipped")
+                if title_rewritten(pid) or "PATH" not in environ:
+                    # A process that rewrote its title over its argument and
+                    # environment block (setproctitle: Ray's ray::DashboardAgent,
+                    # ray::RuntimeEnvAgent) shows in /proc only what the title
+                    # left of the environment, a different part from run to run
+                    # (the order of the variables changes): its parent, checked
+                    # too, passed the whole environment on.
+                    print(f"{name}: process {pid} {describe(pid)}: retitled, its environment "
+                          "is not readable from /proc, skipped")
                     continue
                 problems = offline_problems(environ)
                 checked += 1
                 for problem in problems:
-                    failures.append(f"{name}: process {pid}: {problem}")
+                    failures.append(f"{name}: process {pid} {describe(pid)}: {problem}")
             if members and checked == checked_before:
                 failures.append(f"{name}: no process whose environment could be read")
     for failure in failures:
