@@ -809,12 +809,7 @@ class Parser {
   Parser(std::string_view source, FileChain chain) : source_(source), chain_(std::move(chain)) {}
 
   void issue(Location at, std::string_view key, std::string message) {
-    if (issues_.size() >= kMaxIssues) {
-      ++issues_not_listed_;
-      return;
-    }
-    issues_.push_back(
-        ConfigIssue{source_, at.line, at.column, std::string(key), std::move(message)});
+    record(ConfigIssue{source_, at.line, at.column, std::string(key), std::move(message)});
   }
 
   void parse(std::string_view yaml_text, InferenceConfig& config) {
@@ -985,13 +980,7 @@ class Parser {
       return;
     }
     ParseResult referenced = parse_file(file, chain_);
-    for (ConfigIssue& problem : referenced.issues) {
-      if (issues_.size() >= kMaxIssues) {
-        ++issues_not_listed_;
-      } else {
-        issues_.push_back(std::move(problem));
-      }
-    }
+    for (ConfigIssue& problem : referenced.issues) record(std::move(problem));
     config = std::move(referenced.config);
   }
 
@@ -1086,6 +1075,16 @@ class Parser {
     // longest is 22 characters) is shown bounded there too.
     constexpr std::size_t kLongestShownKey = 64;
     issue(at, name.size() <= kLongestShownKey ? name : detail::quote(name), std::move(message));
+  }
+
+  // Lists an issue of this file or of a file it names, up to kMaxIssues;
+  // the rest are only counted.
+  void record(ConfigIssue problem) {
+    if (issues_.size() >= kMaxIssues) {
+      ++issues_not_listed_;
+      return;
+    }
+    issues_.push_back(std::move(problem));
   }
 
   std::string source_;

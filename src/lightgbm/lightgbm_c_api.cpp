@@ -18,7 +18,8 @@
 namespace inferloop::detail {
 namespace {
 
-constexpr std::string_view kWhatToDo =
+// The advice every failure to load the library ends with.
+constexpr std::string_view kHowToGetTheLibrary =
     "install the lightgbm wheel (pip install lightgbm) and set INFERLOOP_LIGHTGBM_LIBRARY to its "
     "<site-packages>/lightgbm/lib/lib_lightgbm.so, or use predictor_class_name: ForestPredictor, "
     "which evaluates LightGBM models natively";
@@ -53,8 +54,8 @@ void bind(void* library, const std::string& file, const char* symbol, Function& 
   void* address = dlsym(library, symbol);
   if (address == nullptr) {
     throw Error("LightGBM's C library " + file + " has no " + symbol +
-                " (not LightGBM, or a version without it; the build's header is LightGBM's): " +
-                std::string(kWhatToDo));
+                " (it is not LightGBM's C library, or one older than the header inferloop was built with): " +
+                std::string(kHowToGetTheLibrary));
   }
   slot = reinterpret_cast<Function>(address);
 }
@@ -68,7 +69,7 @@ LightGBMCApi load() {
     throw Error("LightGBMPredictor cannot load LightGBM's C library " +
                 detail::quote(api.library_file, 200) + ": " +
                 (reason != nullptr ? std::string(reason) : std::string("unknown reason")) + "; " +
-                std::string(kWhatToDo));
+                std::string(kHowToGetTheLibrary));
   }
   try {
     bind(library, api.library_file, "LGBM_GetLastError", api.get_last_error);

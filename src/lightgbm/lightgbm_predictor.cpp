@@ -16,6 +16,12 @@
 namespace inferloop::detail {
 namespace {
 
+// "lightgbm 4.7.0 (/path/lib_lightgbm.so)" for messages.
+std::string library_text(const LightGBMCApi& api) {
+  return "lightgbm " + (api.version.empty() ? std::string("(version unknown)") : api.version) +
+         " (" + api.library_file + ")";
+}
+
 std::string last_lightgbm_error(const LightGBMCApi& api) {
   const char* text = api.get_last_error();
   return text != nullptr ? std::string(text) : std::string("no message");
@@ -39,8 +45,7 @@ class Booster {
     const std::string text(model.bytes.begin(), model.bytes.end());
     int iterations = 0;
     if (api_.load_model_from_string(text.c_str(), &iterations, &handle_) != 0) {
-      throw Error("LightGBM " + (api_.version.empty() ? std::string("(version unknown)") : api_.version) +
-                  " (" + api_.library_file + ") cannot load the model " + model_file_ + ": " +
+      throw Error(library_text(api_) + " cannot load the model " + model_file_ + ": " +
                   last_lightgbm_error(api_));
     }
     try {
@@ -145,9 +150,7 @@ class LightGBMPredictor final : public Predictor {
   }
 
   [[nodiscard]] std::string describe() const override {
-    return "LightGBMPredictor(" + model_file_ + ", lightgbm " +
-           (api_.version.empty() ? std::string("(version unknown)") : api_.version) + " from " +
-           api_.library_file + ", device cpu)";
+    return "LightGBMPredictor(" + model_file_ + ", " + library_text(api_) + ", device cpu)";
   }
 
  private:
