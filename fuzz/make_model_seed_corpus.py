@@ -2,7 +2,7 @@
 """Writes fuzz/corpus/model_admission/: tiny real models (a few shallow trees) that the
 model admission fuzzer mutates: JSON and UBJSON, gbtree, dart and gblinear, binary,
 multi-class, survival:aft, categorical splits (1.7 writes their thresholds as NaN
-literals), plus hand-made inputs at the gate's limits (nesting, a duplicated key).
+literals), vector leaves (3.2+: multi_strategy="multi_output_tree"), plus hand-made inputs at the gate's limits (nesting, a duplicated key).
 Run it with each xgboost (current and 1.7.4) to get both schemas:
     .venv/bin/python fuzz/make_model_seed_corpus.py --out fuzz/corpus/model_admission
     .venv-xgb17/bin/python fuzz/make_model_seed_corpus.py --out fuzz/corpus/model_admission
@@ -71,6 +71,12 @@ def main():
     dcat = xgb.DMatrix(frame, label=label, enable_categorical=True)
     booster = xgb.train({"tree_method": "hist", "max_depth": 2, "max_cat_to_onehot": 1}, dcat, 2)
     save(booster, args.out, f"xgb{version}_categorical")
+
+    if tuple(int(part) for part in xgb.__version__.split(".")[:2]) >= (3, 2):
+        dvector = xgb.DMatrix(x, label=np.stack([y, 1 - y, np.nan_to_num(x[:, 1])], axis=1))
+        booster = xgb.train({"tree_method": "hist", "multi_strategy": "multi_output_tree",
+                             "max_depth": 2}, dvector, 2)
+        save(booster, args.out, f"xgb{version}_vector_leaf")
     hand_made(args.out)
 
 

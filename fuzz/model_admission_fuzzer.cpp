@@ -7,8 +7,9 @@
 // An admitted model is then checked against what the gate promises every
 // predictor (each tree's reachable nodes have in-range children and
 // features, every tree_info below the output groups, one dart weight per
-// tree), since libxgboost relies on those promises without checking; a
-// broken promise traps. It is then laid out for ForestPredictor (or refused
+// tree, each vector leaf's own vector inside leaf_weights), since
+// libxgboost relies on those promises without checking; a broken promise
+// traps. It is then laid out for ForestPredictor (or refused
 // for it with an Error) and a forest that builds is evaluated on two rows by
 // every kernel set this CPU runs, with the row walk and with the tile walk
 // (bins, padded blocks), so the walks' safety is fuzzed too. Build and run: see docs/fuzzing.md.
@@ -50,9 +51,16 @@ void check_promises(const AdmittedModel& model) {
   if (model.booster == inferloop::detail::BoosterKind::kDart) {
     require(model.tree_weight.size() == model.trees.size());
   }
+  // Vector leaves: every tree has them or none; one value per output; no dart.
+  require(model.leaf_size == 1 || model.leaf_size == model.num_groups);
+  require(model.leaf_size == 1 || model.booster != inferloop::detail::BoosterKind::kDart);
   for (const AdmittedTree& tree : model.trees) {
     const std::size_t size = tree.nodes.size();
     require(size >= 1);
+    require(tree.leaf_size == model.leaf_size);
+    require(tree.leaf_size == 1 || tree.leaf_vectors.size() % tree.leaf_size == 0);
+    const std::size_t vectors = tree.leaf_size == 1 ? 0 : tree.leaf_vectors.size() / tree.leaf_size;
+    std::vector<bool> vector_owned(vectors, false);
     require(tree.category_begin.empty() || tree.category_begin.size() == size + 1);
     // Each node is reached once, so a walk from the root visits at most
     // `size` nodes; a longer one is a cycle the gate let through.
@@ -62,6 +70,12 @@ void check_promises(const AdmittedModel& model) {
       const AdmittedTree::Node& node = tree.nodes[pending.back()];
       pending.pop_back();
       require(++visited <= size);
+      if (node.left == -1 && tree.leaf_size > 1) {
+        // A vector leaf's vector lies in leaf_vectors and is its own.
+        require(node.right >= 0 && static_cast<std::size_t>(node.right) < vectors);
+        require(!vector_owned[static_cast<std::size_t>(node.right)]);
+        vector_owned[static_cast<std::size_t>(node.right)] = true;
+      }
       if (node.left == -1) continue;
       require(node.left > 0 && static_cast<std::size_t>(node.left) < size);
       require(node.right > 0 && static_cast<std::size_t>(node.right) < size);

@@ -331,7 +331,9 @@ std::size_t ForestModel::num_outputs(OutputKind kind) const noexcept {
   return forest.num_groups;
 }
 
-std::size_t ForestModel::num_trees() const noexcept { return engine_->forest->tree_root.size(); }
+std::size_t ForestModel::num_trees() const noexcept {
+  return engine_->forest->tree_root.size() / engine_->forest->layouts_per_tree;
+}
 const std::string& ForestModel::objective() const noexcept { return engine_->forest->objective; }
 const std::vector<int>& ForestModel::saved_by_version() const noexcept {
   return engine_->forest->saved_by_version;

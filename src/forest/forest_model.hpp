@@ -13,6 +13,14 @@
 // no branch per node. The evaluator builds its own padded layout from this
 // one (forest_layout.hpp) and walks these nodes only for the trees that
 // layout cannot hold (categorical or very deep ones).
+//
+// Vector leaves (xgboost's multi_output_tree: one value per output in every
+// leaf) are laid out as one scalar tree per output: a model tree with K
+// outputs becomes K consecutive trees with the same splits, tree k adding
+// leaf value k to output k. Each output then gets the float32 additions
+// xgboost makes (out[k] += leaf[k], tree by tree) in the same order, and
+// every evaluator (SIMD, tiled, CUDA) serves such models unchanged, at the
+// cost of walking each tree's splits K times.
 #pragma once
 
 #include <cstddef>
@@ -57,7 +65,7 @@ struct Forest {
   std::vector<ForestNode> nodes;
   std::vector<float> leaf_values;  // by node index; dart weights already applied
 
-  // Per tree, in model order.
+  // Per laid-out tree, in model order (a vector-leaf tree: its outputs in turn).
   std::vector<std::uint32_t> tree_root;
   std::vector<std::uint32_t> tree_depth;   // edges on the longest root-to-leaf path
   std::vector<std::uint32_t> tree_group;   // output group (tree_info)
@@ -80,6 +88,7 @@ struct Forest {
   std::vector<float> base_margin;  // one per output group, already a margin
   std::size_t num_features = 0;
   std::size_t num_groups = 1;
+  std::size_t layouts_per_tree = 1;  // K for a vector-leaf model, else 1
   ForestTransform transform = ForestTransform::kIdentity;
   std::string objective;
   std::vector<int> saved_by_version;

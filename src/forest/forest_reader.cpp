@@ -108,11 +108,13 @@ float base_margin_of(const DocumentReader& reader, const SupportedObjective& obj
 }
 
 // Appends one admitted tree, re-laid out breadth-first so that both
-// children of a node get adjacent slots. The gate guarantees that every
-// node reached from the root is reached once with in-range children and a
-// split feature below num_feature, so the walk here needs no checks.
-void place_tree(const DocumentReader& reader, const AdmittedTree& tree, const std::string& where,
-                float weight, bool dart, Forest& forest) {
+// children of a node get adjacent slots, with its leaves' values for
+// `output` (0 unless the tree has vector leaves). The gate guarantees that
+// every node reached from the root is reached once with in-range children, a
+// split feature below num_feature and (vector leaves) its own vector, so the
+// walk here needs no checks.
+void place_tree(const DocumentReader& reader, const AdmittedTree& tree, std::size_t output,
+                const std::string& where, float weight, bool dart, Forest& forest) {
   if (forest.nodes.size() + tree.nodes.size() > std::numeric_limits<std::uint32_t>::max() / 2) {
     reader.fail(where, "the model has more nodes than ForestPredictor's 32-bit layout holds; "
                        "use XGBoostPredictor for this model");
@@ -132,7 +134,8 @@ void place_tree(const DocumentReader& reader, const AdmittedTree& tree, const st
       forest.nodes[slot] = ForestNode{0, std::numeric_limits<float>::quiet_NaN(), slot};
       // Dart scales each tree's output (0 + leaf) by its weight, in float32.
       forest.leaf_values.resize(forest.nodes.size());
-      forest.leaf_values[slot] = dart ? (0.0F + source.value) * weight : source.value;
+      const float value = tree.leaf_value(source, output);
+      forest.leaf_values[slot] = dart ? (0.0F + value) * weight : value;
       continue;
     }
     const auto first_child = static_cast<std::uint32_t>(forest.nodes.size());
@@ -206,13 +209,21 @@ std::shared_ptr<const Forest> build_forest(const AdmittedModel& model) {
   const bool dart = model.booster == BoosterKind::kDart;
   const std::string model_where =
       dart ? "learner.gradient_booster.gbtree.model" : "learner.gradient_booster.model";
-  forest->tree_group = model.tree_group;
+  // A vector-leaf tree adds to every output: laid out once per output
+  // (forest_model.hpp), its tree_info is not used, as libxgboost does not.
+  forest->layouts_per_tree = model.leaf_size;
   for (std::size_t t = 0; t < model.trees.size(); ++t) {
-    place_tree(reader, model.trees[t], model_where + ".trees[" + std::to_string(t) + "]",
-               dart ? model.tree_weight[t] : 1.0F, dart, *forest);
+    for (std::size_t output = 0; output < model.leaf_size; ++output) {
+      place_tree(reader, model.trees[t], output,
+                 model_where + ".trees[" + std::to_string(t) + "]",
+                 dart ? model.tree_weight[t] : 1.0F, dart, *forest);
+      forest->tree_group.push_back(model.leaf_size > 1 ? static_cast<std::uint32_t>(output)
+                                                       : model.tree_group[t]);
+    }
   }
-  for (std::size_t first = 0; first < model.trees.size(); first += kTreeBlock) {
-    const std::size_t last = std::min(model.trees.size(), first + kTreeBlock);
+  const std::size_t laid_out = forest->tree_root.size();
+  for (std::size_t first = 0; first < laid_out; first += kTreeBlock) {
+    const std::size_t last = std::min(laid_out, first + kTreeBlock);
     forest->block_depth.push_back(*std::max_element(forest->tree_depth.begin() + first,
                                                     forest->tree_depth.begin() + last));
   }

@@ -151,12 +151,11 @@ void read_tree_ensemble(const DocumentReader& reader, const json& booster, bool 
     (void)reader.integer_in(*parallel, param_where + ".num_parallel_tree", 1,
                             std::max<std::int64_t>(1, num_trees));
   }
+  // xgboost 1.x wrote a size_leaf_vector here (reserved, always 0); the
+  // trees' own tree_param says whether they have vector leaves.
   if (const json* leaf_size = reader.optional_member(param, "size_leaf_vector", param_where)) {
-    if (reader.integer(*leaf_size, param_where + ".size_leaf_vector") > 1) {
-      reader.fail(param_where, "the model has vector leaves (size_leaf_vector > 1), whose "
-                               "layout inferloop's model reader does not check, so neither "
-                               "predictor loads it; " + std::string(kVectorLeafHint));
-    }
+    (void)reader.integer_in(*leaf_size, param_where + ".size_leaf_vector", 0,
+                            static_cast<std::int64_t>(model.num_groups));
   }
 
   const auto tree_info = reader.integers(reader.member(ensemble, "tree_info", model_where),
@@ -191,11 +190,29 @@ void read_tree_ensemble(const DocumentReader& reader, const json& booster, bool 
                                      booster_where + ".weight_drop", trees.size());
   }
 
-  std::uint64_t bitset_budget = kBitsetBaseBytes + kBitsetBytesPerFileByte * file_bytes;
+  TreeContext context;
+  context.num_features = model.num_features;
+  context.num_groups = model.num_groups;
+  context.bitset_budget = kBitsetBaseBytes + kBitsetBytesPerFileByte * file_bytes;
   model.trees.reserve(trees.size());
   for (std::size_t t = 0; t < trees.size(); ++t) {
-    model.trees.push_back(admit_tree(reader, trees[t], path_of(model_where + ".trees", t), t,
-                                    model.num_features, bitset_budget));
+    const std::string where = path_of(model_where + ".trees", t);
+    model.trees.push_back(admit_tree(reader, trees[t], where, t, context));
+    // xgboost's multi_strategy is the model's: every tree has vector leaves
+    // or none does.
+    const std::size_t leaf_size = model.trees.back().leaf_size;
+    if (t == 0) model.leaf_size = leaf_size;
+    if (leaf_size != model.leaf_size) {
+      reader.malformed(where + ".tree_param.size_leaf_vector",
+                       "is " + std::to_string(leaf_size) + " but tree 0's is " +
+                           std::to_string(model.leaf_size) +
+                           " (xgboost gives every tree of a model the same kind of leaves)");
+    }
+  }
+  if (dart && model.leaf_size > 1) {
+    reader.fail(booster_where, "a dart booster with vector leaves, which xgboost neither trains "
+                               "nor predicts (\"dart support for multi-target tree is not yet "
+                               "implemented\"); " + std::string(kVectorLeafHint));
   }
 }
 

@@ -23,8 +23,15 @@
 //     `categories` and whose categories lie in [0, 2^24), with the bitsets
 //     libxgboost builds from them bounded by the file size; gblinear:
 //     (num_feature + 1) x groups weights;
-//   - trees with vector leaves (size_leaf_vector > 1) are refused: their
-//     layout differs and the gate does not check it.
+//   - trees with vector leaves (size_leaf_vector > 1, multi_strategy
+//     "multi_output_tree"): every tree of the model has them, one value per
+//     output group; in xgboost 3.2's layout (leaf_weights, one vector per
+//     leaf, each leaf's right_children naming its vector), every reachable
+//     leaf's vector inside leaf_weights and its own; no categorical split
+//     and no dart (xgboost trains and predicts neither with vector leaves).
+//     The layout of xgboost 2.0-3.1 (no leaf_weights) is refused: libxgboost
+//     3.2 cannot load it, and a 3.2 model's vectors mean nothing to an older
+//     libxgboost (XGBoostPredictor checks the linked version).
 // What it does not judge: whether ForestPredictor reproduces the objective
 // exactly (gblinear, survival:aft, unknown objectives are valid models that
 // XGBoostPredictor serves; forest_reader.cpp refuses them for
@@ -73,7 +80,7 @@ struct AdmittedLightGBM;  // src/model/lightgbm_admission.hpp
 struct AdmittedTree {
   struct Node {
     std::int32_t left;      // -1: a leaf
-    std::int32_t right;
+    std::int32_t right;     // a vector leaf's vector (see leaf_vectors); else -1 for a leaf
     std::uint32_t feature;  // meaningful for a reachable split only
     float value;            // split threshold, or the leaf's value
     bool default_left;      // where a missing value goes
@@ -85,6 +92,18 @@ struct AdmittedTree {
   // empty when the tree has no categorical split.
   std::vector<std::uint32_t> category_begin;
   std::vector<std::int32_t> categories;
+  // Vector leaves (leaf_size > 1, one value per output group), as xgboost
+  // 3.2 lays them out: a reachable leaf's values are
+  // leaf_vectors[right * leaf_size .. (right + 1) * leaf_size). Scalar trees
+  // (leaf_size 1) keep each leaf's value in `value` and no leaf_vectors.
+  std::size_t leaf_size = 1;
+  std::vector<float> leaf_vectors;
+
+  // Leaf `node`'s value for output `output` (0 for a scalar tree).
+  [[nodiscard]] float leaf_value(const Node& leaf, std::size_t output) const {
+    if (leaf_size == 1) return leaf.value;
+    return leaf_vectors[static_cast<std::size_t>(leaf.right) * leaf_size + output];
+  }
 };
 
 struct AdmittedModel {
@@ -100,6 +119,9 @@ struct AdmittedModel {
   std::string objective;               // e.g. "binary:logistic"
   BoosterKind booster = BoosterKind::kGbtree;
   std::vector<AdmittedTree> trees;     // gbtree and dart; empty for gblinear
+  // num_groups when the trees have vector leaves (each tree adds to every
+  // output), else 1 (each tree adds to its tree_group).
+  std::size_t leaf_size = 1;
   std::vector<std::uint32_t> tree_group;  // tree_info: each tree's output group
   std::vector<float> tree_weight;      // dart's weight_drop; empty for gbtree
   std::vector<std::string> feature_names;

@@ -110,10 +110,48 @@ const json* per_node(const DocumentReader& reader, const json& tree, std::string
   return value;
 }
 
+// The vectors of a tree with vector leaves, in xgboost 3.2's layout:
+// leaf_weights holds one vector of leaf_size values per leaf, and each
+// leaf's right_children entry is the index of its vector (libxgboost reads
+// leaf_weights[right * leaf_size ..] without a check). Each reachable leaf
+// must own its vector, so the vectors are bounded by the file.
+void read_leaf_vectors(const DocumentReader& reader, const json& tree, const std::string& where,
+                       const std::vector<std::int64_t>& left,
+                       const std::vector<std::int64_t>& right, const std::vector<bool>& reached,
+                       AdmittedTree& out) {
+  const std::size_t num_nodes = left.size();
+  const json* weights = reader.optional_member(tree, "leaf_weights", where);
+  if (weights == nullptr) {
+    reader.fail(where, "the tree has vector leaves (size_leaf_vector=" +
+                           std::to_string(out.leaf_size) +
+                           ") in the layout of xgboost 2.0-3.1, without leaf_weights, which "
+                           "libxgboost 3.2 and newer cannot load and inferloop does not admit; "
+                           "re-train with xgboost 3.2 or newer, or " +
+                           std::string(kVectorLeafHint));
+  }
+  const std::string weights_where = where + ".leaf_weights";
+  const auto num_leaves = static_cast<std::size_t>(
+      std::count(left.begin(), left.end(), std::int64_t{-1}));
+  out.leaf_vectors = reader.reals(*weights, weights_where, num_leaves * out.leaf_size);
+  std::vector<bool> owned(num_leaves, false);
+  for (std::size_t i = 0; i < num_nodes; ++i) {
+    if (!reached[i] || left[i] != -1) continue;
+    if (right[i] < 0 || right[i] >= static_cast<std::int64_t>(num_leaves) ||
+        owned[static_cast<std::size_t>(right[i])]) {
+      reader.malformed(where + " node " + std::to_string(i),
+                       "leaf vector " + std::to_string(right[i]) +
+                           " (its right_children entry) is not one of the tree's " +
+                           std::to_string(num_leaves) + " vectors in leaf_weights, or is "
+                           "another leaf's");
+    }
+    owned[static_cast<std::size_t>(right[i])] = true;
+  }
+}
+
 }  // namespace
 
 AdmittedTree admit_tree(const DocumentReader& reader, const json& tree, const std::string& where,
-                       std::size_t index, std::size_t num_features, std::uint64_t& bitset_budget) {
+                        std::size_t index, TreeContext& context) {
   reader.object(tree, where);
   if (const json* id = reader.optional_member(tree, "id", where)) {
     // libxgboost places each tree at trees[id]: a repeated id leaves a slot empty.
@@ -130,18 +168,22 @@ AdmittedTree admit_tree(const DocumentReader& reader, const json& tree, const st
   if (num_nodes > static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max())) {
     reader.malformed(where, "too many nodes");
   }
+  AdmittedTree out;
   if (const json* param = reader.optional_member(tree, "tree_param", where)) {
     const std::string param_where = where + ".tree_param";
     if (const json* size = reader.optional_member(*param, "size_leaf_vector", param_where)) {
       const std::int64_t leaf_size = reader.integer(*size, param_where + ".size_leaf_vector");
-      if (leaf_size > 1) {
-        reader.fail(where, "the tree has vector leaves (size_leaf_vector=" +
-                               std::to_string(leaf_size) +
-                               ", a multi_strategy=\"multi_output_tree\" model), whose layout "
-                               "inferloop's model reader does not check, so neither predictor "
-                               "loads it; " + std::string(kVectorLeafHint));
-      }
       if (leaf_size < 0) reader.malformed(param_where + ".size_leaf_vector", "is negative");
+      if (leaf_size > 1 && leaf_size != static_cast<std::int64_t>(context.num_groups)) {
+        // libxgboost adds each leaf's values into the row's outputs unchecked.
+        reader.malformed(param_where + ".size_leaf_vector",
+                         "is " + std::to_string(leaf_size) + " but the model has " +
+                             std::to_string(context.num_groups) +
+                             (context.num_groups == 1 ? " output" : " outputs") +
+                             " per row (num_class, num_target): each vector leaf holds one "
+                             "value per output");
+      }
+      out.leaf_size = static_cast<std::size_t>(std::max<std::int64_t>(leaf_size, 1));
     }
     if (const json* declared = reader.optional_member(*param, "num_nodes", param_where)) {
       const std::int64_t count = reader.integer(*declared, param_where + ".num_nodes");
@@ -182,12 +224,29 @@ AdmittedTree admit_tree(const DocumentReader& reader, const json& tree, const st
       }
     }
   }
-  for (const std::string_view key : {"loss_changes", "sum_hessian", "base_weights"}) {
+  for (const std::string_view key : {"loss_changes", "sum_hessian"}) {
     if (const json* stats = per_node(reader, tree, key, where, num_nodes)) {
       for (std::size_t i = 0; i < num_nodes; ++i) {
         (void)reader.real((*stats)[i], path_of(where + "." + std::string(key), i));
       }
     }
+  }
+  if (out.leaf_size == 1) {
+    if (const json* weights = per_node(reader, tree, "base_weights", where, num_nodes)) {
+      (void)reader.reals(*weights, where + ".base_weights", num_nodes);
+    }
+  } else if (const json* weights = reader.optional_member(tree, "base_weights", where)) {
+    // With vector leaves, libxgboost 3.2 takes base_weights' length over the
+    // node count as the values per node (at least 1) and reads that many.
+    const std::string weights_where = where + ".base_weights";
+    const std::size_t count = reader.array(*weights, weights_where).size();
+    if (count == 0 || count % num_nodes != 0 || count / num_nodes > out.leaf_size) {
+      reader.malformed(weights_where, "has " + std::to_string(count) +
+                                          " entries, expected 1 to " +
+                                          std::to_string(out.leaf_size) + " per node (" +
+                                          std::to_string(num_nodes) + " nodes)");
+    }
+    (void)reader.reals(*weights, weights_where, count);
   }
   std::vector<std::int64_t> split_type(num_nodes, 0);
   if (per_node(reader, tree, "split_type", where, num_nodes) != nullptr) {
@@ -199,11 +258,15 @@ AdmittedTree admit_tree(const DocumentReader& reader, const json& tree, const st
       }
     }
   }
-  AdmittedTree out;
   const bool any_categorical =
       std::any_of(split_type.begin(), split_type.end(), [](auto type) { return type == 1; });
+  if (any_categorical && out.leaf_size > 1) {
+    reader.fail(where, "the tree has vector leaves and categorical splits, which xgboost does "
+                       "not train (3.2 refuses categorical features with multi_output_tree) and "
+                       "inferloop does not admit; " + std::string(kVectorLeafHint));
+  }
   if (any_categorical || tree.contains("categories_nodes")) {
-    read_categories(reader, tree, where, split_type, bitset_budget, out);
+    read_categories(reader, tree, where, split_type, context.bitset_budget, out);
   }
 
   // Walk from the root, breadth first: each node must be reached once, so
@@ -227,12 +290,13 @@ AdmittedTree admit_tree(const DocumentReader& reader, const json& tree, const st
       reached[static_cast<std::size_t>(child)] = true;
       queue.push_back(static_cast<std::size_t>(child));
     }
-    if (feature[id] < 0 || feature[id] >= static_cast<std::int64_t>(num_features)) {
+    if (feature[id] < 0 || feature[id] >= static_cast<std::int64_t>(context.num_features)) {
       reader.malformed(node, "split feature " + std::to_string(feature[id]) +
                                  " is not below the model's num_feature " +
-                                 std::to_string(num_features));
+                                 std::to_string(context.num_features));
     }
   }
+  if (out.leaf_size > 1) read_leaf_vectors(reader, tree, where, left, right, reached, out);
 
   out.nodes.resize(num_nodes);
   const auto last_node = static_cast<std::int64_t>(num_nodes) - 1;
@@ -240,9 +304,13 @@ AdmittedTree admit_tree(const DocumentReader& reader, const json& tree, const st
     // Unreachable nodes keep whatever they hold; nothing walks them. Their
     // indices are clamped so that the admitted tree holds no wild value.
     const bool leaf = left[i] == -1;
+    // A reachable vector leaf's `right` names its vector (checked above).
+    const bool vector_leaf = leaf && out.leaf_size > 1 && reached[i];
     out.nodes[i] = AdmittedTree::Node{
         leaf ? -1 : static_cast<std::int32_t>(std::clamp<std::int64_t>(left[i], -1, last_node)),
-        leaf ? -1 : static_cast<std::int32_t>(std::clamp<std::int64_t>(right[i], -1, last_node)),
+        vector_leaf ? static_cast<std::int32_t>(right[i])
+        : leaf      ? -1
+                    : static_cast<std::int32_t>(std::clamp<std::int64_t>(right[i], -1, last_node)),
         static_cast<std::uint32_t>(std::clamp<std::int64_t>(feature[i], 0, kMaxFeatures)),
         condition[i], default_left[i] != 0, split_type[i] == 1};
   }

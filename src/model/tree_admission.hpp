@@ -21,7 +21,8 @@ namespace inferloop::detail {
 
 // What a refusal of vector leaves says to do.
 inline constexpr std::string_view kVectorLeafHint =
-    "train with the default multi_strategy=\"one_output_per_tree\", which both predictors serve";
+    "train with the default multi_strategy=\"one_output_per_tree\" (one tree per output), "
+    "which every predictor serves";
 
 // libxgboost stores each categorical split as a bitset up to its largest
 // category, so one small number in the file can cost it 2 MiB. The bitsets
@@ -30,12 +31,20 @@ inline constexpr std::string_view kVectorLeafHint =
 inline constexpr std::uint64_t kBitsetBaseBytes = std::uint64_t{16} << 20;
 inline constexpr std::uint64_t kBitsetBytesPerFileByte = 16;
 
-// Tree `index` of a model with `num_features` features, at key path `where`
-// (learner.gradient_booster.model.trees[3]). Throws through `reader` when
-// the tree is not a tree libxgboost can load and walk safely; takes the
-// bitsets its categorical splits would cost libxgboost from `bitset_budget`.
+// What admit_tree() needs to know of the model around the tree.
+struct TreeContext {
+  std::size_t num_features = 0;
+  std::size_t num_groups = 1;  // outputs per row: a vector leaf must have exactly this many
+  // Bitset bytes the model's categorical splits may still cost libxgboost;
+  // admit_tree() takes its tree's share.
+  std::uint64_t bitset_budget = 0;
+};
+
+// Tree `index` at key path `where` (learner.gradient_booster.model.trees[3]).
+// Throws through `reader` when the tree is not a tree libxgboost can load
+// and walk safely.
 [[nodiscard]] AdmittedTree admit_tree(const DocumentReader& reader, const nlohmann::json& tree,
                                       const std::string& where, std::size_t index,
-                                      std::size_t num_features, std::uint64_t& bitset_budget);
+                                      TreeContext& context);
 
 }  // namespace inferloop::detail

@@ -136,6 +136,16 @@ void check_model_version(const ResolvedModel& model, const detail::AdmittedModel
   const std::vector<int> library = linked_xgboost_version();
   const std::vector<int> saved(saved_by.begin(), saved_by.begin() + 2);
   const std::vector<int> linked(library.begin(), library.begin() + 2);
+  if (admitted.leaf_size > 1 && linked < std::vector<int>{3, 2}) {
+    // The gate admits vector leaves in xgboost 3.2's layout only (leaf_weights);
+    // an older libxgboost would read the leaves' unused split_conditions instead.
+    throw Error("model " + model.model_file.string() + " (model_uri '" + model.uri +
+                "') has vector leaves (multi_strategy=\"multi_output_tree\") in xgboost 3.2's "
+                "layout, which the linked libxgboost " + version_text(library) +
+                " does not read; use predictor_class_name: ForestPredictor, or build inferloop "
+                "against libxgboost 3.2 or newer with "
+                "-DINFERLOOP_XGBOOST_LIBRARY=/path/to/libxgboost.so");
+  }
   if (saved <= linked) return;
   throw Error("model " + model.model_file.string() + " (model_uri '" + model.uri +
               "') was saved by xgboost " + version_text(saved_by) +

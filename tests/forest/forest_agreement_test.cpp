@@ -195,7 +195,7 @@ TEST(ForestAgreement, CurrentXGBoostEveryObjectiveJsonAndUbjson) {
   const auto set = current_fixtures();
   INFERLOOP_FOREST_REQUIRE(set, "current-xgboost", INFERLOOP_EXPECT_CURRENT_MODELS);
   std::size_t binned = 0;
-  expect_agreement(*set, 2 * 27, binned);
+  expect_agreement(*set, 2 * 32, binned);
   // The tile walk ran: most models have bins (not the categorical ones, nor
   // those with more than 255 distinct thresholds on a feature).
   EXPECT_GT(binned, 0u);
@@ -226,8 +226,11 @@ void expect_refusals(const VersionFixtures& set) {
       } else if (reason == "legacy binary") {
         EXPECT_NE(message.find("legacy binary"), std::string::npos) << message;
         EXPECT_NE(message.find("save_model(\"model.ubj\")"), std::string::npos) << message;
-      } else if (reason == "vector leaf") {
-        EXPECT_NE(message.find("vector leaves (size_leaf_vector=2"), std::string::npos) << message;
+      } else if (reason == "vector leaf layout before 3.2") {
+        EXPECT_NE(message.find("vector leaves (size_leaf_vector=2) in the layout of xgboost "
+                               "2.0-3.1, without leaf_weights"),
+                  std::string::npos)
+            << message;
       } else if (reason == "survival:aft") {
         EXPECT_NE(message.find("learner.objective.name: objective \"survival:aft\" is not one "
                                "ForestPredictor can reproduce exactly"),
@@ -379,6 +382,68 @@ TEST(XGBoostPredictorThroughTheGate, ServesTheValidModelsOnlyForestPredictorRefu
   if (INFERLOOP_EXPECT_XGB17_MODELS) {
     EXPECT_GT(served, 0u) << "no model/output pair served";
   }
+}
+
+// Vector leaves (multi_strategy="multi_output_tree", xgboost 3.2's layout):
+// ForestModel matches xgboost on them in expect_agreement(); XGBoostPredictor
+// serves them through a libxgboost 3.2 or newer, bit for bit, and an older
+// libxgboost, which would read the leaves' unused split_conditions as their
+// values, refuses them at start, even when the file claims an old version.
+TEST(XGBoostPredictorThroughTheGate, ServesVectorLeavesWithLibxgboost32AndRefusesThemBefore) {
+  const auto set = current_fixtures();
+  INFERLOOP_FOREST_REQUIRE(set, "current-xgboost", INFERLOOP_EXPECT_CURRENT_MODELS);
+  if (set->root.filename() < fs::path("xgb3.2")) GTEST_SKIP() << "xgboost before 3.2 in the venv";
+  const bool linked_reads_them = linked_xgboost_version() >= std::vector<int>{3, 2};
+  const std::string old_library_refusal =
+      "has vector leaves (multi_strategy=\"multi_output_tree\") in xgboost 3.2's layout, which "
+      "the linked libxgboost";
+  std::size_t models = 0;
+  for (const auto& entry : set->manifest.at("models")) {
+    const std::string name = entry.at("name");
+    if (!name.starts_with("vector_leaf_")) continue;
+    ++models;
+    SCOPED_TRACE(name);
+    InferenceConfig config;
+    config.model_uri = (set->root / (name + ".ubj")).string();
+    const ResolvedModel model = resolve_model(config.model_uri);
+    if (!linked_reads_them) {
+      EXPECT_NE(creation_error("XGBoostPredictor", config, model).find(old_library_refusal),
+                std::string::npos);
+      continue;
+    }
+    const std::vector<float> features =
+        read_f32(set->root / entry.at("features").get<std::string>());
+    for (const OutputKind kind : {OutputKind::kMargin, OutputKind::kTransformed}) {
+      config.output = kind;
+      SharedPredictorState shared;
+      const auto predictor = create_predictor("XGBoostPredictor", config, model, shared);
+      const std::vector<float> want = read_f32(
+          set->root / (name + (kind == OutputKind::kMargin ? ".margin.f32" : ".transformed.f32")));
+      const std::vector<float> got = predict_all(*predictor, features);
+      ASSERT_EQ(got.size(), want.size());
+      std::string first;
+      EXPECT_EQ(count_differences(got, want, predictor->num_outputs(), first), 0u)
+          << to_string(kind) << ": " << first;
+    }
+  }
+  EXPECT_EQ(models, 5u) << "forest_models.py trains five vector-leaf models";
+
+  // The same trees in a file that claims xgboost 1.7.4 wrote it.
+  nlohmann::json document =
+      nlohmann::json::parse(std::ifstream(set->root / "vector_leaf_regression.json"));
+  document["version"] = {1, 7, 4};
+  const fs::path claimed = fs::path(::testing::TempDir()) / "vector_leaf_claims_1_7.json";
+  std::ofstream(claimed) << document.dump();
+  InferenceConfig config;
+  config.model_uri = claimed.string();
+  const ResolvedModel model = resolve_model(config.model_uri);
+  const std::string message = creation_error("XGBoostPredictor", config, model);
+  if (linked_reads_them) {
+    EXPECT_EQ(message, "(no error)");
+  } else {
+    EXPECT_NE(message.find(old_library_refusal), std::string::npos) << message;
+  }
+  fs::remove(claimed);
 }
 
 // --- ForestPredictor, through the registry -----------------------------------

@@ -297,8 +297,8 @@ TEST(ForestReader, RefusesWhatItCannotReproduceWithTheReasonAndWhatToDo) {
   json vector_leaf = good;
   vector_leaf["learner"]["gradient_booster"]["model"]["trees"][0]["tree_param"]["size_leaf_vector"] =
       "3";
-  EXPECT_NE(error_of(vector_leaf).find("learner.gradient_booster.model.trees[0]: the tree has "
-                                       "vector leaves (size_leaf_vector=3"),
+  EXPECT_NE(error_of(vector_leaf).find("learner.gradient_booster.model.trees[0].tree_param."
+                                       "size_leaf_vector: is 3 but the model has 1 output"),
             std::string::npos)
       << error_of(vector_leaf);
 
@@ -510,11 +510,10 @@ TEST(ForestReader, TheGateRefusesInconsistentCategoriesCountsAndVectorLeaves) {
          d["learner"]["gradient_booster"]["model"]["gbtree_model_param"]["num_parallel_tree"] = "0";
        },
        "gbtree_model_param.num_parallel_tree: 0 is outside [1, 2]"},
-      {"vector leaves",
+      {"vector leaves in a model of one output",
        [&](json& d) { second_tree(d)["tree_param"]["size_leaf_vector"] = "2"; },
-       trees + "[1]: the tree has vector leaves (size_leaf_vector=2, a "
-               "multi_strategy=\"multi_output_tree\" model), whose layout inferloop's model "
-               "reader does not check, so neither predictor loads it"},
+       trees + "[1].tree_param.size_leaf_vector: is 2 but the model has 1 output per row "
+               "(num_class, num_target): each vector leaf holds one value per output"},
       {"feature_names of another width",
        [](json& d) { d["learner"]["feature_names"] = {"only_one"}; },
        "learner.feature_names: has 1 entries for the model's num_feature 2"},
@@ -545,6 +544,134 @@ TEST(ForestReader, TheGateRefusesInconsistentCategoriesCountsAndVectorLeaves) {
               ::testing::HasSubstr("categories_nodes[0]: its categories (up to 16777215) and "
                                    "those before it would need more bitset memory than a model "
                                    "of this size can"));
+}
+
+// Tree V, vector leaves of two outputs in xgboost 3.2's layout: feature 0 <
+// 1.0 ? {0.25, -1} : {-0.5, 2}; a missing value goes right. Each leaf's
+// right_children entry names its vector in leaf_weights (node 1 owns vector
+// 1, node 2 vector 0); the leaves' split_conditions are not values (xgboost
+// writes 1e-45 there). `scale` multiplies the leaf values.
+json tree_vector(float scale = 1.0F) {
+  return {{"tree_param", {{"num_nodes", "3"}, {"size_leaf_vector", "2"}}},
+          {"left_children", {1, -1, -1}},
+          {"right_children", {2, 1, 0}},
+          {"split_indices", {0, 0, 0}},
+          {"split_conditions", {1.0, 1e-45, 1e-45}},
+          {"default_left", {0, 0, 0}},
+          {"split_type", {0, 0, 0}},
+          {"categories", json::array()},
+          {"categories_nodes", json::array()},
+          {"categories_segments", json::array()},
+          {"categories_sizes", json::array()},
+          {"base_weights", {0.0, 0.0, 0.25 * scale, -1.0 * scale, -0.5 * scale, 2.0 * scale}},
+          {"leaf_weights", {-0.5 * scale, 2.0 * scale, 0.25 * scale, -1.0 * scale}}};
+}
+
+// A model of two targets (multi_strategy="multi_output_tree") over `trees`.
+json vector_model(const std::string& objective, const std::vector<json>& trees,
+                  const std::string& base_score = "[5E-1,1E0]") {
+  json document = model(objective, base_score, trees);
+  document["learner"]["learner_model_param"]["num_target"] = "2";
+  return document;
+}
+
+TEST(ForestReader, VectorLeavesAddOneValueToEachOutputInTreeOrder) {
+  const ForestModel forest =
+      parse_json(vector_model("reg:squarederror", {tree_vector(), tree_vector(0.125F)}));
+  EXPECT_EQ(forest.num_trees(), 2u);
+  EXPECT_EQ(forest.num_outputs(OutputKind::kMargin), 2u);
+  std::vector<float> out(2);
+  const auto predict = [&](float price) {
+    const std::vector<float> row = {price, 0.0F};
+    forest.predict(row, 1, out, OutputKind::kMargin);
+    return out;
+  };
+  EXPECT_EQ(predict(0.0F), (std::vector<float>{0.5F + 0.25F + 0.03125F, 1.0F - 1.0F - 0.125F}));
+  EXPECT_EQ(predict(1.0F), (std::vector<float>{0.5F - 0.5F - 0.0625F, 1.0F + 2.0F + 0.25F}));
+  EXPECT_EQ(predict(kNaN), (std::vector<float>{0.5F - 0.5F - 0.0625F, 1.0F + 2.0F + 0.25F}));
+
+  // binary:logistic: one sigmoid per output (a multi-label model).
+  const ForestModel labels = parse_json(vector_model("binary:logistic", {tree_vector()}, "[5E-1,2.5E-1]"));
+  const std::vector<float> row = {0.0F, 0.0F};
+  std::vector<float> margin(2), probability(2);
+  labels.predict(row, 1, margin, OutputKind::kMargin);
+  labels.predict(row, 1, probability, OutputKind::kTransformed);
+  EXPECT_EQ(margin[0], 0.25F);                                // logit(0.5) + 0.25
+  EXPECT_EQ(margin[1], -std::log(1.0F / 0.25F - 1.0F) - 1.0F);  // logit(0.25) - 1
+  EXPECT_EQ(probability[0], 1.0F / (1.0F + std::exp(-margin[0])));
+  EXPECT_EQ(probability[1], 1.0F / (1.0F + std::exp(-margin[1])));
+}
+
+TEST(ForestReader, TheGateRefusesVectorLeavesItCannotCheckOrXGBoostDoesNotPredict) {
+  const std::string trees = "learner.gradient_booster.model.trees";
+  const std::string resave = "if the file was not written by xgboost's save_model";
+  struct Case {
+    const char* what;
+    std::function<void(json&)> edit;
+    std::string expected;
+  };
+  const auto first_tree = [](json& d) -> json& {
+    return d["learner"]["gradient_booster"]["model"]["trees"][0];
+  };
+  const std::vector<Case> cases = {
+      {"a leaf's vector past leaf_weights",
+       [&](json& d) { first_tree(d)["right_children"][1] = 2; },
+       trees + "[0] node 1: leaf vector 2 (its right_children entry) is not one of the tree's 2 "
+               "vectors in leaf_weights, or is another leaf's; " + resave},
+      {"a negative vector index",
+       [&](json& d) { first_tree(d)["right_children"][2] = -1; },
+       trees + "[0] node 2: leaf vector -1"},
+      {"two leaves share a vector",
+       [&](json& d) { first_tree(d)["right_children"][2] = 1; },
+       trees + "[0] node 2: leaf vector 1 (its right_children entry) is not one of the tree's "
+               "2 vectors in leaf_weights, or is another leaf's"},
+      {"leaf_weights one value short",
+       [&](json& d) { first_tree(d)["leaf_weights"].erase(3); },
+       trees + "[0].leaf_weights: has 3 entries, expected 4"},
+      {"base_weights not a whole number of values per node",
+       [&](json& d) { first_tree(d)["base_weights"].erase(5); },
+       trees + "[0].base_weights: has 5 entries, expected 1 to 2 per node (3 nodes)"},
+      {"more values per leaf than outputs",
+       [&](json& d) { first_tree(d)["tree_param"]["size_leaf_vector"] = "3"; },
+       trees + "[0].tree_param.size_leaf_vector: is 3 but the model has 2 outputs per row"},
+      {"the layout before xgboost 3.2",
+       [&](json& d) { first_tree(d).erase("leaf_weights"); },
+       trees + "[0]: the tree has vector leaves (size_leaf_vector=2) in the layout of xgboost "
+               "2.0-3.1, without leaf_weights, which libxgboost 3.2 and newer cannot load and "
+               "inferloop does not admit; re-train with xgboost 3.2 or newer, or train with the "
+               "default multi_strategy=\"one_output_per_tree\""},
+      {"a scalar tree after a vector one",
+       [&](json& d) {
+         json scalar = tree_numeric();
+         d["learner"]["gradient_booster"]["model"]["trees"].push_back(scalar);
+         d["learner"]["gradient_booster"]["model"]["tree_info"].push_back(0);
+         d["learner"]["gradient_booster"]["model"]["gbtree_model_param"]["num_trees"] = "2";
+       },
+       trees + "[1].tree_param.size_leaf_vector: is 1 but tree 0's is 2 (xgboost gives every "
+               "tree of a model the same kind of leaves)"},
+      {"a categorical split",
+       [&](json& d) {
+         first_tree(d)["split_type"] = {1, 0, 0};
+         first_tree(d)["categories"] = {1};
+         first_tree(d)["categories_nodes"] = {0};
+         first_tree(d)["categories_segments"] = {0};
+         first_tree(d)["categories_sizes"] = {1};
+       },
+       trees + "[0]: the tree has vector leaves and categorical splits, which xgboost does not "
+               "train"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.what);
+    json document = vector_model("reg:squarederror", {tree_vector()});
+    c.edit(document);
+    EXPECT_THAT(error_of(document), ::testing::HasSubstr(c.expected));
+  }
+
+  json dart = model("reg:squarederror", "[5E-1,1E0]", {tree_vector()}, "dart", {1.0});
+  dart["learner"]["learner_model_param"]["num_target"] = "2";
+  EXPECT_THAT(error_of(dart),
+              ::testing::HasSubstr("learner.gradient_booster: a dart booster with vector leaves, "
+                                   "which xgboost neither trains nor predicts"));
 }
 
 // xgboost 3.1+'s "cats" container is read by index on load: each part must

@@ -7,6 +7,8 @@ OUT/xgb<major>.<minor>/:
   <name>.json, <name>.ubj    the booster, saved by xgboost itself
   <name>.margin.f32          xgboost's own predict(output_margin=True)
   <name>.transformed.f32     xgboost's own predict()
+  vector_leaf_<objective>.*  (3.2+) multi_strategy="multi_output_tree": every leaf a
+                             vector with one value per output
   refuse_<what>.<ext>        models ForestPredictor must refuse
   refuse_<what>.{margin,transformed}.f32
                              for those XGBoostPredictor serves (survival:aft;
@@ -94,6 +96,24 @@ def objectives(version):
         # Two targets, one tree per target (tree_info 0, 1, 0, 1, ...).
         specs["multi_target"] = ({"objective": "reg:squarederror", "tree_method": "hist"},
                                  lambda s: np.stack([3 * s + 10, np.cos(s)], axis=1))
+    if version >= (3, 2):
+        # Vector leaves, in the layout xgboost 3.2 introduced (leaf_weights).
+        vector = {"tree_method": "hist", "multi_strategy": "multi_output_tree"}
+        specs["vector_leaf_regression"] = (
+            {"objective": "reg:squarederror", **vector},
+            lambda s: np.stack([3 * s + 10, np.cos(s), s * s], axis=1))
+        specs["vector_leaf_logistic"] = (  # multi-label: one sigmoid per target
+            {"objective": "binary:logistic", **vector},
+            lambda s: np.stack([s > 0.2, s < -0.5], axis=1))
+        specs["vector_leaf_poisson"] = (
+            {"objective": "count:poisson", **vector},
+            lambda s: np.stack([np.floor(positive(s) * 3), np.floor(positive(-s) * 2)], axis=1))
+        specs["vector_leaf_softprob"] = (
+            {"objective": "multi:softprob", "num_class": 4, **vector},
+            lambda s: np.digitize(s, [-1, 0, 1]))
+        specs["vector_leaf_quantile"] = (
+            {"objective": "reg:quantileerror", "quantile_alpha": [0.2, 0.5, 0.8], **vector},
+            lambda s: 3 * s + 10)
     return specs
 
 
@@ -253,12 +273,21 @@ def refused_models(rng, out, manifest, version, x_test):
         # Versions before 2.1 write the legacy binary format for an unknown extension.
         tree.save_model(os.path.join(out, "refuse_legacy.bin"))
         manifest["refuse"].append({"file": "refuse_legacy.bin", "reason": "legacy binary"})
-    if version >= (2, 0):
+    if version >= (3, 2):
+        # Vector leaves in the layout of xgboost 2.0-3.1, which 3.2 no longer
+        # loads: made from a 3.2 model by dropping leaf_weights (the earlier
+        # layout's leaves keep their vectors in base_weights, as 3.2's do too).
         dmulti = xgb.DMatrix(x, label=np.stack([y, -y], axis=1))
         multi = xgb.train({"tree_method": "hist", "multi_strategy": "multi_output_tree",
                            "objective": "reg:squarederror"}, dmulti, 3)
-        multi.save_model(os.path.join(out, "refuse_vector_leaf.ubj"))
-        manifest["refuse"].append({"file": "refuse_vector_leaf.ubj", "reason": "vector leaf"})
+        document = json.loads(multi.save_raw("json"))
+        document["version"] = [3, 1, 3]
+        for tree in document["learner"]["gradient_booster"]["model"]["trees"]:
+            del tree["leaf_weights"]
+        with open(os.path.join(out, "refuse_vector_leaf_before_3_2.json"), "w") as f:
+            json.dump(document, f)
+        manifest["refuse"].append({"file": "refuse_vector_leaf_before_3_2.json",
+                                   "reason": "vector leaf layout before 3.2"})
 
 
 def main():
