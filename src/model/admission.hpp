@@ -99,7 +99,7 @@ struct AdmittedTree {
   std::size_t leaf_size = 1;
   std::vector<float> leaf_vectors;
 
-  // Leaf `node`'s value for output `output` (0 for a scalar tree).
+  // `leaf`'s value for output `output` (a scalar tree has only output 0).
   [[nodiscard]] float leaf_value(const Node& leaf, std::size_t output) const {
     if (leaf_size == 1) return leaf.value;
     return leaf_vectors[static_cast<std::size_t>(leaf.right) * leaf_size + output];
