@@ -45,7 +45,8 @@ struct ForestKernels {
 
   // Bins `count` <= kTileRows rows (row-major, layout.num_features each) into
   // `tile`, column-major: tile[c * kTileRows + r] is row r's bin in expanded
-  // column c, for c < 2 x num_features. Rows past `count` are left as they are.
+  // bin column c, for c < 2 x layout.bin_columns. Rows past `count` are left
+  // as they are.
   // REQUIRES: layout.binned.
   void (*bin_tile)(const ForestLayout& layout, const float* rows, std::size_t count,
                    std::uint8_t* tile) noexcept;

@@ -84,12 +84,12 @@ void add_compact_block(const Forest& forest, LayoutBlock block, ForestLayout& la
   layout.any_compact = true;
 }
 
-// Maps every real compact node's threshold to its bin (see
+// Maps every real compact node's threshold to its bin column and bin (see
 // forest_layout.hpp). False, leaving no bins, when a block is general or too
-// deep for the tile walk, or a feature has too many distinct thresholds.
+// deep for the tile walk, or the columns would not fit a tile.
 bool build_bins(ForestLayout& layout, const std::vector<std::size_t>& real_nodes) {
   const std::size_t width = layout.num_features;
-  if (2 * width > std::numeric_limits<std::uint16_t>::max()) return false;
+  constexpr std::size_t kRun = kMaxBins - 1;  // thresholds per column
   for (const LayoutBlock& block : layout.blocks) {
     if (!block.compact || block.depth > kMaxTileDepth) return false;
   }
@@ -98,30 +98,49 @@ bool build_bins(ForestLayout& layout, const std::vector<std::size_t>& real_nodes
     const WalkNode& node = layout.walk_nodes[index];
     thresholds[node.feature % width].push_back(node.threshold);
   }
-  for (std::vector<float>& values : thresholds) {
+  // Feature f's columns are first_column[f] .. first_column[f + 1]: one per
+  // run of kRun thresholds, and one for a feature no split reads.
+  std::vector<std::size_t> first_column(width + 1, 0);
+  for (std::size_t f = 0; f < width; ++f) {
+    std::vector<float>& values = thresholds[f];
     // Never NaN: the reader turns a NaN threshold into -inf. -0 and +0 are
     // one threshold: every value compares the same against both.
     std::sort(values.begin(), values.end());
     values.erase(std::unique(values.begin(), values.end()), values.end());
-    if (values.size() > kMaxBins - 1) return false;
+    first_column[f + 1] = first_column[f] + std::max<std::size_t>(1, (values.size() + kRun - 1) / kRun);
+    if (first_column[f + 1] > kMaxBinColumns) return false;
   }
-  layout.bin_thresholds.assign(width * kBinTableSize, std::numeric_limits<float>::quiet_NaN());
-  layout.bin_pivots.assign(width * kBinPivots, std::numeric_limits<float>::quiet_NaN());
+  const std::size_t columns = first_column[width];
+  layout.bin_columns = columns;
+  layout.bin_column_feature.resize(columns);
+  layout.bin_thresholds.assign(columns * kBinTableSize, std::numeric_limits<float>::quiet_NaN());
+  layout.bin_pivots.assign(columns * kBinPivots, std::numeric_limits<float>::quiet_NaN());
   for (std::size_t f = 0; f < width; ++f) {
-    std::copy(thresholds[f].begin(), thresholds[f].end(),
-              layout.bin_thresholds.begin() + static_cast<std::ptrdiff_t>(f * kBinTableSize));
-    for (std::size_t j = 0; j < kBinPivots; ++j) {
-      layout.bin_pivots[f * kBinPivots + j] = layout.bin_thresholds[f * kBinTableSize + 16 * j + 15];
+    for (std::size_t c = first_column[f]; c < first_column[f + 1]; ++c) {
+      layout.bin_column_feature[c] = static_cast<std::uint32_t>(f);
+      const std::size_t begin = (c - first_column[f]) * kRun;
+      const std::size_t end = std::min(thresholds[f].size(), begin + kRun);
+      std::copy(thresholds[f].begin() + static_cast<std::ptrdiff_t>(std::min(begin, end)),
+                thresholds[f].begin() + static_cast<std::ptrdiff_t>(end),
+                layout.bin_thresholds.begin() + static_cast<std::ptrdiff_t>(c * kBinTableSize));
+      for (std::size_t j = 0; j < kBinPivots; ++j) {
+        layout.bin_pivots[c * kBinPivots + j] =
+            layout.bin_thresholds[c * kBinTableSize + 16 * j + 15];
+      }
     }
   }
   // Fillers keep bin 0: every row goes right, to a copy of the same leaf.
   layout.bin_nodes.assign(layout.walk_nodes.size(), BinNode{0, 0});
   for (const std::size_t index : real_nodes) {
     const WalkNode& node = layout.walk_nodes[index];
-    const std::vector<float>& values = thresholds[node.feature % width];
-    const auto position = std::lower_bound(values.begin(), values.end(), node.threshold);
-    layout.bin_nodes[index] = BinNode{static_cast<std::uint16_t>(node.feature),
-                                      static_cast<std::uint16_t>(position - values.begin() + 1)};
+    const std::size_t feature = node.feature % width;
+    const std::vector<float>& values = thresholds[feature];
+    const auto position = static_cast<std::size_t>(
+        std::lower_bound(values.begin(), values.end(), node.threshold) - values.begin());
+    std::size_t column = first_column[feature] + position / kRun;
+    if (node.feature >= width) column += columns;  // the missing-goes-right twin
+    layout.bin_nodes[index] = BinNode{static_cast<std::uint16_t>(column),
+                                      static_cast<std::uint16_t>(position % kRun + 1)};
   }
   return true;
 }

@@ -27,16 +27,21 @@
 //     replaced by +inf, so `value >= threshold` alone is XGBoost's
 //     !(value < threshold) with the node's default for a missing value (a
 //     missing-goes-right split reads the second half).
-//   - BinNode (feature, bin) for batches: thresholds mapped exactly to
-//     per-feature bin ids. For feature f, thresholds[f] holds the model's
-//     distinct thresholds on f, sorted, padded with NaN to kBinTableSize; a
-//     value's bin is the number of them <= value, so value >= threshold j
-//     iff bin(value) >= j + 1. Rows are binned once per tile into bytes, and
-//     a node test is a byte compare, 64 rows at a time. Missing values: the
-//     expanded column f bins NaN as 0 (goes left everywhere), column F + f
-//     as 255 (goes right everywhere). Built only when every feature has at
-//     most kMaxBins - 1 distinct thresholds and every block is compact and at
-//     most kMaxTileDepth deep (`binned`); otherwise batches use the row walk.
+//   - BinNode (column, bin) for batches: thresholds mapped exactly to
+//     bin ids. A feature's distinct thresholds, sorted, are cut into runs of
+//     at most kMaxBins - 1; each run is a bin column c (of bin_columns), with
+//     its thresholds padded with NaN to kBinTableSize. A value's bin in
+//     column c is the number of c's thresholds <= value, so for threshold j
+//     of the run, value >= threshold iff bin(value) >= j + 1: the other runs'
+//     thresholds do not enter it. A feature with up to 255 thresholds is one
+//     column; one with 600 is three, each binned from the same value. Rows
+//     are binned once per tile into bytes, and a node test is a byte compare,
+//     64 rows at a time. Missing values: the expanded column c bins NaN as 0
+//     (goes left everywhere), column C + c as 255 (goes right everywhere; a
+//     present value with bin 255 is at or above every threshold of the run).
+//     Built only when every block is compact and at most kMaxTileDepth deep
+//     and the columns fit a tile (kMaxBinColumns) (`binned`); otherwise
+//     batches use the row walk.
 #pragma once
 
 #include <cstddef>
@@ -54,7 +59,7 @@ struct WalkNode {
 static_assert(sizeof(WalkNode) == 8, "two words per node");
 
 struct BinNode {
-  std::uint16_t feature;  // expanded column, [0, 2 x num_features)
+  std::uint16_t feature;  // expanded bin column, [0, 2 x bin_columns)
   std::uint16_t bin;      // go right iff the row's bin >= bin, in [0, kMaxBins)
 };
 static_assert(sizeof(BinNode) == 4, "one word per node");
@@ -83,6 +88,8 @@ inline constexpr std::size_t kBinTableSize = 256;   // thresholds per feature, N
 inline constexpr std::size_t kBinPivots = 16;       // thresholds[16 j + 15], for a 16-ary search
 inline constexpr std::uint32_t kMaxTileDepth = 8;   // the tile walk is exponential in depth
 inline constexpr std::size_t kTileRows = 64;        // rows whose node tests fit one 64-bit mask
+// Bin columns at most: a tile holds 2 x columns x kTileRows bytes (32 KiB).
+inline constexpr std::size_t kMaxBinColumns = 256;
 
 struct ForestLayout {
   std::vector<LayoutBlock> blocks;  // in tree order; together they hold every tree once
@@ -92,9 +99,11 @@ struct ForestLayout {
   std::size_t num_features = 0;
   bool any_compact = false;
 
-  // The bins (see above), when `binned`: per feature kBinTableSize sorted
-  // thresholds and kBinPivots pivots.
+  // The bins (see above), when `binned`: per bin column, the feature it
+  // bins, kBinTableSize sorted thresholds and kBinPivots pivots.
   bool binned = false;
+  std::size_t bin_columns = 0;
+  std::vector<std::uint32_t> bin_column_feature;
   std::vector<float> bin_thresholds;
   std::vector<float> bin_pivots;
 };

@@ -45,7 +45,7 @@ using detail::LayoutBlock;
 
 constexpr std::size_t kArgmaxScratch = 4096;  // margins held on the stack for multi:softmax
 // Tiles walked per tree while it is in L1, and the stack they take: bins
-// (2 x features x 64 bytes each) and margins (groups x 64 floats each).
+// (2 x bin columns x 64 bytes each) and margins (groups x 64 floats each).
 constexpr std::size_t kTilesPerPass = 4;
 constexpr std::size_t kTileBinBytes = 32 * 1024;
 constexpr std::size_t kTileMarginFloats = 4 * 1024;
@@ -168,7 +168,7 @@ bool takes_tile_walk(const detail::ForestEngine& engine, const detail::ForestKer
                      std::size_t rows) noexcept {
   const Forest& forest = *engine.forest;
   return engine.layout.binned && rows >= kernels.tile_min_rows &&
-         2 * forest.num_features * kTileRows <= kTileBinBytes &&
+         2 * engine.layout.bin_columns * kTileRows <= kTileBinBytes &&
          forest.num_groups * kTileRows <= kTileMarginFloats;
 }
 
@@ -182,7 +182,7 @@ __attribute__((noinline)) void tile_walk_margins(const detail::ForestEngine& eng
   const ForestLayout& layout = engine.layout;
   const std::size_t groups = forest.num_groups;
   const std::size_t width = forest.num_features;
-  const std::size_t tile_bytes = 2 * width * kTileRows;
+  const std::size_t tile_bytes = 2 * layout.bin_columns * kTileRows;
   const std::size_t tiles_per_pass = std::min(
       {kTilesPerPass, kTileBinBytes / tile_bytes, kTileMarginFloats / (groups * kTileRows)});
   alignas(64) std::array<std::uint8_t, kTileBinBytes> bins;

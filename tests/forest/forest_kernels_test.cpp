@@ -1,9 +1,10 @@
 // The kernel sets (src/forest/forest_kernels.hpp) at the limits of the bins,
 // on inline models whose outputs the test derives from XGBoost's split rule:
-// a feature with the most distinct thresholds that still has bins (255, so
-// every 16-ary bin search reaches its last block) and one more (no bins, the
-// row walk only), each on every set this CPU runs, with each set's own walk
-// and with the tile walk forced.
+// a feature with the most distinct thresholds one bin column holds (255, so
+// every 16-ary bin search reaches its last block), one more (a second column
+// for the 256th), several columns per feature and several features, and a
+// model whose columns no tile holds (the row walk only), each on every set
+// this CPU runs, with each set's own walk and with the tile walk forced.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -25,32 +26,34 @@ using json = nlohmann::json;
 
 constexpr float kBaseScore = 0.5F;  // reg:squarederror: the base margin as it is
 
+// `count` stumps with distinct thresholds spread over negative and positive
+// values, distinct leaves and alternating missing defaults; stump i splits
+// on feature i % features.
 struct Stump {
   float threshold;
   float left;
   float right;
   bool default_left;
+  std::size_t feature = 0;
 };
 
-// `count` stumps on feature 0 with distinct thresholds spread over negative
-// and positive values, distinct leaves and alternating missing defaults.
-std::vector<Stump> stumps(std::size_t count) {
+std::vector<Stump> stumps(std::size_t count, std::size_t features = 1) {
   std::vector<Stump> result;
   for (std::size_t i = 0; i < count; ++i) {
     const auto position = static_cast<float>(i);
     result.push_back(Stump{position * 0.75F - 90.0F, -position / 1024.0F,
-                           (position + 1.0F) / 512.0F, i % 2 == 0});
+                           (position + 1.0F) / 512.0F, i % 2 == 0, i % features});
   }
   return result;
 }
 
-std::string model_json(const std::vector<Stump>& trees) {
+std::string model_json(const std::vector<Stump>& trees, std::size_t features = 1) {
   json list = json::array(), tree_info = json::array();
   for (const Stump& stump : trees) {
     list.push_back({{"tree_param", {{"num_nodes", "3"}, {"size_leaf_vector", "1"}}},
                     {"left_children", {1, -1, -1}},
                     {"right_children", {2, -1, -1}},
-                    {"split_indices", {0, 0, 0}},
+                    {"split_indices", {stump.feature, 0, 0}},
                     {"split_conditions", {stump.threshold, stump.left, stump.right}},
                     {"default_left", {stump.default_left ? 1 : 0, 0, 0}},
                     {"split_type", {0, 0, 0}},
@@ -64,7 +67,10 @@ std::string model_json(const std::vector<Stump>& trees) {
       {"version", {3, 2, 0}},
       {"learner",
        {{"learner_model_param",
-         {{"base_score", "5E-1"}, {"num_feature", "1"}, {"num_class", "0"}, {"num_target", "1"}}},
+         {{"base_score", "5E-1"},
+          {"num_feature", std::to_string(features)},
+          {"num_class", "0"},
+          {"num_target", "1"}}},
         {"objective", {{"name", "reg:squarederror"}}},
         {"gradient_booster",
          {{"name", "gbtree"},
@@ -96,10 +102,24 @@ std::vector<float> edge_values(const std::vector<Stump>& trees) {
   return values;
 }
 
+// Rows of `features` features: row i holds value i of `values` in feature
+// 0, and in feature f the value `f` places further on (so every feature
+// sees every value, in different rows).
+std::vector<float> rows_of(const std::vector<float>& values, std::size_t features) {
+  std::vector<float> rows(values.size() * features);
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    for (std::size_t f = 0; f < features; ++f) {
+      rows[i * features + f] = values[(i + 7 * f) % values.size()];
+    }
+  }
+  return rows;
+}
+
 // XGBoost's rule, summed in tree order in float32 from the base margin.
-float expected_margin(const std::vector<Stump>& trees, float value) {
+float expected_margin(const std::vector<Stump>& trees, const float* row) {
   float margin = kBaseScore;
   for (const Stump& stump : trees) {
+    const float value = row[stump.feature];
     const bool right = std::isnan(value) ? !stump.default_left : !(value < stump.threshold);
     margin += right ? stump.right : stump.left;
   }
@@ -112,36 +132,72 @@ std::uint32_t bits(float value) {
   return word;
 }
 
-void expect_every_set_agrees(const std::vector<Stump>& trees) {
-  const ForestModel model = parse(model_json(trees));
-  const std::vector<float> values = edge_values(trees);
+void expect_every_set_agrees(const std::vector<Stump>& trees, std::size_t features = 1) {
+  const ForestModel model = parse(model_json(trees, features));
+  const std::vector<float> rows = rows_of(edge_values(trees), features);
+  const std::size_t count = rows.size() / features;
   for (const detail::ForestIsa isa : detail::supported_forest_isas()) {
     for (const bool tile_every_batch : {false, true}) {
       SCOPED_TRACE("kernels " + std::string(detail::to_string(isa)) +
                    (tile_every_batch ? ", tile walk for every batch" : ""));
       const ForestModel on_isa = detail::ForestModelAccess::with_isa(model, isa, tile_every_batch);
-      std::vector<float> margins(values.size(), -1.0F);
-      on_isa.predict(values, values.size(), margins, OutputKind::kMargin);
-      for (std::size_t row = 0; row < values.size(); ++row) {
-        ASSERT_EQ(bits(margins[row]), bits(expected_margin(trees, values[row])))
-            << "value " << values[row] << " (row " << row << ")";
+      std::vector<float> margins(count, -1.0F);
+      on_isa.predict(rows, count, margins, OutputKind::kMargin);
+      for (std::size_t row = 0; row < count; ++row) {
+        ASSERT_EQ(bits(margins[row]), bits(expected_margin(trees, rows.data() + row * features)))
+            << "row " << row << ", feature 0 value " << rows[row * features];
       }
     }
   }
 }
 
-TEST(ForestKernels, TheMostThresholdsThatHaveBinsGiveXGBoostsSumsOnEverySetAndWalk) {
+const detail::ForestLayout& layout_of(const ForestModel& model) {
+  return detail::ForestModelAccess::engine_of(model).layout;
+}
+
+TEST(ForestKernels, TheMostThresholdsOneBinColumnHoldsGiveXGBoostsSumsOnEverySetAndWalk) {
   const std::vector<Stump> trees = stumps(detail::kMaxBins - 1);
-  ASSERT_TRUE(detail::ForestModelAccess::engine_of(parse(model_json(trees))).layout.binned)
-      << "255 distinct thresholds on a feature must still have bins";
+  const ForestModel model = parse(model_json(trees));
+  const detail::ForestLayout& layout = layout_of(model);
+  ASSERT_TRUE(layout.binned) << "255 distinct thresholds on a feature must still have bins";
+  EXPECT_EQ(layout.bin_columns, 1u);
   expect_every_set_agrees(trees);
 }
 
-TEST(ForestKernels, OneThresholdTooManyForBinsTakesTheRowWalkOnEverySet) {
+TEST(ForestKernels, OneThresholdMoreTakesASecondBinColumnAndTheSameSums) {
   const std::vector<Stump> trees = stumps(detail::kMaxBins);
-  ASSERT_FALSE(detail::ForestModelAccess::engine_of(parse(model_json(trees))).layout.binned)
-      << "256 distinct thresholds on a feature cannot have one-byte bins";
+  const ForestModel model = parse(model_json(trees));
+  const detail::ForestLayout& layout = layout_of(model);
+  ASSERT_TRUE(layout.binned);
+  EXPECT_EQ(layout.bin_columns, 2u) << "the 256th threshold opens a second column";
   expect_every_set_agrees(trees);
+}
+
+TEST(ForestKernels, SeveralColumnsPerFeatureOnSeveralFeaturesGiveXGBoostsSums) {
+  // 3 features with 334 thresholds each (the loop benchmarks' demo model has
+  // 281-334): two columns per feature.
+  const std::vector<Stump> trees = stumps(3 * 334, 3);
+  const ForestModel model = parse(model_json(trees, 3));
+  const detail::ForestLayout& layout = layout_of(model);
+  ASSERT_TRUE(layout.binned);
+  EXPECT_EQ(layout.bin_columns, 6u);
+  EXPECT_EQ(layout.bin_column_feature, (std::vector<std::uint32_t>{0, 0, 1, 1, 2, 2}));
+  expect_every_set_agrees(trees, 3);
+  // 700 thresholds on one feature: three columns (255, 255, 190).
+  const std::vector<Stump> many = stumps(700);
+  EXPECT_EQ(layout_of(parse(model_json(many))).bin_columns, 3u);
+  expect_every_set_agrees(many);
+}
+
+TEST(ForestKernels, ColumnsNoTileHoldsTakeTheRowWalkOnEverySet) {
+  // 257 features, one column each: one more than a tile holds.
+  const std::vector<Stump> trees = stumps(detail::kMaxBinColumns + 1, detail::kMaxBinColumns + 1);
+  ASSERT_FALSE(layout_of(parse(model_json(trees, detail::kMaxBinColumns + 1))).binned)
+      << "more bin columns than a tile holds: the row walk only";
+  expect_every_set_agrees(trees, detail::kMaxBinColumns + 1);
+  // 256 features fit.
+  const std::vector<Stump> fitting = stumps(detail::kMaxBinColumns, detail::kMaxBinColumns);
+  EXPECT_TRUE(layout_of(parse(model_json(fitting, detail::kMaxBinColumns))).binned);
 }
 
 }  // namespace
