@@ -5,6 +5,7 @@
 // same dialect with the same checks.
 #include "csv.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <charconv>
@@ -14,6 +15,7 @@
 #include <limits>
 #include <optional>
 #include <ostream>
+#include <string_view>
 #include <system_error>
 
 #include "inferloop/error.hpp"
@@ -328,14 +330,19 @@ CsvTable read_csv(const std::filesystem::path& file, const CsvOptions& options) 
   return std::move(parser).finish();
 }
 
-std::string format_float(float value) {
-  if (std::isnan(value)) return "nan";
+char* write_float(char* out, float value) {
+  constexpr std::string_view kNan = "nan";
+  if (std::isnan(value)) return std::copy(kNan.begin(), kNan.end(), out);
   // Shortest text that parses back to the same float (to_chars guarantees
   // the round trip).
-  std::array<char, 32> buffer{};
-  const auto [end, error] = std::to_chars(buffer.data(), buffer.data() + buffer.size(), value);
-  if (error != std::errc()) return "nan";  // unreachable: 32 chars hold any float
-  return std::string(buffer.data(), end);
+  const auto [end, error] = std::to_chars(out, out + kMaxFloatText, value);
+  if (error != std::errc()) return std::copy(kNan.begin(), kNan.end(), out);  // unreachable
+  return end;
+}
+
+std::string format_float(float value) {
+  std::array<char, kMaxFloatText> buffer{};
+  return std::string(buffer.data(), write_float(buffer.data(), value));
 }
 
 void write_csv_row(std::ostream& out, std::span<const float> first, std::span<const float> second) {

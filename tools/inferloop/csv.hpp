@@ -73,4 +73,10 @@ void write_csv_row(std::ostream& out, std::span<const float> first,
 // Formats one float so that parsing it back gives the same bits ("nan" for NaN).
 [[nodiscard]] std::string format_float(float value);
 
+// The most characters format_float() writes.
+inline constexpr std::size_t kMaxFloatText = 32;
+// Writes format_float(value) at `out`, which has room for kMaxFloatText
+// characters, and returns the end of what it wrote.
+char* write_float(char* out, float value);
+
 }  // namespace inferloop::cli
