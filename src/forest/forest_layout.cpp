@@ -120,7 +120,7 @@ bool build_bins(ForestLayout& layout, const std::vector<std::size_t>& real_nodes
       layout.bin_column_feature[c] = static_cast<std::uint32_t>(f);
       const std::size_t begin = (c - first_column[f]) * kRun;
       const std::size_t end = std::min(thresholds[f].size(), begin + kRun);
-      std::copy(thresholds[f].begin() + static_cast<std::ptrdiff_t>(std::min(begin, end)),
+      std::copy(thresholds[f].begin() + static_cast<std::ptrdiff_t>(begin),
                 thresholds[f].begin() + static_cast<std::ptrdiff_t>(end),
                 layout.bin_thresholds.begin() + static_cast<std::ptrdiff_t>(c * kBinTableSize));
       for (std::size_t j = 0; j < kBinPivots; ++j) {

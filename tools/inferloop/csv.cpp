@@ -346,15 +346,18 @@ std::string format_float(float value) {
 }
 
 void write_csv_row(std::ostream& out, std::span<const float> first, std::span<const float> second) {
+  std::array<char, kMaxFloatText + 1> cell;  // the separator, then the value
   bool separate = false;
   for (const std::span<const float> cells : {first, second}) {
     for (const float value : cells) {
-      if (separate) out << ',';
-      out << format_float(value);
+      char* at = cell.data();
+      if (separate) *at++ = ',';
+      at = write_float(at, value);
+      out.write(cell.data(), at - cell.data());
       separate = true;
     }
   }
-  out << '\n';
+  out.put('\n');
 }
 
 void write_csv(std::ostream& out, const std::vector<std::string>& header,
