@@ -191,6 +191,49 @@ TEST(Csv, TheFileReaderAgreesWithTheParserAcrossBlockBoundaries) {
   EXPECT_EQ(from_file.timestamps.back(), static_cast<std::int64_t>(1700000000000000000 + rows - 1));
 }
 
+TEST(Csv, ParsingOnThreadsGivesTheSameTableAndTheSameFirstError) {
+  // About 3 MB with blank lines, CRLF lines and the header after blank
+  // lines: every block is cut into runs of lines, one per thread.
+  std::mt19937 random(5);
+  std::ostringstream text;
+  text << "\n\ntimestamp_ns,a,b\n";
+  std::size_t rows = 0;
+  while (text.tellp() < 3 << 20) {
+    text << 1700000000000000000 + rows << ',' << cli::format_float(static_cast<float>(random()) / 3.0F)
+         << ',' << (rows % 5 == 0 ? "" : "1.5") << (rows % 3 == 0 ? "\r\n" : "\n");
+    if (rows % 777 == 0) text << "\n";
+    ++rows;
+  }
+  ScratchDir dir;
+  const fs::path file = dir.write("threads.csv", text.str());
+  const cli::CsvTable one = cli::read_csv(file, kFeatureFile);
+  ASSERT_EQ(one.rows(), rows);
+  for (std::size_t threads : {2U, 3U, 8U}) {
+    SCOPED_TRACE(std::to_string(threads) + " threads");
+    const cli::CsvTable many =
+        cli::read_csv(file, {.timestamp_column = "timestamp_ns", .threads = threads});
+    EXPECT_EQ(many.header, one.header);
+    EXPECT_EQ(many.timestamps, one.timestamps);
+    EXPECT_EQ(to_bits(many.values), to_bits(one.values));
+    EXPECT_EQ(many.lines, one.lines);
+  }
+  // Two bad lines, far apart (in different threads' runs): the first is
+  // the one reported, with its own line number, whatever the threads.
+  std::string damaged = text.str();
+  const std::size_t late = damaged.rfind(",1.5\n");
+  damaged.replace(late, 4, ",x.5");
+  const std::size_t early = damaged.find(",1.5\n", damaged.size() / 5);
+  damaged.replace(early, 4, ",y.5");
+  const fs::path bad = dir.write("bad.csv", damaged);
+  const std::string reference = read_error(bad, kFeatureFile);
+  EXPECT_THAT(reference, HasSubstr("expected a number, found 'y.5'"));
+  const auto line = 1 + std::count(damaged.begin(), damaged.begin() + static_cast<std::ptrdiff_t>(early), '\n');
+  EXPECT_THAT(reference, HasSubstr("bad.csv:" + std::to_string(line) + ":"));
+  for (std::size_t threads : {2U, 8U}) {
+    EXPECT_EQ(read_error(bad, {.timestamp_column = "timestamp_ns", .threads = threads}), reference);
+  }
+}
+
 TEST(Csv, ALastLineWithoutNewlineIsRead) {
   ScratchDir dir;
   const cli::CsvTable table = cli::read_csv(dir.write("n.csv", "a\n1\n2"));

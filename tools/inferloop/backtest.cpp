@@ -118,7 +118,9 @@ int backtest(const BacktestCliOptions& options) {
   backtest.latency = LatencyModel::parse(options.latency);
   backtest.seed = options.seed;
   backtest.threads = options.threads;
-  const FeatureFile file = load_feature_file(options.features, config.max_rows);
+  // The compute threads parse the file first: reading it is a third of a
+  // fast backtest's time on one thread.
+  const FeatureFile file = load_feature_file(options.features, config.max_rows, options.threads);
   for (std::size_t i = 1; i < file.snapshots.size(); ++i) {
     if (file.snapshots[i].timestamp_ns < file.snapshots[i - 1].timestamp_ns) {
       throw Error(options.features.string() + ":" + std::to_string(file.snapshots[i].line) +

@@ -11,12 +11,15 @@
 #include <charconv>
 #include <cmath>
 #include <cstring>
+#include <exception>
 #include <fstream>
 #include <limits>
 #include <optional>
 #include <ostream>
 #include <string_view>
 #include <system_error>
+#include <thread>
+#include <vector>
 
 #include "inferloop/error.hpp"
 #include "util/checked.hpp"
@@ -164,6 +167,24 @@ class CsvParser {
                 "); a feature file has one short line per row: is this a CSV file?");
   }
 
+  [[nodiscard]] bool has_header() const noexcept { return !table_.header.empty(); }
+
+  // A parser for later rows of the same file: the header, no rows.
+  [[nodiscard]] CsvParser fork() const {
+    CsvParser copy(name_, options_);
+    copy.table_.header = table_.header;
+    copy.table_.value_columns = table_.value_columns;
+    return copy;
+  }
+
+  // Appends the rows `part` (a fork) read after this parser's.
+  void append(CsvParser&& part) {
+    CsvTable& from = part.table_;
+    table_.values.insert(table_.values.end(), from.values.begin(), from.values.end());
+    table_.timestamps.insert(table_.timestamps.end(), from.timestamps.begin(), from.timestamps.end());
+    table_.lines.insert(table_.lines.end(), from.lines.begin(), from.lines.end());
+  }
+
   CsvTable finish() && {
     if (table_.header.empty()) {
       throw Error(std::string(name_) + ": is empty; expected a header line naming the columns");
@@ -277,6 +298,87 @@ class CsvParser {
   CsvTable table_;
 };
 
+// Parses `text`, line by line ('\n' ends each; a last line without one
+// counts too); its first line is line `line_number` + 1. Returns the line
+// number of its last line.
+std::size_t parse_lines(CsvParser& parser, std::string_view text, std::size_t line_number) {
+  std::size_t start = 0;
+  while (start < text.size()) {
+    const std::size_t newline = text.find('\n', start);
+    const std::size_t end = newline == std::string_view::npos ? text.size() : newline;
+    parser.line(text.substr(start, end - start), ++line_number);
+    start = end + 1;
+  }
+  return line_number;
+}
+
+// Below this many bytes a block is parsed on one thread: starting threads
+// costs more than it saves.
+constexpr std::size_t kParallelBlockBytes = 256 * 1024;
+
+// The complete lines `text` holds (it ends with '\n'), on `threads` threads
+// once the header is read: one run of whole lines each, each run into a fork
+// of the parser, appended in order. The same rows and, when lines are
+// wrong, the same error (the first line's) as parse_lines() on one thread.
+std::size_t parse_block(CsvParser& parser, std::string_view text, std::size_t line_number,
+                        std::size_t threads) {
+  if (threads <= 1 || text.size() < kParallelBlockBytes) {
+    return parse_lines(parser, text, line_number);
+  }
+  if (!parser.has_header()) {
+    // The header first (it decides the columns every fork reads).
+    std::size_t start = 0;
+    while (!parser.has_header() && start < text.size()) {
+      const std::size_t end = text.find('\n', start);
+      parser.line(text.substr(start, end - start), ++line_number);
+      start = end + 1;
+    }
+    text.remove_prefix(start);
+    if (text.size() < kParallelBlockBytes) return parse_lines(parser, text, line_number);
+  }
+  struct Part {
+    std::string_view text;
+    std::size_t line_number = 0;  // of the line before its first
+    std::exception_ptr error;
+  };
+  std::vector<Part> parts(threads);
+  std::size_t begin = 0;
+  std::size_t line = line_number;
+  for (std::size_t t = 0; t < threads; ++t) {
+    std::size_t end = text.size();
+    if (t + 1 < threads) {
+      const std::size_t newline = text.find('\n', std::max(begin, text.size() / threads * (t + 1)));
+      end = newline == std::string_view::npos ? text.size() : newline + 1;
+    }
+    parts[t].text = text.substr(begin, end - begin);
+    parts[t].line_number = line;
+    line += static_cast<std::size_t>(std::count(parts[t].text.begin(), parts[t].text.end(), '\n'));
+    begin = end;
+  }
+  std::vector<CsvParser> forks;
+  forks.reserve(threads - 1);
+  for (std::size_t t = 1; t < threads; ++t) forks.push_back(parser.fork());
+  auto parse_part = [&](CsvParser& into, Part& part) noexcept {
+    try {
+      (void)parse_lines(into, part.text, part.line_number);
+    } catch (...) {
+      part.error = std::current_exception();
+    }
+  };
+  {
+    std::vector<std::jthread> helpers;
+    for (std::size_t t = 1; t < threads; ++t) {
+      helpers.emplace_back([&, t] { parse_part(forks[t - 1], parts[t]); });
+    }
+    parse_part(parser, parts[0]);
+  }  // joined
+  for (const Part& part : parts) {
+    if (part.error) std::rethrow_exception(part.error);
+  }
+  for (CsvParser& fork : forks) parser.append(std::move(fork));
+  return line;
+}
+
 }  // namespace
 
 CsvTable parse_csv(std::string_view text, std::string_view name, const CsvOptions& options) {
@@ -312,12 +414,9 @@ CsvTable read_csv(const std::filesystem::path& file, const CsvOptions& options) 
     filled += read;
     const bool at_end = read == 0 || in.eof();
     const std::string_view text(block.data(), filled);
-    std::size_t start = 0;
-    for (std::size_t newline = text.find('\n'); newline != std::string_view::npos;
-         newline = text.find('\n', start)) {
-      parser.line(text.substr(start, newline - start), ++line_number);
-      start = newline + 1;
-    }
+    const std::size_t last_newline = text.rfind('\n');
+    const std::size_t start = last_newline == std::string_view::npos ? 0 : last_newline + 1;
+    line_number = parse_block(parser, text.substr(0, start), line_number, options.threads);
     const std::string_view unfinished = text.substr(start);
     if (at_end) {
       if (!unfinished.empty()) parser.line(unfinished, ++line_number);

@@ -15,9 +15,11 @@
 // "features.csv:17: column 3 ('spread'): expected a number, found 'abc'".
 //
 // read_csv reads the file in one pass, in large blocks, parsing each cell in
-// place (std::from_chars on a string_view; no allocation per cell).
+// place (std::from_chars on a string_view; no allocation per cell), the
+// lines of a block on CsvOptions::threads threads.
 // parse_csv reads the same dialect from memory (the fuzz target uses it).
-// Pure functions; any thread.
+// Pure functions; any thread (read_csv starts threads - 1 threads of its own
+// per block and joins them before it returns or throws).
 #pragma once
 
 #include <cstddef>
@@ -42,6 +44,10 @@ struct CsvOptions {
   // CsvTable::timestamps; at least one more column must follow. Empty:
   // every column is a float column.
   std::string_view timestamp_column;
+  // read_csv: the rows of each block read from the file are parsed on this
+  // many threads (runs of whole lines, appended in order): the same table,
+  // and for a bad file the same first error, as with one.
+  std::size_t threads = 1;
 };
 
 struct CsvTable {

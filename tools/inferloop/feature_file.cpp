@@ -12,10 +12,11 @@
 
 namespace inferloop::cli {
 
-FeatureFile load_feature_file(const std::filesystem::path& file, std::size_t max_rows) {
+FeatureFile load_feature_file(const std::filesystem::path& file, std::size_t max_rows,
+                              std::size_t threads) {
   // The timestamps are read as the int64 they are in the same pass: a
   // float32 cannot hold a nanosecond epoch timestamp (1.7e18 needs 61 bits).
-  CsvTable table = read_csv(file, {.timestamp_column = "timestamp_ns"});
+  CsvTable table = read_csv(file, {.timestamp_column = "timestamp_ns", .threads = threads});
   if (table.rows() == 0) throw Error(file.string() + ": no data rows after the header");
 
   FeatureFile out;

@@ -39,7 +39,9 @@ struct FeatureFile {
 // features) in one pass. When max_rows > 1, consecutive lines with the same
 // timestamp_ns form one snapshot. Throws inferloop::Error naming the file
 // and line.
-[[nodiscard]] FeatureFile load_feature_file(const std::filesystem::path& file, std::size_t max_rows);
+// `threads`: parse on this many threads (csv.hpp, CsvOptions::threads).
+[[nodiscard]] FeatureFile load_feature_file(const std::filesystem::path& file, std::size_t max_rows,
+                                            std::size_t threads = 1);
 
 // A result's metadata, as written to a results file.
 struct ResultFields {
