@@ -11,10 +11,16 @@
 //   BM_Backtest/T/R          backtest mode, T compute threads, zero latency,
 //                            1 simulated replica (every row predicted); R=1:
 //                            latest() after every publish (an event-driven
-//                            engine), R=0: publish only (`inferloop backtest`)
+//                            engine), R=0: publish only
+//   BM_Replay/T              replay(), as `inferloop backtest` and the Python
+//                            package run it: every row up front, predicted
+//                            in rounds of large calls (zero latency, 1
+//                            replica, T compute threads)
 //
 // Each backtest iteration replays kRows rows 1 ms apart, from the first publish()
-// to stop() (building and starting the loop are not timed).
+// (BM_Replay: from the replay's start) to stop(); building and starting the
+// loop are not timed (replay() itself builds one: BM_Replay builds it the
+// same way and times what replay() does after that).
 // Counters: rows_per_s (wall time); ratio_vs_batch = rows_per_s / the batch
 // anchor's with the same thread count; ratio_vs_live = rows_per_s / the live loop's.
 //
@@ -35,6 +41,7 @@
 #include <vector>
 
 #include "inferloop/inferloop.hpp"
+#include "loop/loop_access.hpp"  // LoopAccess::replay: replay() without building its loop
 
 namespace {
 
@@ -44,7 +51,7 @@ std::string g_predictor = "ForestPredictor";
 double g_live_rows_per_s = 0;
 std::map<std::int64_t, double> g_batch_rows_per_s;  // threads -> rows/s
 
-constexpr std::size_t kRows = 20000;
+constexpr std::size_t kRows = 200000;
 
 std::vector<float> make_rows(std::size_t cols, std::size_t count) {
   std::vector<float> rows(cols * count);
@@ -154,6 +161,35 @@ void BM_Backtest(benchmark::State& state) {
   state.counters["rows"] = static_cast<double>(rows_done);
 }
 
+void BM_Replay(benchmark::State& state) {
+  const auto threads = static_cast<std::size_t>(state.range(0));
+  std::size_t rows_done = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    auto clock = std::make_shared<inferloop::ManualClock>(inferloop::Timestamp{0});
+    inferloop::LoopOptions options;
+    options.clock = clock;
+    options.backtest = inferloop::BacktestOptions{};
+    options.backtest->threads = threads;
+    inferloop::InferenceLoop loop(bench_config(), std::move(options));
+    loop.start();
+    const std::size_t cols = loop.features().cols();
+    const std::vector<float> rows = make_rows(cols, kRows);
+    std::vector<std::int64_t> times(kRows);
+    for (std::size_t r = 0; r < kRows; ++r) times[r] = static_cast<std::int64_t>(r) * 1'000'000;
+    state.ResumeTiming();
+    const auto end = inferloop::detail::LoopAccess::replay(loop, times, rows);
+    clock->set(end.idle_at);
+    loop.stop();
+    if (loop.stats().predictions != kRows) {
+      state.SkipWithError("a row was not predicted");
+      return;
+    }
+    rows_done += kRows;
+  }
+  state.counters["rows"] = static_cast<double>(rows_done);
+}
+
 // rows_per_s from wall time (Counter::kIsRate divides by CPU time, which
 // leaves out the time a thread waits), and each backtest's ratio to the
 // anchor measured in this run.
@@ -209,6 +245,15 @@ BENCHMARK(BM_Backtest)
     ->Args({4, 0})
     ->Args({1, 1})
     ->Args({2, 1})
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond)
+    ->MinTime(2.0);
+
+BENCHMARK(BM_Replay)
+    ->ArgName("threads")
+    ->Arg(1)
+    ->Arg(2)
+    ->Arg(4)
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond)
     ->MinTime(2.0);

@@ -129,6 +129,15 @@ struct BacktestOptions {
   // predict() call (predictions of a row never depend on the other rows in
   // the call, so batching changes throughput, not results). 1 disables it.
   std::size_t max_batch_snapshots = 64;
+  // replay() (include/inferloop/replay.hpp), which has every event up front,
+  // predicts a whole replay in rounds: it simulates snapshots until this many
+  // rows per compute thread are dispatched, then each thread predicts its
+  // share in one predict() call, then the results are delivered in order.
+  // 0: 16,384 rows per thread, or 1,048,576 when the config's device is a
+  // GPU (`cuda`, `cuda:N`), where a batch pays for its launch only when it
+  // is large. Memory: about this many rows x threads x num_outputs floats.
+  // With max_batch_snapshots == 1, replay() predicts each snapshot alone.
+  std::size_t replay_batch_rows = 0;
 };
 
 }  // namespace inferloop

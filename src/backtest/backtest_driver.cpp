@@ -23,13 +23,16 @@ BacktestDriver::BacktestDriver(const BacktestOptions& options, std::size_t num_r
     : num_features_(num_features),
       num_outputs_(num_outputs),
       max_batch_(std::max<std::size_t>(1, options.max_batch_snapshots)),
+      replay_batch_rows_(options.replay_batch_rows == 0 ? kReplayBatchRowsCpu
+                                                        : options.replay_batch_rows),
       delivery_(delivery),
       counters_(counters),
       errors_(errors),
       latency_(options.latency),
       simulator_(num_replicas, latency_.sampler(options.seed)),
       replica_jobs_(num_replicas, nullptr) {
-  auto prepare = [&](Worker& worker, Predictor* predictor) {
+  auto prepare = [&](Worker& worker, Predictor* predictor, std::size_t index) {
+    worker.index = index;
     worker.predictor = predictor;
     worker.batch.reserve(max_batch_);
     if (max_batch_ > 1) {
@@ -37,10 +40,10 @@ BacktestDriver::BacktestDriver(const BacktestOptions& options, std::size_t num_r
       worker.output.reserve(max_batch_ * max_rows * num_outputs_);
     }
   };
-  prepare(driving_, predictors.front());
+  prepare(driving_, predictors.front(), 0);
   for (std::size_t i = 1; i < predictors.size(); ++i) {
     workers_.push_back(std::make_unique<Worker>());
-    prepare(*workers_.back(), predictors[i]);
+    prepare(*workers_.back(), predictors[i], i);
   }
   for (auto& worker : workers_) {
     threads_.emplace_back([this, w = worker.get()] {
@@ -155,15 +158,18 @@ Timestamp BacktestDriver::idle_at(Timestamp now) const {
   return std::max(now, simulator_.idle_at());
 }
 
+void BacktestDriver::count_dispatch(const SimJob& sim) {
+  counters_.dispatch().dispatched.add();
+  ReplicaCounters& replica = counters_.replica(sim.replica_id);
+  replica.queue_wait.record(sim.started_at - sim.published_at);
+  replica.predict.record(sim.visible_at - sim.started_at);
+}
+
 void BacktestDriver::on_dispatch(const SimJob& sim, bool arriving) {
   Job* job = arriving ? std::exchange(arriving_, nullptr) : std::exchange(pending_, nullptr);
   job->sim = sim;
   replica_jobs_[sim.replica_id] = job;
-  DispatchCounters& dispatch = counters_.dispatch();
-  dispatch.dispatched.add();
-  ReplicaCounters& replica = counters_.replica(sim.replica_id);
-  replica.queue_wait.record(sim.started_at - sim.published_at);
-  replica.predict.record(sim.visible_at - sim.started_at);
+  count_dispatch(sim);
   submit(job);
 }
 
@@ -216,29 +222,32 @@ void BacktestDriver::deliver(bool block, std::size_t keep_at_most) {
       }
     }
     visible_.pop_front();
-    const std::uint32_t replica = job->sim.replica_id;
-    ReplicaCounters& counters = counters_.replica(replica);
-    if (job->failed) {
-      counters.errors.add();
-      errors_.report({job->error, job->sim.feature_seq, replica, job->sim.visible_at});
-    } else {
-      Prediction& result = job->output;
-      result.feature_seq = job->sim.feature_seq;
-      result.feature_time = job->feature_time;
-      result.published_at = job->sim.published_at;
-      result.started_at = job->sim.started_at;
-      result.completed_at = job->sim.visible_at;
-      result.model_version = 1;
-      result.replica_id = replica;
-      result.rows = static_cast<std::uint32_t>(job->rows);
-      result.cols = static_cast<std::uint32_t>(num_outputs_);
-      counters.predictions.add();
-      // One writer: this driving thread (serialised by mutex_).
-      delivery_.deliver(0, counters, result);
-    }
+    deliver_result(job->sim, job->rows, job->feature_time, job->failed, job->error, job->output);
     recycle(job);
   }
   delivering_ = false;
+}
+
+void BacktestDriver::deliver_result(const SimJob& sim, std::size_t rows, Timestamp feature_time,
+                                    bool failed, const std::string& error, Prediction& result) {
+  ReplicaCounters& counters = counters_.replica(sim.replica_id);
+  if (failed) {
+    counters.errors.add();
+    errors_.report({error, sim.feature_seq, sim.replica_id, sim.visible_at});
+    return;
+  }
+  result.feature_seq = sim.feature_seq;
+  result.feature_time = feature_time;
+  result.published_at = sim.published_at;
+  result.started_at = sim.started_at;
+  result.completed_at = sim.visible_at;
+  result.model_version = 1;
+  result.replica_id = sim.replica_id;
+  result.rows = static_cast<std::uint32_t>(rows);
+  result.cols = static_cast<std::uint32_t>(num_outputs_);
+  counters.predictions.add();
+  // One writer: the driving thread (serialised by mutex_).
+  delivery_.deliver(0, counters, result);
 }
 
 // ---- compute ------------------------------------------------------------------------
@@ -255,6 +264,17 @@ bool BacktestDriver::take_batch(Worker& worker) {
 void BacktestDriver::worker_main(Worker& worker) noexcept {
   std::unique_lock lock(compute_mutex_);
   while (true) {
+    if (round_task_ != nullptr && worker.rounds_seen != round_) {
+      worker.rounds_seen = round_;
+      const RoundTask task = round_task_;
+      void* const context = round_context_;
+      lock.unlock();
+      task(context, worker);
+      lock.lock();
+      ++round_done_;
+      job_done_.notify_all();
+      continue;
+    }
     if (take_batch(worker)) {
       lock.unlock();
       predict_batch(worker);
@@ -268,6 +288,22 @@ void BacktestDriver::worker_main(Worker& worker) noexcept {
     work_ready_.wait(lock);
     --sleeping_workers_;
   }
+}
+
+void BacktestDriver::run_round(RoundTask task, void* context) {
+  {
+    std::lock_guard lock(compute_mutex_);
+    round_task_ = task;
+    round_context_ = context;
+    ++round_;
+    round_done_ = 0;
+  }
+  if (!workers_.empty()) work_ready_.notify_all();
+  task(context, driving_);
+  std::unique_lock lock(compute_mutex_);
+  job_done_.wait(lock, [&] { return round_done_ == workers_.size(); });
+  round_task_ = nullptr;
+  round_context_ = nullptr;
 }
 
 void BacktestDriver::predict_batch(Worker& worker) noexcept {

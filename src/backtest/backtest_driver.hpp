@@ -38,6 +38,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -73,6 +74,32 @@ class BacktestDriver final : private SimListener {
   void stop(Timestamp now) noexcept;
   [[nodiscard]] Timestamp idle_at(Timestamp now) const;
 
+  // A whole replay at once (replay(), include/inferloop/replay.hpp; defined
+  // in bulk_replay.cpp): row i is published at timestamps_ns[i], consecutive
+  // rows with one timestamp form a snapshot of at most max_rows rows, the
+  // snapshots get feature_seq first_seq, first_seq + 1, ...; then the clock
+  // runs to idle and the driver stops, as stop(idle_at) would. The results,
+  // counters and errors are those that publishing the same snapshots one by
+  // one and then stopping at idle_at would give, in the same order; only the
+  // computation differs: rounds of large predict() calls instead of batches
+  // of queued snapshots. Result callbacks run on the calling thread.
+  // REQUIRES: nothing published before; rows and sizes checked by replay().
+  struct ReplayRows {
+    std::span<const std::int64_t> timestamps_ns;
+    std::span<const float> features;
+    std::size_t max_rows = 1;
+    std::uint64_t first_seq = 1;
+  };
+  struct ReplayEnd {
+    std::uint64_t snapshots = 0;
+    Timestamp idle_at{0};  // when the last result became visible
+  };
+  ReplayEnd replay_all(const ReplayRows& rows) noexcept;
+  // replay_all's rows per compute thread and round when
+  // BacktestOptions::replay_batch_rows is 0 (the loop picks the GPU one).
+  static constexpr std::size_t kReplayBatchRowsCpu = 16384;
+  static constexpr std::size_t kReplayBatchRowsGpu = std::size_t{1} << 20;
+
  private:
   struct Job {
     SimJob sim;
@@ -86,11 +113,15 @@ class BacktestDriver final : private SimListener {
     std::string error;
   };
   struct Worker {
+    std::size_t index = 0;  // 0: the driving thread; i: workers_[i - 1]
     Predictor* predictor = nullptr;
     std::vector<float> input;   // gathered rows of a batch
     std::vector<float> output;  // their predictions
     std::vector<Job*> batch;
+    std::uint64_t rounds_seen = 0;  // replay_all's rounds this worker took part in
   };
+  // replay_all's round: each compute thread predicts its share, by index.
+  using RoundTask = void (*)(void* context, Worker& worker);
 
   // SimListener: called by the simulator under mutex_.
   void on_dispatch(const SimJob& job, bool arriving) override;
@@ -104,14 +135,24 @@ class BacktestDriver final : private SimListener {
   // Delivers visible results in order; waits for computation when `block`
   // or when more than `keep_at_most` results wait.
   void deliver(bool block, std::size_t keep_at_most = 0);
+  // One visible result (its values already in `result.storage`), or its error.
+  void deliver_result(const SimJob& sim, std::size_t rows, Timestamp feature_time, bool failed,
+                      const std::string& error, Prediction& result);
   // Takes up to a batch of queued jobs into `worker.batch`. compute_mutex_ held.
   bool take_batch(Worker& worker);
   void worker_main(Worker& worker) noexcept;
   void predict_batch(Worker& worker) noexcept;
+  // Runs `task` on every compute thread at once (this one included) and
+  // returns when all are done.
+  void run_round(RoundTask task, void* context);
+  // How a simulated dispatch is counted; both listeners (on_dispatch and
+  // replay_all's) call it.
+  void count_dispatch(const SimJob& job);
 
   const std::size_t num_features_;
   const std::size_t num_outputs_;
   const std::size_t max_batch_;
+  const std::size_t replay_batch_rows_;  // per thread and round; resolved by the loop
   Delivery& delivery_;
   LoopCounters& counters_;
   ErrorSink& errors_;
@@ -138,6 +179,12 @@ class BacktestDriver final : private SimListener {
   std::deque<Job*> queue_;
   std::size_t sleeping_workers_ = 0;
   bool workers_stop_ = false;
+  // replay_all's current round: its task (null between rounds), its number
+  // and how many workers finished it.
+  RoundTask round_task_ = nullptr;
+  void* round_context_ = nullptr;
+  std::uint64_t round_ = 0;
+  std::size_t round_done_ = 0;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<std::thread> threads_;  // last: joined before the rest goes
 };

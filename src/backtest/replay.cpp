@@ -5,6 +5,7 @@
 #include <string>
 
 #include "inferloop/error.hpp"
+#include "loop/loop_access.hpp"
 
 namespace inferloop {
 
@@ -43,20 +44,10 @@ ReplaySummary replay(const InferenceConfig& config, const BacktestOptions& optio
   ReplaySummary summary;
   summary.rows = rows;
   summary.first_event = Timestamp{input.timestamps_ns.front()};
-  for (std::size_t first = 0; first < rows;) {
-    // A snapshot: this row and the following ones at the same time, up to max_rows.
-    std::size_t count = 1;
-    while (first + count < rows && count < config.max_rows &&
-           input.timestamps_ns[first + count] == input.timestamps_ns[first]) {
-      ++count;
-    }
-    const Timestamp at{input.timestamps_ns[first]};
-    clock->set(at);
-    (void)slot.publish(input.features.subspan(first * input.cols, count * input.cols), at);
-    ++summary.snapshots;
-    first += count;
-  }
-  summary.idle_at = loop.backtest_idle_at().value_or(clock->now());
+  const detail::BacktestDriver::ReplayEnd end =
+      detail::LoopAccess::replay(loop, input.timestamps_ns, input.features);
+  summary.snapshots = end.snapshots;
+  summary.idle_at = end.idle_at;
   clock->set(summary.idle_at);
   loop.stop();
   summary.stats = loop.stats();

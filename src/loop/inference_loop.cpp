@@ -39,6 +39,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -53,11 +54,12 @@
 #include "loop/dispatcher.hpp"
 #include "loop/error_sink.hpp"
 #include "loop/loop_counters.hpp"
-#include "loop/loop_observation.hpp"
+#include "loop/loop_access.hpp"
 #include "loop/model_loader.hpp"
 #include "loop/model_reloader.hpp"
 #include "loop/replica.hpp"
 #include "metrics/metrics_server.hpp"
+#include "util/device.hpp"
 #include "util/misuse.hpp"
 #include "util/text.hpp"
 
@@ -244,6 +246,24 @@ class InferenceLoop::Impl final {
 
   const InferenceConfig& config() const noexcept { return config_; }
 
+  detail::BacktestDriver::ReplayEnd replay(std::span<const std::int64_t> timestamps_ns,
+                                           std::span<const float> features) {
+    if (!backtest_ || !running()) {
+      throw Error("replay: the loop is not a running backtest (start() it with "
+                  "LoopOptions::backtest set)");
+    }
+    if (published_count() != 0) {
+      throw Error("replay: " + std::to_string(published_count()) + " snapshot(s) were published "
+                  "before; a replay starts on a loop that has seen none");
+    }
+    const detail::BacktestDriver::ReplayEnd end =
+        backtest_->replay_all({timestamps_ns, features, config_.max_rows, 1});
+    // Counted when the replay is over: a scrape during it sees the
+    // dispatches before the snapshots that made them.
+    replayed_snapshots_.store(end.snapshots, std::memory_order_release);
+    return end;
+  }
+
   std::optional<Timestamp> backtest_idle_at() const {
     if (!backtest_) return std::nullopt;
     return backtest_->idle_at(clock_->now());
@@ -291,8 +311,9 @@ class InferenceLoop::Impl final {
   }
 
   [[nodiscard]] std::uint64_t published_count() const noexcept {
-    return options_.feature_source ? counters_->dispatch().source_snapshots.value()
-                                   : slot_->last_published_seq();
+    return options_.feature_source
+               ? counters_->dispatch().source_snapshots.value()
+               : slot_->last_published_seq() + replayed_snapshots_.load(std::memory_order_acquire);
   }
 
   // ---- start ------------------------------------------------------------------
@@ -363,10 +384,14 @@ class InferenceLoop::Impl final {
     }
     const auto replicas = static_cast<std::size_t>(config_.num_replicas);
     backtest_predictors_ = load(backtest.threads, replicas, /*writers=*/1);
+    BacktestOptions driver_options = backtest;
+    if (driver_options.replay_batch_rows == 0 && detail::parse_device(config_.device).cuda) {
+      driver_options.replay_batch_rows = detail::BacktestDriver::kReplayBatchRowsGpu;
+    }
     std::vector<Predictor*> predictors;
     for (auto& predictor : backtest_predictors_) predictors.push_back(predictor.get());
     backtest_ = std::make_unique<detail::BacktestDriver>(
-        backtest, replicas, std::move(predictors), shape_.num_features, shape_.num_outputs,
+        driver_options, replicas, std::move(predictors), shape_.num_features, shape_.num_outputs,
         config_.max_rows, *delivery_, *counters_, errors_);
     // Snapshots published before start() sat in the triple buffer: the
     // newest arrives now, the older ones were conflated, as live.
@@ -501,6 +526,9 @@ class InferenceLoop::Impl final {
   // Written by request_stop() (release: a stop() from inside a callback);
   // read by start() and backtest publishes (acquire).
   std::atomic<bool> stop_requested_{false};
+  // Written once by replay() (release) after its last round; read by
+  // published_count() (acquire).
+  std::atomic<std::uint64_t> replayed_snapshots_{0};
 };
 
 // ---- InferenceLoop: forwards to Impl -------------------------------------
@@ -534,6 +562,11 @@ detail::LoopObservation detail::LoopAccess::observe(const InferenceLoop& loop) {
 }
 std::string detail::LoopAccess::metrics_url(const InferenceLoop& loop) {
   return loop.impl_->metrics_url();
+}
+detail::BacktestDriver::ReplayEnd detail::LoopAccess::replay(
+    InferenceLoop& loop, std::span<const std::int64_t> timestamps_ns,
+    std::span<const float> features) {
+  return loop.impl_->replay(timestamps_ns, features);
 }
 
 }  // namespace inferloop

@@ -1,8 +1,8 @@
 // LoopObservation: what an observer of a loop (the Prometheus metrics, the
 // CLI's live view) reads from it at one moment, beyond stats(): the counters
 // and histograms of each replica, the newest result's stamps, the serving
-// model and the loop's identity. LoopAccess::observe() is the one way to get
-// it; it is a friend of InferenceLoop so that the public API stays as it is.
+// model and the loop's identity. LoopAccess::observe() (loop_access.hpp) is
+// the one way to get it.
 //
 // Observing costs the observer, never the loop: it reads the per-thread
 // counters the loop keeps anyway (relaxed loads), the Clock, and the newest
@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "inferloop/clock.hpp"
+#include "inferloop/config.hpp"
 #include "inferloop/inference_loop.hpp"
 #include "inferloop/stats.hpp"
 #include "loop/delivery.hpp"
@@ -38,13 +39,6 @@ struct LoopObservation {
   std::optional<ModelInfo> model;      // the serving model; none before start()
   std::optional<NewestResult> newest;  // none until a first result is visible
   Timestamp now{0};                    // the loop Clock's time when observed
-};
-
-// Defined with the facade (src/loop/inference_loop.cpp).
-struct LoopAccess {
-  [[nodiscard]] static LoopObservation observe(const InferenceLoop& loop);
-  // LoopObservation::metrics_url alone, while the loop runs; else "".
-  [[nodiscard]] static std::string metrics_url(const InferenceLoop& loop);
 };
 
 }  // namespace inferloop::detail

@@ -1,7 +1,7 @@
 // render_metrics() and metrics_url(): include/inferloop/metrics.hpp.
 #include "inferloop/metrics.hpp"
 
-#include "loop/loop_observation.hpp"
+#include "loop/loop_access.hpp"
 #include "metrics/metric_families.hpp"
 
 namespace inferloop {

@@ -94,11 +94,4 @@ std::chrono::nanoseconds seconds_to_duration(double seconds, std::string_view wh
   return rounded;
 }
 
-std::optional<std::chrono::nanoseconds> checked_add(std::chrono::nanoseconds a,
-                                                    std::chrono::nanoseconds b) noexcept {
-  std::chrono::nanoseconds::rep sum = 0;
-  if (__builtin_add_overflow(a.count(), b.count(), &sum)) return std::nullopt;
-  return std::chrono::nanoseconds(sum);
-}
-
 }  // namespace inferloop::detail

@@ -35,6 +35,7 @@ using namespace std::chrono_literals;
 struct Recorder {
   std::mutex mutex;
   std::vector<std::uint64_t> computed;  // guarded by mutex
+  std::vector<std::size_t> call_rows;   // rows of each predict() call; guarded by mutex
   std::uint64_t fail_seq = 0;           // predict() throws for this snapshot
 };
 
@@ -47,6 +48,7 @@ class RecordingPredictor final : public Predictor {
   void warm_up() override {}
   void predict(std::span<const float> features, std::size_t rows, std::span<float> out) override {
     std::lock_guard lock(recorder_.mutex);
+    recorder_.call_rows.push_back(rows);
     for (std::size_t r = 0; r < rows; ++r) {
       const auto seq = static_cast<std::uint64_t>(features[r * 3]);
       if (seq == recorder_.fail_seq) throw std::runtime_error("refusing snapshot " + std::to_string(seq));
@@ -778,6 +780,206 @@ TEST(Replay, ABackwardTimestampOrAWrongWidthIsAClearError) {
               std::string::npos)
         << error.what();
   }
+}
+
+// replay() predicts a whole replay in rounds (BacktestDriver::replay_all);
+// publishing the same rows one snapshot at a time into a backtest loop is the
+// reference it must equal: every delivered result (all fields, values as
+// bits), every error, every counter.
+struct Streams {
+  std::string results;
+  std::string errors;
+  std::string stats;
+};
+
+std::string describe(const Prediction& p) {
+  std::ostringstream out;
+  out << p.feature_seq << ' ' << p.feature_time.count() << ' ' << p.published_at.count() << ' '
+      << p.started_at.count() << ' ' << p.completed_at.count() << ' ' << p.model_version << ' '
+      << p.replica_id << ' ' << p.rows << 'x' << p.cols;
+  for (float v : p.values()) {
+    std::uint32_t bits = 0;
+    std::memcpy(&bits, &v, sizeof bits);
+    out << ' ' << bits;
+  }
+  out << '\n';
+  return out.str();
+}
+
+std::string describe(const LoopStats& s) {
+  std::ostringstream out;
+  out << "published " << s.snapshots_published << " dispatched " << s.dispatched << " conflated "
+      << s.conflated << " discarded " << s.discarded_at_stop << " predictions " << s.predictions
+      << " stale " << s.stale_results << " errors " << s.errors << " queue_wait "
+      << s.queue_wait.count << '/' << s.queue_wait.p50.count() << '/' << s.queue_wait.max.count()
+      << " predict " << s.predict.count << '/' << s.predict.p50.count() << '/'
+      << s.predict.max.count() << " visible " << s.publish_to_visible.count << '/'
+      << s.publish_to_visible.p99.count();
+  return out.str();
+}
+
+struct Scenario {
+  int replicas = 1;
+  std::size_t threads = 1;
+  std::size_t max_rows = 1;
+  LatencyModel latency;
+  std::size_t replay_batch_rows = 0;
+  std::size_t max_batch_snapshots = 64;
+  std::uint64_t fail_row = 0;  // 1-based row whose snapshot's predict() throws; 0: none
+};
+
+struct ReplaySetup {
+  explicit ReplaySetup(const Scenario& scenario) {
+    recorder.fail_seq = scenario.fail_row;
+    registry.add("Recording", [this](const PredictorContext&) {
+      return std::make_unique<RecordingPredictor>(recorder);
+    });
+    config.model_uri = "fake://model";
+    config.predictor_class_name = "Recording";
+    config.num_replicas = scenario.replicas;
+    config.max_rows = scenario.max_rows;
+    backtest = with_latency(scenario.latency, scenario.threads, 5);
+    backtest.replay_batch_rows = scenario.replay_batch_rows;
+    backtest.max_batch_snapshots = scenario.max_batch_snapshots;
+    options.registry = &registry;
+    options.resolver = [](const std::string& uri) {
+      ResolvedModel model;
+      model.uri = uri;
+      return model;
+    };
+    options.on_error = [this](const LoopError& e) {
+      streams.errors += std::to_string(e.feature_seq) + ' ' + std::to_string(e.replica_id) + ' ' +
+                        std::to_string(e.at.count()) + ' ' + e.message + '\n';
+    };
+  }
+  Recorder recorder;
+  PredictorRegistry registry;
+  InferenceConfig config;
+  BacktestOptions backtest;
+  LoopOptions options;
+  Streams streams;
+};
+
+// Rows 0..30 us apart, a fifth of them at the previous row's time (so
+// multi-row snapshots form when max_rows > 1); row r's features are r + 1.
+void make_rows(std::size_t count, std::vector<std::int64_t>& times, std::vector<float>& features) {
+  std::mt19937_64 random(11);
+  std::int64_t now = 1'700'000'000'000'000'000;
+  for (std::size_t row = 0; row < count; ++row) {
+    if (random() % 5 != 0) now += static_cast<std::int64_t>(random() % 30'000);
+    times.push_back(now);
+    for (int c = 0; c < 3; ++c) features.push_back(static_cast<float>(row + 1));
+  }
+}
+
+Streams replayed(const Scenario& scenario, const std::vector<std::int64_t>& times,
+                 const std::vector<float>& features) {
+  ReplaySetup setup(scenario);
+  const ReplaySummary summary =
+      replay(setup.config, setup.backtest, {times, features, 3},
+             [&](const Prediction& p) { setup.streams.results += describe(p); }, setup.options);
+  setup.streams.stats = describe(summary.stats) + " idle_at " +
+                        std::to_string(summary.idle_at.count()) + " snapshots " +
+                        std::to_string(summary.snapshots);
+  return setup.streams;
+}
+
+Streams published_one_by_one(const Scenario& scenario, const std::vector<std::int64_t>& times,
+                             const std::vector<float>& features) {
+  ReplaySetup setup(scenario);
+  auto clock = std::make_shared<ManualClock>(Timestamp{times.front()});
+  setup.options.clock = clock;
+  setup.options.backtest = setup.backtest;
+  setup.options.on_result = [&](const Prediction& p) { setup.streams.results += describe(p); };
+  InferenceLoop loop(setup.config, std::move(setup.options));
+  loop.start();
+  std::uint64_t snapshots = 0;
+  for (std::size_t first = 0; first < times.size();) {
+    std::size_t count = 1;
+    while (first + count < times.size() && count < scenario.max_rows &&
+           times[first + count] == times[first]) {
+      ++count;
+    }
+    const Timestamp at{times[first]};
+    clock->set(at);
+    EXPECT_NE(loop.features().publish(std::span<const float>(features).subspan(first * 3, count * 3), at), 0U);
+    ++snapshots;
+    first += count;
+  }
+  const Timestamp idle_at = *loop.backtest_idle_at();
+  clock->set(idle_at);
+  loop.stop();
+  setup.streams.stats = describe(loop.stats()) + " idle_at " + std::to_string(idle_at.count()) +
+                        " snapshots " + std::to_string(snapshots);
+  return setup.streams;
+}
+
+TEST(Replay, RoundsGiveWhatPublishingEachSnapshotGives) {
+  std::vector<std::int64_t> times;
+  std::vector<float> features;
+  make_rows(2500, times, features);
+  const LatencyModel latencies[] = {LatencyModel::zero(), LatencyModel::constant(us(25)),
+                                    LatencyModel::lognormal(us(30), us(20))};
+  std::size_t checked = 0;
+  std::size_t with_error = 0;
+  for (int replicas : {1, 3}) {
+    for (std::size_t threads : {1U, 3U}) {
+      for (std::size_t max_rows : {1U, 3U}) {
+        for (const LatencyModel& latency : latencies) {
+          for (std::size_t batch_rows : {1U, 7U, 0U}) {
+            Scenario scenario{replicas, threads, max_rows, latency, batch_rows};
+            scenario.fail_row = 1000 + 17 * checked;  // a failure in every run
+            scenario.max_batch_snapshots = checked % 4 == 0 ? 1 : 64;
+            SCOPED_TRACE(std::to_string(replicas) + " replicas, " + std::to_string(threads) +
+                         " threads, max_rows " + std::to_string(max_rows) + ", " +
+                         latency.describe() + ", replay_batch_rows " + std::to_string(batch_rows) +
+                         ", max_batch_snapshots " + std::to_string(scenario.max_batch_snapshots));
+            const Streams reference = published_one_by_one(scenario, times, features);
+            const Streams rounds = replayed(scenario, times, features);
+            ASSERT_GT(std::count(reference.results.begin(), reference.results.end(), '\n'), 300);
+            // The failing row's snapshot fails once, unless it was conflated.
+            const auto errors = std::count(reference.errors.begin(), reference.errors.end(), '\n');
+            ASSERT_LE(errors, 1) << reference.errors;
+            with_error += static_cast<std::size_t>(errors);
+            EXPECT_EQ(rounds.stats, reference.stats);
+            EXPECT_EQ(rounds.errors, reference.errors);
+            EXPECT_EQ(rounds.results, reference.results);
+            ++checked;
+          }
+        }
+      }
+    }
+  }
+  EXPECT_EQ(checked, 72U);
+  EXPECT_GT(with_error, 36U);
+}
+
+TEST(Replay, PredictsEachRoundInOneCallPerComputeThread) {
+  std::vector<std::int64_t> times;
+  std::vector<float> features;
+  for (int row = 0; row < 3000; ++row) {
+    times.push_back(row * 1000);
+    for (int c = 0; c < 3; ++c) features.push_back(static_cast<float>(row + 1));
+  }
+  auto call_rows = [&](std::size_t threads, std::size_t replay_batch_rows,
+                       std::size_t max_batch_snapshots) {
+    Scenario scenario{1, threads, 1, LatencyModel::zero(), replay_batch_rows};
+    scenario.max_batch_snapshots = max_batch_snapshots;
+    ReplaySetup setup(scenario);
+    const ReplaySummary summary =
+        replay(setup.config, setup.backtest, {times, features, 3}, nullptr, setup.options);
+    EXPECT_EQ(summary.stats.predictions, 3000U);
+    std::vector<std::size_t> calls = setup.recorder.call_rows;
+    std::sort(calls.begin(), calls.end());
+    return calls;
+  };
+  // Zero latency, one replica: every row is dispatched; rounds of
+  // threads x replay_batch_rows rows, each thread one call of its share.
+  EXPECT_EQ(call_rows(1, 1000, 64), (std::vector<std::size_t>{1000, 1000, 1000}));
+  EXPECT_EQ(call_rows(2, 1000, 64), (std::vector<std::size_t>{500, 500, 1000, 1000}));
+  EXPECT_EQ(call_rows(1, 0, 64), (std::vector<std::size_t>{3000}));  // default: 16,384 rows
+  // max_batch_snapshots 1: each snapshot alone, as when publishing.
+  EXPECT_EQ(call_rows(2, 1000, 1), std::vector<std::size_t>(3000, 1));
 }
 
 }  // namespace replay_tests

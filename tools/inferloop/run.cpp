@@ -32,7 +32,7 @@
 #include "console.hpp"
 #include "feature_file.hpp"
 #include "inferloop/inferloop.hpp"
-#include "loop/loop_observation.hpp"
+#include "loop/loop_access.hpp"
 #include "metrics/latency_window.hpp"
 #include "output_file.hpp"
 #include "result_writer.hpp"
