@@ -16,6 +16,9 @@
 //                            package run it: every row up front, predicted
 //                            in rounds of large calls (zero latency, 1
 //                            replica, T compute threads)
+//   BM_ReplayMachinery       the same with a predictor that writes zeros: what
+//                            the simulation and the delivery cost per row
+//                            (ns_per_row), with nothing to predict
 //
 // Each backtest iteration replays kRows rows 1 ms apart, from the first publish()
 // (BM_Replay: from the replay's start) to stop(); building and starting the
@@ -29,6 +32,7 @@
 // the predictor: --predictor=NAME (default ForestPredictor).
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 #include <thread>
@@ -51,7 +55,7 @@ std::string g_predictor = "ForestPredictor";
 double g_live_rows_per_s = 0;
 std::map<std::int64_t, double> g_batch_rows_per_s;  // threads -> rows/s
 
-constexpr std::size_t kRows = 200000;
+constexpr std::size_t kRows = 1000000;
 
 std::vector<float> make_rows(std::size_t cols, std::size_t count) {
   std::vector<float> rows(cols * count);
@@ -161,8 +165,23 @@ void BM_Backtest(benchmark::State& state) {
   state.counters["rows"] = static_cast<double>(rows_done);
 }
 
-void BM_Replay(benchmark::State& state) {
-  const auto threads = static_cast<std::size_t>(state.range(0));
+// Writes zeros: replay() with nothing to predict.
+class ZeroPredictor final : public inferloop::Predictor {
+ public:
+  explicit ZeroPredictor(std::size_t features) : features_(features) {}
+  std::size_t num_features() const noexcept override { return features_; }
+  std::size_t num_outputs() const noexcept override { return 1; }
+  std::string describe() const override { return "ZeroPredictor"; }
+  void warm_up() override {}
+  void predict(std::span<const float>, std::size_t, std::span<float> out) override {
+    std::fill(out.begin(), out.end(), 0.0F);
+  }
+
+ private:
+  std::size_t features_;
+};
+
+void replay_rows(benchmark::State& state, std::size_t threads, inferloop::PredictorRegistry* registry) {
   std::size_t rows_done = 0;
   for (auto _ : state) {
     state.PauseTiming();
@@ -171,7 +190,12 @@ void BM_Replay(benchmark::State& state) {
     options.clock = clock;
     options.backtest = inferloop::BacktestOptions{};
     options.backtest->threads = threads;
-    inferloop::InferenceLoop loop(bench_config(), std::move(options));
+    inferloop::InferenceConfig config = bench_config();
+    if (registry != nullptr) {
+      options.registry = registry;
+      config.predictor_class_name = "Zero";
+    }
+    inferloop::InferenceLoop loop(config, std::move(options));
     loop.start();
     const std::size_t cols = loop.features().cols();
     const std::vector<float> rows = make_rows(cols, kRows);
@@ -188,6 +212,28 @@ void BM_Replay(benchmark::State& state) {
     rows_done += kRows;
   }
   state.counters["rows"] = static_cast<double>(rows_done);
+}
+
+void BM_ReplayMachinery(benchmark::State& state) {
+  // The demo model's width, from the model itself.
+  const inferloop::ResolvedModel model = inferloop::resolve_model(g_model_uri);
+  inferloop::SharedPredictorState shared;
+  const std::size_t features =
+      inferloop::PredictorRegistry::global()
+          .create(g_predictor, inferloop::PredictorContext{bench_config(), model, 0, shared})
+          ->num_features();
+  inferloop::PredictorRegistry registry;
+  registry.add("Zero", [features](const inferloop::PredictorContext&) {
+    return std::make_unique<ZeroPredictor>(features);
+  });
+  replay_rows(state, 1, &registry);
+  state.counters["ns_per_row"] = benchmark::Counter(
+      static_cast<double>(kRows), benchmark::Counter::kIsIterationInvariantRate |
+                                      benchmark::Counter::kInvert);
+}
+
+void BM_Replay(benchmark::State& state) {
+  replay_rows(state, static_cast<std::size_t>(state.range(0)), nullptr);
 }
 
 // rows_per_s from wall time (Counter::kIsRate divides by CPU time, which
@@ -213,7 +259,7 @@ class RatioReporter : public benchmark::ConsoleReporter {
         g_batch_rows_per_s[threads] = rate;
       } else if (name.starts_with("BM_LiveLoopEveryRow")) {
         g_live_rows_per_s = rate;
-      } else {
+      } else if (!name.starts_with("BM_ReplayMachinery")) {
         if (g_live_rows_per_s > 0) {
           run.counters["ratio_vs_live"] = benchmark::Counter(rate / g_live_rows_per_s);
         }
@@ -249,6 +295,7 @@ BENCHMARK(BM_Backtest)
     ->Unit(benchmark::kMillisecond)
     ->MinTime(2.0);
 
+BENCHMARK(BM_ReplayMachinery)->UseRealTime()->Unit(benchmark::kMillisecond)->MinTime(1.0);
 BENCHMARK(BM_Replay)
     ->ArgName("threads")
     ->Arg(1)

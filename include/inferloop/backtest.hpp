@@ -107,12 +107,15 @@ class LatencySampler {
   LatencySampler(const LatencyModel& model, std::uint64_t seed);
   // The next dispatch's latency, in [0, max_latency()].
   Timestamp next();
-  [[nodiscard]] Timestamp max_latency() const noexcept { return model_.max_latency(); }
+  [[nodiscard]] Timestamp max_latency() const noexcept { return max_latency_; }
 
  private:
   // A copy, not a reference: `LatencyModel::parse(spec).sampler(seed)` must
   // not leave the sampler pointing at a destroyed temporary.
   LatencyModel model_;
+  // model_.max_latency(), once: a replayed recording's is a scan of it, and
+  // the simulation asks at every arrival.
+  Timestamp max_latency_;
   std::mt19937_64 engine_;
   std::uint64_t index_ = 0;  // dispatches drawn so far
 };
@@ -130,13 +133,15 @@ struct BacktestOptions {
   // the call, so batching changes throughput, not results). 1 disables it.
   std::size_t max_batch_snapshots = 64;
   // replay() (include/inferloop/replay.hpp), which has every event up front,
-  // predicts a whole replay in rounds: it simulates snapshots until this many
-  // rows per compute thread are dispatched, then each thread predicts its
-  // share in one predict() call, then the results are delivered in order.
-  // 0: 16,384 rows per thread, or 1,048,576 when the config's device is a
-  // GPU (`cuda`, `cuda:N`), where a batch pays for its launch only when it
-  // is large. Memory: about this many rows x threads x num_outputs floats.
-  // With max_batch_snapshots == 1, replay() predicts each snapshot alone.
+  // predicts a whole replay in predict() calls of about this many rows
+  // (whole snapshots), taken by whichever compute thread is free, round by
+  // round (4 calls per thread; 1 from 262,144 rows up), while it simulates
+  // the next round and delivers the last. 0: 8,192, or 1,048,576 when the
+  // config's device is a GPU (`cuda`, `cuda:N`), where a call pays for its
+  // launches only when it is large. Memory: two rounds' outputs and about 80
+  // bytes per dispatched snapshot of a round, plus, when snapshots are
+  // conflated, a gathered copy of each call's rows. With
+  // max_batch_snapshots == 1, replay() predicts each snapshot alone.
   std::size_t replay_batch_rows = 0;
 };
 

@@ -31,8 +31,7 @@ BacktestDriver::BacktestDriver(const BacktestOptions& options, std::size_t num_r
       latency_(options.latency),
       simulator_(num_replicas, latency_.sampler(options.seed)),
       replica_jobs_(num_replicas, nullptr) {
-  auto prepare = [&](Worker& worker, Predictor* predictor, std::size_t index) {
-    worker.index = index;
+  auto prepare = [&](Worker& worker, Predictor* predictor) {
     worker.predictor = predictor;
     worker.batch.reserve(max_batch_);
     if (max_batch_ > 1) {
@@ -40,10 +39,10 @@ BacktestDriver::BacktestDriver(const BacktestOptions& options, std::size_t num_r
       worker.output.reserve(max_batch_ * max_rows * num_outputs_);
     }
   };
-  prepare(driving_, predictors.front(), 0);
+  prepare(driving_, predictors.front());
   for (std::size_t i = 1; i < predictors.size(); ++i) {
     workers_.push_back(std::make_unique<Worker>());
-    prepare(*workers_.back(), predictors[i], i);
+    prepare(*workers_.back(), predictors[i]);
   }
   for (auto& worker : workers_) {
     threads_.emplace_back([this, w = worker.get()] {
@@ -264,15 +263,14 @@ bool BacktestDriver::take_batch(Worker& worker) {
 void BacktestDriver::worker_main(Worker& worker) noexcept {
   std::unique_lock lock(compute_mutex_);
   while (true) {
-    if (round_task_ != nullptr && worker.rounds_seen != round_) {
-      worker.rounds_seen = round_;
-      const RoundTask task = round_task_;
-      void* const context = round_context_;
+    if (chunks_taken_ < chunks_) {
+      const std::size_t chunk = chunks_taken_++;
+      const ChunkTask task = chunk_task_;
+      void* const context = chunk_context_;
       lock.unlock();
-      task(context, worker);
+      task(context, worker, chunk);
       lock.lock();
-      ++round_done_;
-      job_done_.notify_all();
+      if (++chunks_done_ == chunks_) job_done_.notify_all();
       continue;
     }
     if (take_batch(worker)) {
@@ -290,20 +288,31 @@ void BacktestDriver::worker_main(Worker& worker) noexcept {
   }
 }
 
-void BacktestDriver::run_round(RoundTask task, void* context) {
+void BacktestDriver::start_chunks(ChunkTask task, void* context, std::size_t count) {
   {
     std::lock_guard lock(compute_mutex_);
-    round_task_ = task;
-    round_context_ = context;
-    ++round_;
-    round_done_ = 0;
+    chunk_task_ = task;
+    chunk_context_ = context;
+    chunks_ = count;
+    chunks_taken_ = 0;
+    chunks_done_ = 0;
   }
-  if (!workers_.empty()) work_ready_.notify_all();
-  task(context, driving_);
+  if (count > 0 && !workers_.empty()) work_ready_.notify_all();
+}
+
+void BacktestDriver::finish_chunks() {
   std::unique_lock lock(compute_mutex_);
-  job_done_.wait(lock, [&] { return round_done_ == workers_.size(); });
-  round_task_ = nullptr;
-  round_context_ = nullptr;
+  while (chunks_taken_ < chunks_) {
+    const std::size_t chunk = chunks_taken_++;
+    lock.unlock();
+    chunk_task_(chunk_context_, driving_, chunk);
+    lock.lock();
+    ++chunks_done_;
+  }
+  job_done_.wait(lock, [&] { return chunks_done_ == chunks_; });
+  chunk_task_ = nullptr;
+  chunk_context_ = nullptr;
+  chunks_ = chunks_taken_ = chunks_done_ = 0;
 }
 
 void BacktestDriver::predict_batch(Worker& worker) noexcept {

@@ -97,7 +97,7 @@ class BacktestDriver final : private SimListener {
   ReplayEnd replay_all(const ReplayRows& rows) noexcept;
   // replay_all's rows per compute thread and round when
   // BacktestOptions::replay_batch_rows is 0 (the loop picks the GPU one).
-  static constexpr std::size_t kReplayBatchRowsCpu = 16384;
+  static constexpr std::size_t kReplayBatchRowsCpu = 8192;
   static constexpr std::size_t kReplayBatchRowsGpu = std::size_t{1} << 20;
 
  private:
@@ -113,15 +113,14 @@ class BacktestDriver final : private SimListener {
     std::string error;
   };
   struct Worker {
-    std::size_t index = 0;  // 0: the driving thread; i: workers_[i - 1]
     Predictor* predictor = nullptr;
     std::vector<float> input;   // gathered rows of a batch
     std::vector<float> output;  // their predictions
     std::vector<Job*> batch;
-    std::uint64_t rounds_seen = 0;  // replay_all's rounds this worker took part in
   };
-  // replay_all's round: each compute thread predicts its share, by index.
-  using RoundTask = void (*)(void* context, Worker& worker);
+  // replay_all's chunks: one predict() call's worth of a round, by index,
+  // with the predictor of whichever compute thread took it.
+  using ChunkTask = void (*)(void* context, Worker& worker, std::size_t chunk);
 
   // SimListener: called by the simulator under mutex_.
   void on_dispatch(const SimJob& job, bool arriving) override;
@@ -142,9 +141,11 @@ class BacktestDriver final : private SimListener {
   bool take_batch(Worker& worker);
   void worker_main(Worker& worker) noexcept;
   void predict_batch(Worker& worker) noexcept;
-  // Runs `task` on every compute thread at once (this one included) and
-  // returns when all are done.
-  void run_round(RoundTask task, void* context);
+  // Offers chunks 0..count-1 of `task` to the workers (at most one set at a
+  // time); finish_chunks() takes what is left on the driving thread and
+  // returns when every chunk is done.
+  void start_chunks(ChunkTask task, void* context, std::size_t count);
+  void finish_chunks();
   // How a simulated dispatch is counted; both listeners (on_dispatch and
   // replay_all's) call it.
   void count_dispatch(const SimJob& job);
@@ -179,12 +180,13 @@ class BacktestDriver final : private SimListener {
   std::deque<Job*> queue_;
   std::size_t sleeping_workers_ = 0;
   bool workers_stop_ = false;
-  // replay_all's current round: its task (null between rounds), its number
-  // and how many workers finished it.
-  RoundTask round_task_ = nullptr;
-  void* round_context_ = nullptr;
-  std::uint64_t round_ = 0;
-  std::size_t round_done_ = 0;
+  // replay_all's chunks on offer: the task (null when none), how many, how
+  // many were taken and how many are done.
+  ChunkTask chunk_task_ = nullptr;
+  void* chunk_context_ = nullptr;
+  std::size_t chunks_ = 0;
+  std::size_t chunks_taken_ = 0;
+  std::size_t chunks_done_ = 0;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<std::thread> threads_;  // last: joined before the rest goes
 };

@@ -263,7 +263,7 @@ Timestamp LatencyModel::max_latency() const noexcept {
 LatencySampler LatencyModel::sampler(std::uint64_t seed) const { return {*this, seed}; }
 
 LatencySampler::LatencySampler(const LatencyModel& model, std::uint64_t seed)
-    : model_(model), engine_(seed) {}
+    : model_(model), max_latency_(model_.max_latency()), engine_(seed) {}
 
 Timestamp LatencySampler::next() {
   const std::uint64_t k = index_++;

@@ -76,12 +76,11 @@ class ReplicaSimulator {
 
   // Runs every completion (and the dispatches they allow) up to and including t.
   void advance(Timestamp t, SimListener& listener) {
-    while (true) {
-      const std::optional<Timestamp> next = next_completion();
-      if (!next || *next > t) break;
-      complete_all_at(*next, listener);
-      now_ = std::max(now_, *next);
-      if (pending_) dispatch(*pending_, *next, /*arriving=*/false, listener);
+    Timestamp next{0};
+    while (next_completion(next) && next <= t) {
+      complete_all_at(next, listener);
+      now_ = std::max(now_, next);
+      if (pending_) dispatch(*pending_, next, /*arriving=*/false, listener);
     }
     now_ = std::max(now_, t);
   }
@@ -121,9 +120,10 @@ class ReplicaSimulator {
   void stop(SimListener& listener) {
     if (pending_) listener.on_discarded(pending_->feature_seq);
     pending_.reset();
-    while (const std::optional<Timestamp> next = next_completion()) {
-      complete_all_at(*next, listener);
-      now_ = std::max(now_, *next);
+    Timestamp next{0};
+    while (next_completion(next)) {
+      complete_all_at(next, listener);
+      now_ = std::max(now_, next);
     }
   }
 
@@ -132,9 +132,8 @@ class ReplicaSimulator {
   [[nodiscard]] Timestamp idle_at() const {
     ReplicaSimulator fork = *this;
     NullListener ignore;
-    while (const std::optional<Timestamp> next = fork.next_completion()) {
-      fork.advance(*next, ignore);
-    }
+    Timestamp next{0};
+    while (fork.next_completion(next)) fork.advance(next, ignore);
     return fork.now_;
   }
 
@@ -149,20 +148,23 @@ class ReplicaSimulator {
     void on_discarded(std::uint64_t) override {}
   };
 
-  [[nodiscard]] std::optional<Timestamp> next_completion() const {
-    std::optional<Timestamp> earliest;
+  // The earliest time a running prediction becomes visible, into `at`;
+  // false when none runs. (Not an optional<Timestamp>: this runs several
+  // times per snapshot, and GCC copies an optional through the stack with
+  // a store-forwarding stall per copy.)
+  [[nodiscard]] bool next_completion(Timestamp& at) const {
+    if (busy_ == 0) return false;
+    bool found = false;
     for (const auto& running : replicas_) {
-      if (running && (!earliest || running->visible_at < *earliest)) earliest = running->visible_at;
+      if (running && (!found || running->visible_at < at)) {
+        at = running->visible_at;
+        found = true;
+      }
     }
-    return earliest;
+    return found;
   }
 
-  [[nodiscard]] bool idle_replica_available() const {
-    for (const auto& running : replicas_) {
-      if (!running) return true;
-    }
-    return false;
-  }
+  [[nodiscard]] bool idle_replica_available() const { return busy_ < replicas_.size(); }
 
   // Every result visible at `t`, oldest snapshot first (so that results
   // finishing together are all shown, as live deliveries in seq order are).
@@ -180,6 +182,7 @@ class ReplicaSimulator {
       if (chosen == replicas_.size()) return;
       const SimJob job = *replicas_[chosen];
       replicas_[chosen].reset();
+      --busy_;
       listener.on_visible(job);
     }
   }
@@ -194,11 +197,13 @@ class ReplicaSimulator {
     // arrive() checked that this fits; saturate rather than wrap if not.
     job.visible_at = checked_add(start, sampler_.next()).value_or(Timestamp::max());
     replicas_[*index] = job;
+    ++busy_;
     if (!arriving) pending_.reset();
     listener.on_dispatch(job, arriving);
   }
 
   std::vector<std::optional<SimJob>> replicas_;  // the prediction each replica runs
+  std::size_t busy_ = 0;                         // replicas_ that hold one
   RoundRobin round_robin_;                       // the live poller's rule
   std::optional<SimJob> pending_;
   // Starts before any clock's origin, so the first arrival sets it.

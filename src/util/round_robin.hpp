@@ -19,12 +19,13 @@ class RoundRobin {
   // cursor then moves past it. nullopt (cursor unchanged) when none is idle.
   template <typename IsIdle>
   [[nodiscard]] std::optional<std::size_t> next_idle(IsIdle&& is_idle) noexcept {
+    std::size_t index = cursor_;
     for (std::size_t i = 0; i < count_; ++i) {
-      const std::size_t index = (cursor_ + i) % count_;
       if (is_idle(index)) {
-        cursor_ = (index + 1) % count_;
+        cursor_ = index + 1 == count_ ? 0 : index + 1;
         return index;
       }
+      index = index + 1 == count_ ? 0 : index + 1;  // no division: once per dispatch
     }
     return std::nullopt;
   }
@@ -32,9 +33,10 @@ class RoundRobin {
   // The replica next_idle() would return now, without moving the cursor.
   template <typename IsIdle>
   [[nodiscard]] std::optional<std::size_t> peek_idle(IsIdle&& is_idle) const noexcept {
+    std::size_t index = cursor_;
     for (std::size_t i = 0; i < count_; ++i) {
-      const std::size_t index = (cursor_ + i) % count_;
       if (is_idle(index)) return index;
+      index = index + 1 == count_ ? 0 : index + 1;
     }
     return std::nullopt;
   }

@@ -954,7 +954,7 @@ TEST(Replay, RoundsGiveWhatPublishingEachSnapshotGives) {
   EXPECT_GT(with_error, 36U);
 }
 
-TEST(Replay, PredictsEachRoundInOneCallPerComputeThread) {
+TEST(Replay, PredictsInCallsOfReplayBatchRows) {
   std::vector<std::int64_t> times;
   std::vector<float> features;
   for (int row = 0; row < 3000; ++row) {
@@ -973,13 +973,34 @@ TEST(Replay, PredictsEachRoundInOneCallPerComputeThread) {
     std::sort(calls.begin(), calls.end());
     return calls;
   };
-  // Zero latency, one replica: every row is dispatched; rounds of
-  // threads x replay_batch_rows rows, each thread one call of its share.
+  // Zero latency, one replica: every row is dispatched, in calls of
+  // replay_batch_rows rows (a round holds 4 calls per thread).
   EXPECT_EQ(call_rows(1, 1000, 64), (std::vector<std::size_t>{1000, 1000, 1000}));
-  EXPECT_EQ(call_rows(2, 1000, 64), (std::vector<std::size_t>{500, 500, 1000, 1000}));
-  EXPECT_EQ(call_rows(1, 0, 64), (std::vector<std::size_t>{3000}));  // default: 16,384 rows
+  EXPECT_EQ(call_rows(2, 1000, 64), (std::vector<std::size_t>{1000, 1000, 1000}));
+  EXPECT_EQ(call_rows(2, 700, 64), (std::vector<std::size_t>{200, 700, 700, 700, 700}));
+  EXPECT_EQ(call_rows(1, 0, 64), (std::vector<std::size_t>{3000}));  // default: 8,192 rows
   // max_batch_snapshots 1: each snapshot alone, as when publishing.
   EXPECT_EQ(call_rows(2, 1000, 1), std::vector<std::size_t>(3000, 1));
+}
+
+TEST(Replay, AGpuDeviceGetsCallsOfAMillionRowsByDefault) {
+  std::vector<std::int64_t> times;
+  std::vector<float> features;
+  for (int row = 0; row < 20000; ++row) {
+    times.push_back(row * 1000);
+    for (int c = 0; c < 3; ++c) features.push_back(static_cast<float>(row + 1));
+  }
+  auto call_rows = [&](const char* device) {
+    ReplaySetup setup(Scenario{1, 1, 1, LatencyModel::zero()});
+    setup.config.device = device;  // the fake predictor ignores it; the replay does not
+    (void)replay(setup.config, setup.backtest, {times, features, 3}, nullptr, setup.options);
+    std::vector<std::size_t> calls = setup.recorder.call_rows;
+    std::sort(calls.begin(), calls.end());
+    return calls;
+  };
+  EXPECT_EQ(call_rows("cpu"), (std::vector<std::size_t>{3616, 8192, 8192}));
+  EXPECT_EQ(call_rows("cuda"), (std::vector<std::size_t>{20000}));
+  EXPECT_EQ(call_rows("cuda:3"), (std::vector<std::size_t>{20000}));
 }
 
 }  // namespace replay_tests
