@@ -129,6 +129,26 @@ void BM_LiveLoopEveryRow(benchmark::State& state) {
   state.counters["rows"] = static_cast<double>(state.iterations());
 }
 
+// A started backtest loop on a ManualClock at 0; `registry` (optional)
+// supplies a predictor class named by `predictor`.
+struct BacktestLoop {
+  BacktestLoop(std::size_t threads, inferloop::PredictorRegistry* registry = nullptr,
+               const std::string& predictor = g_predictor) {
+    inferloop::LoopOptions options;
+    options.clock = clock;
+    options.backtest = inferloop::BacktestOptions{};
+    options.backtest->threads = threads;
+    options.registry = registry;
+    inferloop::InferenceConfig config = bench_config();
+    config.predictor_class_name = predictor;
+    loop = std::make_unique<inferloop::InferenceLoop>(config, std::move(options));
+    loop->start();
+  }
+  std::shared_ptr<inferloop::ManualClock> clock =
+      std::make_shared<inferloop::ManualClock>(inferloop::Timestamp{0});
+  std::unique_ptr<inferloop::InferenceLoop> loop;
+};
+
 void BM_Backtest(benchmark::State& state) {
   const auto threads = static_cast<std::size_t>(state.range(0));
   const bool read_latest = state.range(1) != 0;
@@ -137,13 +157,9 @@ void BM_Backtest(benchmark::State& state) {
     // Building the loop (reading the model) is left out, as the batch
     // anchor's is: a real replay amortises it over far more rows than kRows.
     state.PauseTiming();
-    auto clock = std::make_shared<inferloop::ManualClock>(inferloop::Timestamp{0});
-    inferloop::LoopOptions options;
-    options.clock = clock;
-    options.backtest = inferloop::BacktestOptions{};
-    options.backtest->threads = threads;
-    inferloop::InferenceLoop loop(bench_config(), std::move(options));
-    loop.start();
+    BacktestLoop backtest(threads);
+    inferloop::InferenceLoop& loop = *backtest.loop;
+    const auto& clock = backtest.clock;
     const std::size_t cols = loop.features().cols();
     const std::vector<float> rows = make_rows(cols, kRows);
     inferloop::Prediction latest = loop.make_prediction();
@@ -185,18 +201,9 @@ void replay_rows(benchmark::State& state, std::size_t threads, inferloop::Predic
   std::size_t rows_done = 0;
   for (auto _ : state) {
     state.PauseTiming();
-    auto clock = std::make_shared<inferloop::ManualClock>(inferloop::Timestamp{0});
-    inferloop::LoopOptions options;
-    options.clock = clock;
-    options.backtest = inferloop::BacktestOptions{};
-    options.backtest->threads = threads;
-    inferloop::InferenceConfig config = bench_config();
-    if (registry != nullptr) {
-      options.registry = registry;
-      config.predictor_class_name = "Zero";
-    }
-    inferloop::InferenceLoop loop(config, std::move(options));
-    loop.start();
+    BacktestLoop backtest(threads, registry, registry != nullptr ? "Zero" : g_predictor);
+    inferloop::InferenceLoop& loop = *backtest.loop;
+    const auto& clock = backtest.clock;
     const std::size_t cols = loop.features().cols();
     const std::vector<float> rows = make_rows(cols, kRows);
     std::vector<std::int64_t> times(kRows);

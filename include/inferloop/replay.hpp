@@ -2,18 +2,23 @@
 // up front (the CLI's `inferloop backtest`, the Python package's
 // inferloop.backtest()).
 //
-// The rows are published, in order, into an InferenceLoop in backtest mode
-// (include/inferloop/backtest.hpp): each row at its timestamp, and when
-// config.max_rows > 1, consecutive rows with the same timestamp as one
-// multi-row snapshot (at most max_rows; a longer run is split). After the
-// last row the simulated clock moves to when the loop is idle, so the last
-// snapshot's prediction is kept; then the loop stops. Every result that
-// became visible reaches `on_result`, in feature_seq order, on the calling
-// thread. The same inputs, config and options give the same results,
-// whatever options.threads is.
+// The rows enter an InferenceLoop in backtest mode
+// (include/inferloop/backtest.hpp) as if published in order: each row at its
+// timestamp, and when config.max_rows > 1, consecutive rows with the same
+// timestamp as one multi-row snapshot (at most max_rows; a longer run is
+// split). After the last row the simulated clock moves to when the loop is
+// idle, so the last snapshot's prediction is kept; then the loop stops.
+// Every result that became visible reaches `on_result`, in the order it
+// became visible, on the calling thread. Results, counters and errors are
+// those of publishing the snapshots one by one, but the simulation runs a
+// round ahead and the dispatched rows are predicted in large calls
+// (BacktestOptions::replay_batch_rows; docs/backtesting.md, "Replaying a
+// whole event file"). The same inputs, config and options give the same
+// results, whatever options.threads is.
 //
-// Threads: the calling thread drives the replay (and computes predictions
-// while it waits for them); options.threads - 1 more threads compute.
+// Threads: the calling thread drives the replay (simulates, delivers, and
+// predicts while it would otherwise wait); options.threads - 1 more threads
+// compute.
 #pragma once
 
 #include <cstddef>

@@ -413,6 +413,21 @@ TEST(BacktestProperty, NoResultIsVisibleBeforeItsSnapshotTimePlusItsLatency) {
 
 // ---- determinism ------------------------------------------------------------
 
+// Every field of a result, values as bits, on one line.
+std::string describe(const Prediction& p) {
+  std::ostringstream out;
+  out << p.feature_seq << ' ' << p.feature_time.count() << ' ' << p.published_at.count() << ' '
+      << p.started_at.count() << ' ' << p.completed_at.count() << ' ' << p.model_version << ' '
+      << p.replica_id << ' ' << p.rows << 'x' << p.cols;
+  for (float v : p.values()) {
+    std::uint32_t bits = 0;
+    std::memcpy(&bits, &v, sizeof bits);
+    out << ' ' << bits;
+  }
+  out << '\n';
+  return out.str();
+}
+
 // Every field of every delivered result, values as bits.
 std::string result_stream(int replicas, std::size_t threads, const LatencyModel& model) {
   BacktestOptions options = with_latency(model, threads, 42);
@@ -432,17 +447,7 @@ std::string result_stream(int replicas, std::size_t threads, const LatencyModel&
   const LoopStats s = b.loop->stats();
   out << s.dispatched << ' ' << s.conflated << ' ' << s.stale_results << ' ' << s.discarded_at_stop
       << '\n';
-  for (const Prediction& p : b.results) {
-    out << p.feature_seq << ' ' << p.feature_time.count() << ' ' << p.published_at.count() << ' '
-        << p.started_at.count() << ' ' << p.completed_at.count() << ' ' << p.model_version << ' '
-        << p.replica_id << ' ' << p.rows << 'x' << p.cols;
-    for (float v : p.values()) {
-      std::uint32_t bits = 0;
-      std::memcpy(&bits, &v, sizeof bits);
-      out << ' ' << bits;
-    }
-    out << '\n';
-  }
+  for (const Prediction& p : b.results) out << describe(p);
   return out.str();
 }
 
@@ -792,21 +797,7 @@ struct Streams {
   std::string stats;
 };
 
-std::string describe(const Prediction& p) {
-  std::ostringstream out;
-  out << p.feature_seq << ' ' << p.feature_time.count() << ' ' << p.published_at.count() << ' '
-      << p.started_at.count() << ' ' << p.completed_at.count() << ' ' << p.model_version << ' '
-      << p.replica_id << ' ' << p.rows << 'x' << p.cols;
-  for (float v : p.values()) {
-    std::uint32_t bits = 0;
-    std::memcpy(&bits, &v, sizeof bits);
-    out << ' ' << bits;
-  }
-  out << '\n';
-  return out.str();
-}
-
-std::string describe(const LoopStats& s) {
+std::string describe_stats(const LoopStats& s) {
   std::ostringstream out;
   out << "published " << s.snapshots_published << " dispatched " << s.dispatched << " conflated "
       << s.conflated << " discarded " << s.discarded_at_stop << " predictions " << s.predictions
@@ -878,7 +869,7 @@ Streams replayed(const Scenario& scenario, const std::vector<std::int64_t>& time
   const ReplaySummary summary =
       replay(setup.config, setup.backtest, {times, features, 3},
              [&](const Prediction& p) { setup.streams.results += describe(p); }, setup.options);
-  setup.streams.stats = describe(summary.stats) + " idle_at " +
+  setup.streams.stats = describe_stats(summary.stats) + " idle_at " +
                         std::to_string(summary.idle_at.count()) + " snapshots " +
                         std::to_string(summary.snapshots);
   return setup.streams;
@@ -909,7 +900,7 @@ Streams published_one_by_one(const Scenario& scenario, const std::vector<std::in
   const Timestamp idle_at = *loop.backtest_idle_at();
   clock->set(idle_at);
   loop.stop();
-  setup.streams.stats = describe(loop.stats()) + " idle_at " + std::to_string(idle_at.count()) +
+  setup.streams.stats = describe_stats(loop.stats()) + " idle_at " + std::to_string(idle_at.count()) +
                         " snapshots " + std::to_string(snapshots);
   return setup.streams;
 }
