@@ -33,8 +33,15 @@ void check_output_path(const fs::path& path, std::string_view flag) {
   }
 }
 
-OutputFile::OutputFile(fs::path path, std::string_view flag) : path_(std::move(path)), flag_(flag) {
+namespace {
+constexpr std::size_t kBufferBytes = std::size_t{1} << 20;
+}  // namespace
+
+OutputFile::OutputFile(fs::path path, std::string_view flag)
+    : path_(std::move(path)), flag_(flag), buffer_(std::make_unique<char[]>(kBufferBytes)) {
   check_output_path(path_, flag_);
+  // Before open(): libstdc++'s filebuf takes a buffer only then.
+  out_.rdbuf()->pubsetbuf(buffer_.get(), static_cast<std::streamsize>(kBufferBytes));
   out_.open(path_, std::ios::binary | std::ios::trunc);
   if (!out_) {
     throw Error(flag_ + " " + path_.string() + ": cannot create the file (" + std::strerror(errno) +
