@@ -66,13 +66,15 @@ LatencyModel latency_model(nb::handle latency) {
 
 nb::dict run_backtest(nb::handle config_object, nb::handle timestamps_object,
                       nb::handle features_object, nb::handle latency, std::uint64_t seed,
-                      std::size_t threads, std::size_t max_batch_snapshots) {
+                      std::size_t threads, std::size_t max_batch_snapshots,
+                      std::size_t replay_batch_rows) {
   const InferenceConfig config = to_config(config_object);
   BacktestOptions options;
   options.latency = latency_model(latency);
   options.seed = seed;
   options.threads = threads;
   options.max_batch_snapshots = max_batch_snapshots;
+  options.replay_batch_rows = replay_batch_rows;
   const TimestampVector timestamps = timestamp_vector(timestamps_object, "backtest(timestamps)");
   const FeatureMatrix features = feature_matrix(features_object, "backtest(features)");
   const std::span<const std::int64_t> times = timestamps.values();
@@ -176,7 +178,7 @@ nb::dict run_backtest(nb::handle config_object, nb::handle timestamps_object,
 void bind_backtest(nb::module_& module) {
   module.def("_backtest", &run_backtest, nb::arg("config"), nb::arg("timestamps"),
              nb::arg("features"), nb::arg("latency"), nb::arg("seed"), nb::arg("threads"),
-             nb::arg("max_batch_snapshots"),
+             nb::arg("max_batch_snapshots"), nb::arg("replay_batch_rows"),
              "The compiled part of inferloop.backtest(); call that instead.");
 }
 

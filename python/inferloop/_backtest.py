@@ -110,7 +110,8 @@ class BacktestResult:
 
 
 def backtest(config, timestamps, features=None, *, latency, threads=None, seed=1,
-             max_batch_snapshots=64, timestamp_column=None) -> BacktestResult:
+             max_batch_snapshots=64, replay_batch_rows=0,
+             timestamp_column=None) -> BacktestResult:
     """Replays rows through the loop in simulated time; returns a BacktestResult.
 
     config      an InferenceConfig, a YAML path or a dict of YAML keys; its
@@ -127,6 +128,9 @@ def backtest(config, timestamps, features=None, *, latency, threads=None, seed=1
     threads     threads computing predictions (speed only, never results);
                 None = 1 (see docs/python.md for when more pay off).
     seed        seeds the lognormal latency draws.
+    replay_batch_rows
+                rows per predict() call (speed only, never results); 0 =
+                8192, or 1048576 when the config's device is cuda.
 
     Raises inferloop.Error for a bad config, model or latency, timestamps
     that go backwards, or predictions that failed; ValueError / TypeError
@@ -137,7 +141,8 @@ def backtest(config, timestamps, features=None, *, latency, threads=None, seed=1
         raise TypeError("backtest: latency is required, e.g. latency=\"zero\" or "
                         "latency=\"lognormal:40us,15us\"")
     columns = _inferloop._backtest(config, times, rows, latency, seed,
-                                   1 if threads is None else threads, max_batch_snapshots)
+                                   1 if threads is None else threads, max_batch_snapshots,
+                                   replay_batch_rows)
     return BacktestResult(columns)
 
 

@@ -62,6 +62,10 @@ def test_same_seed_gives_the_same_results_with_any_threads(models):
         again = inferloop.backtest(config, times, x, latency="lognormal:3ms,2ms", seed=11,
                                    threads=threads, max_batch_snapshots=7)
         assert_same_columns(first, again)
+        # Calls of 5 rows: many rounds, results carried between them.
+        small_calls = inferloop.backtest(config, times, x, latency="lognormal:3ms,2ms", seed=11,
+                                         threads=threads, replay_batch_rows=5)
+        assert_same_columns(first, small_calls)
     other_seed = inferloop.backtest(config, times, x, latency="lognormal:3ms,2ms", seed=12)
     assert not np.array_equal(first.visible_at_ns, other_seed.visible_at_ns)
 
