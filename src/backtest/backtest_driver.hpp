@@ -84,6 +84,8 @@ class BacktestDriver final : private SimListener {
   // computation differs: rounds of large predict() calls instead of batches
   // of queued snapshots. Result callbacks run on the calling thread.
   // REQUIRES: nothing published before; rows and sizes checked by replay().
+  // Throws only what allocating its bookkeeping throws (std::bad_alloc),
+  // after every computation has finished; the driver is then stopped.
   struct ReplayRows {
     std::span<const std::int64_t> timestamps_ns;
     std::span<const float> features;
@@ -94,7 +96,7 @@ class BacktestDriver final : private SimListener {
     std::uint64_t snapshots = 0;
     Timestamp idle_at{0};  // when the last result became visible
   };
-  ReplayEnd replay_all(const ReplayRows& rows) noexcept;
+  ReplayEnd replay_all(const ReplayRows& rows);
   // replay_all's rows per compute thread and round when
   // BacktestOptions::replay_batch_rows is 0 (the loop picks the GPU one).
   static constexpr std::size_t kReplayBatchRowsCpu = 8192;

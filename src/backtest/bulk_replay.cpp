@@ -96,16 +96,20 @@ struct Round {
     visible.clear();
     errors.clear();
   }
-  void fail(std::size_t index, std::string message) {
+  void fail(std::size_t index, const char* message) noexcept {
     dispatched[index].failed = true;
-    std::lock_guard lock(errors_mutex);
-    errors.emplace_back(index, std::move(message));
+    try {
+      std::lock_guard lock(errors_mutex);
+      errors.emplace_back(index, message);
+    } catch (...) {
+      // No memory for the message: error_of() says so instead.
+    }
   }
   [[nodiscard]] std::string error_of(std::size_t index) const {
     for (const auto& [failed, message] : errors) {
       if (failed == index) return message;
     }
-    return {};
+    return "predictor failed (its message was lost: out of memory)";
   }
   // Chunks of about `rows_per_chunk` rows, whole snapshots each.
   void cut_chunks(std::size_t rows_per_chunk) {
@@ -124,7 +128,7 @@ struct Round {
 
 }  // namespace
 
-BacktestDriver::ReplayEnd BacktestDriver::replay_all(const ReplayRows& input) noexcept {
+BacktestDriver::ReplayEnd BacktestDriver::replay_all(const ReplayRows& input) {
   std::lock_guard lock(mutex_);
   ReplayEnd end;
   if (stopped_ || delivering_) return end;
@@ -168,7 +172,7 @@ BacktestDriver::ReplayEnd BacktestDriver::replay_all(const ReplayRows& input) no
     const ReplayRows* input = nullptr;
     Round* round = nullptr;
 
-    static void predict_chunk(void* context, Worker& worker, std::size_t chunk) {
+    static void predict_chunk(void* context, Worker& worker, std::size_t chunk) noexcept {
       auto& compute = *static_cast<Compute*>(context);
       const BacktestDriver& driver = *compute.driver;
       const std::span<const float> rows_of_replay = compute.input->features;
@@ -197,22 +201,24 @@ BacktestDriver::ReplayEnd BacktestDriver::replay_all(const ReplayRows& input) no
       const std::size_t first_row = share.front().range.first_row;
       const std::size_t rows =
           (share.back().output - share.front().output) / outputs + share.back().range.rows;
-      std::span<const float> rows_in;
-      if (share.back().range.first_row + share.back().range.rows - first_row == rows) {
-        rows_in = rows_of_replay.subspan(first_row * features, rows * features);
-      } else {
-        worker.input.clear();
-        for (const Dispatched& d : share) {
-          const auto from =
-              rows_of_replay.subspan(d.range.first_row * features, d.range.rows * features);
-          worker.input.insert(worker.input.end(), from.begin(), from.end());
-        }
-        rows_in = worker.input;
-      }
       try {
+        std::span<const float> rows_in;
+        if (share.back().range.first_row + share.back().range.rows - first_row == rows) {
+          rows_in = rows_of_replay.subspan(first_row * features, rows * features);
+        } else {
+          worker.input.clear();
+          for (const Dispatched& d : share) {
+            const auto from =
+                rows_of_replay.subspan(d.range.first_row * features, d.range.rows * features);
+            worker.input.insert(worker.input.end(), from.begin(), from.end());
+          }
+          rows_in = worker.input;
+        }
         worker.predictor->predict(rows_in, rows,
                                   std::span<float>(out + share.front().output, rows * outputs));
       } catch (...) {
+        // The predictor threw (or gathering ran out of memory): snapshot by
+        // snapshot, straight from the caller's rows.
         for (Dispatched& d : share) predict_alone(d);
       }
     }
@@ -317,22 +323,31 @@ BacktestDriver::ReplayEnd BacktestDriver::replay_all(const ReplayRows& input) no
     start_chunks(&Compute::predict_chunk, &compute[which], round.chunks());
   };
 
-  std::size_t current = 0;
-  bool last_round = simulate(rounds[current]);
-  offer(current);
-  while (true) {
-    // While round `current` is predicted: simulate the next one.
-    const bool next_is_last = last_round || simulate(rounds[1 - current]);
-    finish_chunks();
-    if (last_round) {
+  try {
+    std::size_t current = 0;
+    bool last_round = simulate(rounds[current]);
+    offer(current);
+    while (true) {
+      // While round `current` is predicted: simulate the next one.
+      const bool next_is_last = last_round || simulate(rounds[1 - current]);
+      finish_chunks();
+      if (last_round) {
+        deliver_round(rounds[current]);
+        break;
+      }
+      // Round `current` is predicted: offer the next, deliver this one.
+      offer(1 - current);
       deliver_round(rounds[current]);
-      break;
+      current = 1 - current;
+      last_round = next_is_last;
     }
-    // Round `current` is predicted: offer the next, deliver this one.
-    offer(1 - current);
-    deliver_round(rounds[current]);
-    current = 1 - current;
-    last_round = next_is_last;
+  } catch (...) {
+    // Out of memory on this thread: no chunk may outlive the rounds it
+    // points into, and the driver takes nothing more.
+    finish_chunks();
+    delivering_ = false;
+    stopped_ = true;
+    throw;
   }
   stopped_ = true;
   return end;
