@@ -19,6 +19,10 @@
 //      only delivers what is done, unless too many results wait (then it
 //      waits too, bounding memory).
 //
+// replay() has every event up front and takes another way through the
+// same simulator, delivery and counters: replay_all() (bulk_replay.cpp)
+// simulates a round ahead and predicts in large calls, on the same workers.
+//
 // Why the driving thread computes: a hand-off to a worker and back costs two
 // thread wake-ups per result when the engine reads after every publish, far
 // more than the prediction; and when the engine publishes in bulk, a thread
@@ -26,10 +30,11 @@
 // batch's worth of snapshots queues up, so a bulk replay pays one wake-up per
 // batch, not per row.
 //
-// Threads: on_publish(), sync(), stop(), idle_at() from any thread,
-// serialised by mutex_ (recursive: a result callback that calls back into the
-// loop returns at once instead of deadlocking). Workers touch only queue_,
-// the jobs they took and their predictor, under compute_mutex_.
+// Threads: on_publish(), sync(), stop(), idle_at(), replay_all() from any
+// thread, serialised by mutex_ (recursive: a result callback that calls back
+// into the loop returns at once instead of deadlocking). Workers touch only
+// queue_, the jobs they took, replay_all()'s chunks and their predictor;
+// what they take, under compute_mutex_.
 #pragma once
 
 #include <condition_variable>
