@@ -144,6 +144,15 @@ struct BacktestLoop {
     loop = std::make_unique<inferloop::InferenceLoop>(config, std::move(options));
     loop->start();
   }
+  // Moves the clock to `idle_at` and stops; false (the benchmark skipped)
+  // when a row was not predicted.
+  bool stop_at(benchmark::State& state, inferloop::Timestamp idle_at) {
+    clock->set(idle_at);
+    loop->stop();
+    if (loop->stats().predictions == kRows) return true;
+    state.SkipWithError("a row was not predicted");
+    return false;
+  }
   std::shared_ptr<inferloop::ManualClock> clock =
       std::make_shared<inferloop::ManualClock>(inferloop::Timestamp{0});
   std::unique_ptr<inferloop::InferenceLoop> loop;
@@ -170,12 +179,7 @@ void BM_Backtest(benchmark::State& state) {
       (void)loop.features().publish(std::span<const float>(rows.data() + r * cols, cols), at);
       if (read_latest) benchmark::DoNotOptimize(loop.latest(latest));
     }
-    clock->set(*loop.backtest_idle_at());
-    loop.stop();
-    if (loop.stats().predictions != kRows) {
-      state.SkipWithError("a row was not predicted");
-      return;
-    }
+    if (!backtest.stop_at(state, *loop.backtest_idle_at())) return;
     rows_done += kRows;
   }
   state.counters["rows"] = static_cast<double>(rows_done);
@@ -203,19 +207,13 @@ void replay_rows(benchmark::State& state, std::size_t threads, inferloop::Predic
     state.PauseTiming();
     BacktestLoop backtest(threads, registry, registry != nullptr ? "Zero" : g_predictor);
     inferloop::InferenceLoop& loop = *backtest.loop;
-    const auto& clock = backtest.clock;
     const std::size_t cols = loop.features().cols();
     const std::vector<float> rows = make_rows(cols, kRows);
     std::vector<std::int64_t> times(kRows);
     for (std::size_t r = 0; r < kRows; ++r) times[r] = static_cast<std::int64_t>(r) * 1'000'000;
     state.ResumeTiming();
     const auto end = inferloop::detail::LoopAccess::replay(loop, times, rows);
-    clock->set(end.idle_at);
-    loop.stop();
-    if (loop.stats().predictions != kRows) {
-      state.SkipWithError("a row was not predicted");
-      return;
-    }
+    if (!backtest.stop_at(state, end.idle_at)) return;
     rows_done += kRows;
   }
   state.counters["rows"] = static_cast<double>(rows_done);

@@ -217,6 +217,13 @@ TEST(Csv, ParsingOnThreadsGivesTheSameTableAndTheSameFirstError) {
     EXPECT_EQ(to_bits(many.values), to_bits(one.values));
     EXPECT_EQ(many.lines, one.lines);
   }
+  // From memory, as one block, without its last newline.
+  const std::string unterminated = text.str().substr(0, text.str().size() - 1);
+  const cli::CsvTable from_memory = cli::parse_csv(
+      unterminated, file.string(), {.timestamp_column = "timestamp_ns", .threads = 3});
+  EXPECT_EQ(from_memory.timestamps, one.timestamps);
+  EXPECT_EQ(to_bits(from_memory.values), to_bits(one.values));
+  EXPECT_EQ(from_memory.lines, one.lines);
   // Two bad lines, far apart (in different threads' runs): the first is
   // the one reported, with its own line number, whatever the threads.
   std::string damaged = text.str();

@@ -312,29 +312,28 @@ std::size_t parse_lines(CsvParser& parser, std::string_view text, std::size_t li
   return line_number;
 }
 
-// Below this many bytes a block is parsed on one thread: starting threads
-// costs more than it saves.
-constexpr std::size_t kParallelBlockBytes = 256 * 1024;
-
-// The complete lines `text` holds (it ends with '\n'), on `threads` threads
-// once the header is read: one run of whole lines each, each run into a fork
-// of the parser, appended in order. The same rows and, when lines are
-// wrong, the same error (the first line's) as parse_lines() on one thread.
+// parse_lines(), on options.threads threads once the header is read and
+// the text is at least options.parallel_min_bytes: one run of whole lines
+// each, each run into a fork of the parser, appended in order. The same rows
+// and, when lines are wrong, the same error (the first line's) as
+// parse_lines() on one thread.
 std::size_t parse_block(CsvParser& parser, std::string_view text, std::size_t line_number,
-                        std::size_t threads) {
-  if (threads <= 1 || text.size() < kParallelBlockBytes) {
+                        const CsvOptions& options) {
+  const std::size_t threads = options.threads;
+  if (threads <= 1 || text.size() < options.parallel_min_bytes) {
     return parse_lines(parser, text, line_number);
   }
   if (!parser.has_header()) {
     // The header first (it decides the columns every fork reads).
     std::size_t start = 0;
     while (!parser.has_header() && start < text.size()) {
-      const std::size_t end = text.find('\n', start);
+      const std::size_t newline = text.find('\n', start);
+      const std::size_t end = newline == std::string_view::npos ? text.size() : newline;
       parser.line(text.substr(start, end - start), ++line_number);
       start = end + 1;
     }
-    text.remove_prefix(start);
-    if (text.size() < kParallelBlockBytes) return parse_lines(parser, text, line_number);
+    text.remove_prefix(std::min(start, text.size()));
+    if (text.size() < options.parallel_min_bytes) return parse_lines(parser, text, line_number);
   }
   struct Part {
     std::string_view text;
@@ -376,20 +375,15 @@ std::size_t parse_block(CsvParser& parser, std::string_view text, std::size_t li
     if (part.error) std::rethrow_exception(part.error);
   }
   for (CsvParser& fork : forks) parser.append(std::move(fork));
-  return line;
+  // A last line without its '\n' counts too.
+  return line + (!text.empty() && text.back() != '\n' ? 1 : 0);
 }
 
 }  // namespace
 
 CsvTable parse_csv(std::string_view text, std::string_view name, const CsvOptions& options) {
   CsvParser parser(name, options);
-  std::size_t line_number = 0;
-  while (!text.empty()) {
-    const std::size_t newline = text.find('\n');
-    parser.line(text.substr(0, newline), ++line_number);
-    if (newline == std::string_view::npos) break;
-    text.remove_prefix(newline + 1);
-  }
+  (void)parse_block(parser, text, 0, options);
   return std::move(parser).finish();
 }
 
@@ -416,7 +410,7 @@ CsvTable read_csv(const std::filesystem::path& file, const CsvOptions& options) 
     const std::string_view text(block.data(), filled);
     const std::size_t last_newline = text.rfind('\n');
     const std::size_t start = last_newline == std::string_view::npos ? 0 : last_newline + 1;
-    line_number = parse_block(parser, text.substr(0, start), line_number, options.threads);
+    line_number = parse_block(parser, text.substr(0, start), line_number, options);
     const std::string_view unfinished = text.substr(start);
     if (at_end) {
       if (!unfinished.empty()) parser.line(unfinished, ++line_number);

@@ -16,7 +16,8 @@
 //
 // read_csv reads the file in one pass, in large blocks, parsing each cell in
 // place (std::from_chars on a string_view; no allocation per cell), the
-// lines of a block on CsvOptions::threads threads.
+// lines of a block on CsvOptions::threads threads (parse_csv: the whole text
+// is one block).
 // parse_csv reads the same dialect from memory (the fuzz target uses it).
 // Pure functions; any thread (read_csv starts threads - 1 threads of its own
 // per block and joins them before it returns or throws).
@@ -44,10 +45,14 @@ struct CsvOptions {
   // CsvTable::timestamps; at least one more column must follow. Empty:
   // every column is a float column.
   std::string_view timestamp_column;
-  // read_csv: the rows of each block read from the file are parsed on this
-  // many threads (runs of whole lines, appended in order): the same table,
-  // and for a bad file the same first error, as with one.
+  // The rows of each block read from the file (parse_csv: of the text) are
+  // parsed on this many threads (runs of whole lines, appended in order):
+  // the same table, and for a bad file the same first error, as with one.
   std::size_t threads = 1;
+  // Below this many bytes a block is parsed on one thread: starting threads
+  // costs more than it saves. Tests and the fuzzer lower it to reach the
+  // threaded path with small inputs.
+  std::size_t parallel_min_bytes = 256 * 1024;
 };
 
 struct CsvTable {
