@@ -38,10 +38,10 @@ enum class ForestIsa {
 struct ForestKernels {
   ForestIsa isa;
 
-  // The leaves that one expanded row (see WalkNode) reaches in each tree of
-  // compact `block`, in tree order, into leaves[0 .. block.trees).
-  void (*walk_row)(const ForestLayout& layout, const LayoutBlock& block, const float* expanded,
-                   float* leaves) noexcept;
+  // The leaves that one expanded row of keys (see WalkNode) reaches in each
+  // tree of compact `block`, in tree order, into leaves[0 .. block.trees).
+  void (*walk_row)(const ForestLayout& layout, const LayoutBlock& block,
+                   const std::uint32_t* expanded, float* leaves) noexcept;
 
   // Bins `count` <= kTileRows rows (row-major, layout.num_features each) into
   // `tile`, column-major: tile[c * kTileRows + r] is row r's bin in expanded
@@ -70,8 +70,8 @@ struct ForestKernels {
 
 // The row walk of every set: scalar, trees in lockstep (see the top of this
 // file for why no set has its own).
-void walk_row_scalar(const ForestLayout& layout, const LayoutBlock& block, const float* expanded,
-                     float* leaves) noexcept;
+void walk_row_scalar(const ForestLayout& layout, const LayoutBlock& block,
+                     const std::uint32_t* expanded, float* leaves) noexcept;
 
 // Whether the running CPU (and its OS) can run `isa`'s kernels.
 [[nodiscard]] bool cpu_supports(ForestIsa isa) noexcept;

@@ -68,37 +68,60 @@ inline std::uint32_t bin_of(const float* thresholds, const float* /*pivots*/, fl
 
 // --- one row: walk kGroup trees of a block in lockstep -----------------------
 
-// Tree g's node i is nodes[g * 2^kDepth + i]: with the depth a constant the
-// whole walk is unrolled, each step is a load of the node, a load of the
-// value, a compare and a shift-add, and the only live values are the base
-// pointers and the kGroup positions (no per-tree pointer to reload).
+// Tree g's node i is nodes[g * 2^kDepth + i], each level mirrored (see
+// WalkNode): node i's children are 2i for `value >= threshold` and 2i + 1
+// otherwise, so a step is index = 2 * index + (value < threshold), on keys.
+// On x86-64 a step is four instructions: load the node's feature, load the
+// row's key for it, CMP it with the node's threshold key (the carry flag is
+// `value < threshold`, unsigned) and ADC index, index. Compilers write
+// SETB, MOVZX and LEA for the last one, and recompute the node's address:
+// eight instructions. The node's offset in the group is a constant
+// displacement, so the only live values are the two base pointers and the
+// kGroup positions (no per-tree pointer to reload). At the bottom, position
+// p is leaf 2^(kDepth+1) - 1 - p in the leaves' own heap order.
 template <std::uint32_t kDepth, std::size_t kGroup>
-inline void walk_group(const WalkNode* nodes, const float* leaves, const float* expanded,
+inline void walk_group(const WalkNode* nodes, const float* leaves, const std::uint32_t* expanded,
                        float* out) noexcept {
   constexpr std::size_t kStride = std::size_t{1} << kDepth;
-  std::uint32_t index[kGroup];
+  std::size_t index[kGroup];
 #pragma GCC unroll 32
   for (std::size_t g = 0; g < kGroup; ++g) index[g] = 1;
 #pragma GCC unroll 16
   for (std::uint32_t level = 0; level < kDepth; ++level) {
 #pragma GCC unroll 32
     for (std::size_t g = 0; g < kGroup; ++g) {
-      const WalkNode node = nodes[g * kStride + index[g]];
-      index[g] = 2 * index[g] + static_cast<std::uint32_t>(expanded[node.feature] >= node.threshold);
+#if defined(__x86_64__)
+      std::uint64_t key;
+      asm("movl %c[feature](%[nodes],%[index],8), %k[key]\n\t"
+          "movl (%[row],%[key],4), %k[key]\n\t"
+          "cmpl %c[threshold](%[nodes],%[index],8), %k[key]\n\t"
+          "adcq %[index], %[index]"
+          : [index] "+r"(index[g]), [key] "=&r"(key)
+          : [nodes] "r"(nodes), [row] "r"(expanded),
+            [feature] "i"(g * kStride * sizeof(WalkNode) + offsetof(WalkNode, feature)),
+            [threshold] "i"(g * kStride * sizeof(WalkNode) + offsetof(WalkNode, threshold_key))
+          : "cc", "memory");
+#else
+      const WalkNode& node = nodes[g * kStride + index[g]];
+      index[g] = 2 * index[g] + static_cast<std::size_t>(expanded[node.feature] < node.threshold_key);
+#endif
     }
   }
 #pragma GCC unroll 32
-  for (std::size_t g = 0; g < kGroup; ++g) out[g] = leaves[g * kStride + index[g] - kStride];
+  for (std::size_t g = 0; g < kGroup; ++g) out[g] = leaves[g * kStride + 2 * kStride - 1 - index[g]];
 }
 
-// Trees in flight per lockstep group: 16 positions and two base pointers fit
-// x86-64's registers; shallow trees have too few levels to hide more loads.
+// Trees in flight per lockstep group. Each step waits on two dependent loads,
+// so more trees in flight hide more of them: 16 positions are more than
+// x86-64's registers hold beside the base pointers (the compiler keeps a few
+// on the stack), and still measured faster than 8 or 12 on one row of a
+// 100-tree model; shallow trees have too few levels to hide more loads.
 template <std::uint32_t kDepth>
 constexpr std::size_t kRowGroup = 16;
 
 template <std::uint32_t kDepth>
-void walk_row_at(const ForestLayout& layout, const LayoutBlock& block, const float* expanded,
-                 float* out) noexcept {
+void walk_row_at(const ForestLayout& layout, const LayoutBlock& block,
+                 const std::uint32_t* expanded, float* out) noexcept {
   constexpr std::size_t kStride = std::size_t{1} << kDepth;
   constexpr std::size_t kGroup = kRowGroup<kDepth>;
   const WalkNode* nodes = layout.walk_nodes.data() + block.node_offset;
@@ -123,8 +146,8 @@ constexpr auto kRowWalks = []<std::uint32_t... kDepths>(
 }  // namespace
 }  // namespace baseline
 
-void walk_row_scalar(const ForestLayout& layout, const LayoutBlock& block, const float* expanded,
-                     float* leaves) noexcept {
+void walk_row_scalar(const ForestLayout& layout, const LayoutBlock& block,
+                     const std::uint32_t* expanded, float* leaves) noexcept {
   baseline::kRowWalks[block.depth](layout, block, expanded, leaves);
 }
 

@@ -33,13 +33,20 @@ std::size_t padded_bytes(std::size_t trees, std::uint32_t depth) {
   return trees * (std::size_t{1} << depth) * (sizeof(WalkNode) + sizeof(BinNode) + sizeof(float));
 }
 
+// A compact node as the bins are built from it: heap order, float threshold.
+struct SplitNode {
+  std::uint32_t feature;  // as WalkNode::feature
+  float threshold;
+};
+
 // Writes the subtree of general node `slot` at heap position `heap` (level
-// `level`) of a tree padded to `depth` whose nodes start at walk_nodes[base]
+// `level`) of a tree padded to `depth` whose nodes start at splits[base]
 // and leaves at leaves[leaf_base]; records each real (not filler) internal
 // node's index in `real_nodes`.
 struct TreePlacement {
   const Forest& forest;
   ForestLayout& layout;
+  std::vector<SplitNode>& splits;
   std::size_t base;
   std::size_t leaf_base;
   std::uint32_t depth;
@@ -61,7 +68,7 @@ struct TreePlacement {
     if ((node.meta & kMissingRightBit) != 0) {
       feature += static_cast<std::uint32_t>(forest.num_features);
     }
-    layout.walk_nodes[base + heap] = WalkNode{feature, node.threshold};
+    splits[base + heap] = SplitNode{feature, node.threshold};
     real_nodes.push_back(base + heap);
     place(node.left, 2 * heap, level + 1);
     place(node.left + 1, 2 * heap + 1, level + 1);
@@ -69,25 +76,48 @@ struct TreePlacement {
 };
 
 void add_compact_block(const Forest& forest, LayoutBlock block, ForestLayout& layout,
-                       std::vector<std::size_t>& real_nodes) {
+                       std::vector<SplitNode>& splits, std::vector<std::size_t>& real_nodes) {
   const std::size_t stride = std::size_t{1} << block.depth;
-  block.node_offset = layout.walk_nodes.size();
+  block.node_offset = splits.size();
   block.leaf_offset = layout.leaves.size();
-  layout.walk_nodes.resize(block.node_offset + block.trees * stride, WalkNode{0, 0.0F});
+  splits.resize(block.node_offset + block.trees * stride, SplitNode{0, 0.0F});
   layout.leaves.resize(block.leaf_offset + block.trees * stride);
   for (std::size_t k = 0; k < block.trees; ++k) {
-    TreePlacement{forest, layout, block.node_offset + k * stride, block.leaf_offset + k * stride,
-                  block.depth, real_nodes}
+    TreePlacement{forest, layout, splits, block.node_offset + k * stride,
+                  block.leaf_offset + k * stride, block.depth, real_nodes}
         .place(forest.tree_root[block.first_tree + k], 1, 0);
   }
   layout.blocks.push_back(block);
   layout.any_compact = true;
 }
 
+// The row walk's nodes (see WalkNode): each split as a key, each level of
+// each compact tree in reverse order. Fillers (feature 0, threshold 0) send
+// a row either way to copies of one leaf, mirrored or not.
+std::vector<WalkNode> walk_nodes_of(const std::vector<LayoutBlock>& blocks,
+                                    const std::vector<SplitNode>& splits) {
+  std::vector<WalkNode> nodes(splits.size());
+  for (const LayoutBlock& block : blocks) {
+    if (!block.compact) continue;
+    const std::size_t stride = std::size_t{1} << block.depth;
+    for (std::size_t k = 0; k < block.trees; ++k) {
+      const std::size_t base = block.node_offset + k * stride;
+      for (std::size_t first = 1; first < stride; first *= 2) {  // level: first .. 2 first - 1
+        for (std::size_t heap = first; heap < 2 * first; ++heap) {
+          const SplitNode& split = splits[base + heap];
+          nodes[base + (3 * first - 1 - heap)] = WalkNode{split.feature, walk_key(split.threshold)};
+        }
+      }
+    }
+  }
+  return nodes;
+}
+
 // Maps every real compact node's threshold to its bin column and bin (see
 // forest_layout.hpp). False, leaving no bins, when a block is general or too
 // deep for the tile walk, or the columns would not fit a tile.
-bool build_bins(ForestLayout& layout, const std::vector<std::size_t>& real_nodes) {
+bool build_bins(ForestLayout& layout, const std::vector<SplitNode>& splits,
+                const std::vector<std::size_t>& real_nodes) {
   const std::size_t width = layout.num_features;
   constexpr std::size_t kRun = kMaxBins - 1;  // thresholds per column
   for (const LayoutBlock& block : layout.blocks) {
@@ -95,7 +125,7 @@ bool build_bins(ForestLayout& layout, const std::vector<std::size_t>& real_nodes
   }
   std::vector<std::vector<float>> thresholds(width);
   for (const std::size_t index : real_nodes) {
-    const WalkNode& node = layout.walk_nodes[index];
+    const SplitNode& node = splits[index];
     thresholds[node.feature % width].push_back(node.threshold);
   }
   // Feature f's columns are first_column[f] .. first_column[f + 1]: one per
@@ -130,9 +160,9 @@ bool build_bins(ForestLayout& layout, const std::vector<std::size_t>& real_nodes
     }
   }
   // Fillers keep bin 0: every row goes right, to a copy of the same leaf.
-  layout.bin_nodes.assign(layout.walk_nodes.size(), BinNode{0, 0});
+  layout.bin_nodes.assign(splits.size(), BinNode{0, 0});
   for (const std::size_t index : real_nodes) {
-    const WalkNode& node = layout.walk_nodes[index];
+    const SplitNode& node = splits[index];
     const std::size_t feature = node.feature % width;
     const std::vector<float>& values = thresholds[feature];
     const auto position = static_cast<std::size_t>(
@@ -159,13 +189,14 @@ ForestLayout build_layout(const Forest& forest) {
       std::max(kCompactBudgetBytes, kMaxPaddingGrowth * forest.nodes.size() *
                                         (sizeof(ForestNode) + sizeof(float)));
   std::size_t compact_bytes = 0;
-  std::vector<std::size_t> real_nodes;  // walk_nodes that are not fillers
+  std::vector<SplitNode> splits;        // the compact nodes, in heap order
+  std::vector<std::size_t> real_nodes;  // splits that are not fillers
   LayoutBlock block;
   const auto close = [&] {
     if (block.trees == 0) return;
     if (block.compact) {
       compact_bytes += padded_bytes(block.trees, block.depth);
-      add_compact_block(forest, block, layout, real_nodes);
+      add_compact_block(forest, block, layout, splits, real_nodes);
     } else {
       layout.blocks.push_back(block);
     }
@@ -199,7 +230,8 @@ ForestLayout build_layout(const Forest& forest) {
     block.compact = compactable;
   }
   close();
-  layout.binned = build_bins(layout, real_nodes);
+  layout.binned = build_bins(layout, splits, real_nodes);
+  layout.walk_nodes = walk_nodes_of(layout.blocks, splits);
   return layout;
 }
 

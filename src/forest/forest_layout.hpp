@@ -22,11 +22,17 @@
 // deep trees from growing in memory beyond that.
 //
 // Two node forms, one per walk:
-//   - WalkNode (feature, float threshold) for one row at a time: the row
-//     walk reads an expanded row, [0, F) the row and [F, 2F) the row with NaN
-//     replaced by +inf, so `value >= threshold` alone is XGBoost's
-//     !(value < threshold) with the node's default for a missing value (a
-//     missing-goes-right split reads the second half).
+//   - WalkNode (feature, threshold key) for one row at a time. Keys are
+//     walk_key(): unsigned integers in the order of the floats they stand
+//     for (-0 and +0 one key), so `value < threshold` is an integer compare
+//     whose carry flag the walk adds into its position. The row walk reads an
+//     expanded row of keys: [0, F) the row with NaN as key 0 (below every
+//     threshold: goes left) and [F, 2F) the row with NaN as +inf's key (at or
+//     above every threshold: goes right); a missing-goes-right split reads
+//     the second half. Each level of a tree's walk nodes is stored in reverse
+//     heap order ("mirrored"): node i's children are 2i for
+//     `value >= threshold` and 2i + 1 for `value < threshold`, which is
+//     `index = 2 * index + carry` (see walk_group in forest_kernels_baseline.cpp).
 //   - BinNode (column, bin) for batches: thresholds mapped exactly to
 //     bin ids. A feature's distinct thresholds, sorted, are cut into runs of
 //     at most kMaxBins - 1; each run is a bin column c (of bin_columns), with
@@ -44,6 +50,7 @@
 //     batches use the row walk.
 #pragma once
 
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <vector>
@@ -53,10 +60,27 @@ namespace inferloop::detail {
 struct Forest;
 
 struct WalkNode {
-  std::uint32_t feature;  // index into the expanded row, [0, 2 x num_features)
-  float threshold;        // go right iff expanded[feature] >= threshold
+  std::uint32_t feature;        // index into the expanded row of keys, [0, 2 x num_features)
+  std::uint32_t threshold_key;  // walk_key(threshold): go right iff expanded[feature] >= it
 };
 static_assert(sizeof(WalkNode) == 8, "two words per node");
+
+// The walk's key of a float that is not NaN: a <= b as floats iff
+// walk_key(a) <= walk_key(b) as unsigned integers (the sign bit flipped on
+// positives, every bit on negatives), with -0 taken as +0 (they compare
+// equal as floats). The least key, 0, is no float's: it stands for a
+// missing value that goes left.
+// Integer operations only: the key does not depend on the thread's floating
+// point mode (a host that sets denormals-are-zero still gets exact keys).
+[[nodiscard]] inline std::uint32_t walk_key(float value) noexcept {
+  constexpr std::uint32_t kSign = 0x80000000U;
+  std::uint32_t bits = std::bit_cast<std::uint32_t>(value);
+  bits = bits == kSign ? 0U : bits;  // -0 as +0
+  return (bits & kSign) != 0 ? ~bits : bits | kSign;
+}
+inline constexpr std::uint32_t kMissingGoesLeftKey = 0;
+// walk_key(+inf): at or above every threshold key.
+inline constexpr std::uint32_t kMissingGoesRightKey = 0x7F800000U | 0x80000000U;
 
 struct BinNode {
   std::uint16_t feature;  // expanded bin column, [0, 2 x bin_columns)
@@ -79,7 +103,7 @@ inline constexpr std::size_t kCompactBudgetBytes = std::size_t{64} << 20;
 inline constexpr std::size_t kMaxBlockTrees = 32;
 // Nodes and leaves of one compact block: about half of a 1 MiB L2.
 inline constexpr std::size_t kMaxBlockBytes = 512 * 1024;
-// The row walk keeps expanded rows (2 x num_features floats) on the stack:
+// The row walk keeps expanded rows (2 x num_features keys) on the stack:
 // models wider than this walk every block on the general nodes.
 inline constexpr std::size_t kMaxExpandedWidth = 8192;
 
@@ -93,8 +117,9 @@ inline constexpr std::size_t kMaxBinColumns = 256;
 
 struct ForestLayout {
   std::vector<LayoutBlock> blocks;  // in tree order; together they hold every tree once
-  std::vector<WalkNode> walk_nodes;
-  std::vector<BinNode> bin_nodes;   // parallel to walk_nodes when `binned`
+  std::vector<WalkNode> walk_nodes;  // block.node_offset + (k << depth) + i, each level mirrored
+  std::vector<BinNode> bin_nodes;    // when `binned`: the same nodes at the same offsets, in
+                                     // plain heap order (the tile walk's)
   std::vector<float> leaves;
   std::size_t num_features = 0;
   bool any_compact = false;

@@ -132,8 +132,8 @@ __attribute__((noinline)) void row_walk_margins(const detail::ForestEngine& engi
     }
     return;
   }
-  // Expanded rows (see detail::WalkNode) for as many rows as fit.
-  std::array<float, detail::kMaxExpandedWidth> expanded;
+  // Expanded rows of keys (see detail::WalkNode) for as many rows as fit.
+  std::array<std::uint32_t, detail::kMaxExpandedWidth> expanded;
   std::array<float, detail::kMaxBlockTrees> leaves;
   const std::size_t stride = 2 * width;
   const std::size_t pass_rows = expanded.size() / stride;
@@ -141,10 +141,12 @@ __attribute__((noinline)) void row_walk_margins(const detail::ForestEngine& engi
     const std::size_t count = std::min(pass_rows, rows - pass);
     for (std::size_t row = 0; row < count; ++row) {
       const float* in = features + (pass + row) * width;
-      float* out = expanded.data() + row * stride;
-      std::copy(in, in + width, out);
+      std::uint32_t* out = expanded.data() + row * stride;
       for (std::size_t j = 0; j < width; ++j) {
-        out[width + j] = std::isnan(in[j]) ? std::numeric_limits<float>::infinity() : in[j];
+        const bool missing = std::isnan(in[j]);
+        const std::uint32_t key = detail::walk_key(in[j]);
+        out[j] = missing ? detail::kMissingGoesLeftKey : key;
+        out[width + j] = missing ? detail::kMissingGoesRightKey : key;
       }
     }
     for (const LayoutBlock& block : layout.blocks) {

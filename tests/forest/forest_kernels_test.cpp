@@ -47,7 +47,7 @@ std::vector<Stump> stumps(std::size_t count, std::size_t features = 1) {
   return result;
 }
 
-std::string model_json(const std::vector<Stump>& trees, std::size_t features = 1) {
+json model_document(const std::vector<Stump>& trees, std::size_t features = 1) {
   json list = json::array(), tree_info = json::array();
   for (const Stump& stump : trees) {
     list.push_back({{"tree_param", {{"num_nodes", "3"}, {"size_leaf_vector", "1"}}},
@@ -78,7 +78,11 @@ std::string model_json(const std::vector<Stump>& trees, std::size_t features = 1
            {{"gbtree_model_param", {{"num_trees", std::to_string(trees.size())}}},
             {"trees", list},
             {"tree_info", tree_info}}}}}}}};
-  return document.dump();
+  return document;
+}
+
+std::string model_json(const std::vector<Stump>& trees, std::size_t features = 1) {
+  return model_document(trees, features).dump();
 }
 
 ForestModel parse(const std::string& text) {
@@ -132,9 +136,8 @@ std::uint32_t bits(float value) {
   return word;
 }
 
-void expect_every_set_agrees(const std::vector<Stump>& trees, std::size_t features = 1) {
-  const ForestModel model = parse(model_json(trees, features));
-  const std::vector<float> rows = rows_of(edge_values(trees), features);
+void expect_every_set_agrees(const ForestModel& model, const std::vector<Stump>& trees,
+                             const std::vector<float>& rows, std::size_t features) {
   const std::size_t count = rows.size() / features;
   for (const detail::ForestIsa isa : detail::supported_forest_isas()) {
     for (const bool tile_every_batch : {false, true}) {
@@ -149,6 +152,11 @@ void expect_every_set_agrees(const std::vector<Stump>& trees, std::size_t featur
       }
     }
   }
+}
+
+void expect_every_set_agrees(const std::vector<Stump>& trees, std::size_t features = 1) {
+  expect_every_set_agrees(parse(model_json(trees, features)), trees,
+                          rows_of(edge_values(trees), features), features);
 }
 
 const detail::ForestLayout& layout_of(const ForestModel& model) {
@@ -198,6 +206,31 @@ TEST(ForestKernels, ColumnsNoTileHoldsTakeTheRowWalkOnEverySet) {
   // 256 features fit.
   const std::vector<Stump> fitting = stumps(detail::kMaxBinColumns, detail::kMaxBinColumns);
   EXPECT_TRUE(layout_of(parse(model_json(fitting, detail::kMaxBinColumns))).binned);
+}
+
+TEST(ForestKernels, SignedZerosInfinitiesAndSubnormalsAsThresholdsSplitAsXGBoostSplits) {
+  // The row walk compares integer keys (detail::walk_key): -0 and +0 must be
+  // one threshold, the infinities and the subnormals in their places. JSON
+  // text has no infinities, so the model travels as UBJSON, as XGBoost
+  // writes it.
+  constexpr float inf = std::numeric_limits<float>::infinity();
+  constexpr float tiny = std::numeric_limits<float>::denorm_min();
+  constexpr float max = std::numeric_limits<float>::max();
+  std::vector<Stump> trees;
+  float leaf = 1.0F;
+  for (const float threshold : {-0.0F, 0.0F, -inf, inf, tiny, -tiny, max, -max, 1.0F}) {
+    for (const bool default_left : {true, false}) {
+      trees.push_back(Stump{threshold, leaf, -2.0F * leaf, default_left});
+      leaf *= 0.5F;
+    }
+  }
+  const std::string text = model_json(trees);
+  ASSERT_NE(text.find("null"), std::string::npos) << "JSON text cannot carry the infinities";
+  const std::vector<std::uint8_t> ubjson = json::to_ubjson(model_document(trees));
+  const ForestModel model = ForestModel::parse(ubjson, ModelFormat::kUbjson, "zeros.ubj");
+  std::vector<float> values = edge_values(trees);
+  for (const float value : {0.0F, tiny, -tiny, 2 * tiny, -2 * tiny, max, -max}) values.push_back(value);
+  expect_every_set_agrees(model, trees, rows_of(values, 1), 1);
 }
 
 }  // namespace
