@@ -40,8 +40,11 @@ struct ForestKernels {
 
   // The leaves that one expanded row of keys (see WalkNode) reaches in each
   // tree of compact `block`, in tree order, into leaves[0 .. block.trees).
+  // With a `margin` (a single-output model), also adds them to *margin one
+  // at a time in tree order, in float32, each group of trees as soon as it
+  // is walked: the chain of adds then overlaps the next group's loads.
   void (*walk_row)(const ForestLayout& layout, const LayoutBlock& block,
-                   const std::uint32_t* expanded, float* leaves) noexcept;
+                   const std::uint32_t* expanded, float* leaves, float* margin) noexcept;
 
   // Bins `count` <= kTileRows rows (row-major, layout.num_features each) into
   // `tile`, column-major: tile[c * kTileRows + r] is row r's bin in expanded
@@ -71,7 +74,7 @@ struct ForestKernels {
 // The row walk of every set: scalar, trees in lockstep (see the top of this
 // file for why no set has its own).
 void walk_row_scalar(const ForestLayout& layout, const LayoutBlock& block,
-                     const std::uint32_t* expanded, float* leaves) noexcept;
+                     const std::uint32_t* expanded, float* leaves, float* margin) noexcept;
 
 // Whether the running CPU (and its OS) can run `isa`'s kernels.
 [[nodiscard]] bool cpu_supports(ForestIsa isa) noexcept;

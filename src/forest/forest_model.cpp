@@ -156,15 +156,13 @@ __attribute__((noinline)) void row_walk_margins(const detail::ForestEngine& engi
           add_general_block(forest, block, features + (pass + row) * width, row_margins);
           continue;
         }
-        kernels.walk_row(layout, block, expanded.data() + row * stride, leaves.data());
+        const std::uint32_t* keys = expanded.data() + row * stride;
         if (groups == 1) {
-          // One chain of float adds in a register, in tree order: the same
-          // sum as through memory, without a store and a reload per tree.
-          float margin = row_margins[0];
-          for (std::size_t k = 0; k < block.trees; ++k) margin += leaves[k];
-          row_margins[0] = margin;
+          // The kernel adds the leaves into the margin, in tree order.
+          kernels.walk_row(layout, block, keys, leaves.data(), row_margins);
           continue;
         }
+        kernels.walk_row(layout, block, keys, leaves.data(), nullptr);
         for (std::size_t k = 0; k < block.trees; ++k) {
           row_margins[forest.tree_group[block.first_tree + k]] += leaves[k];
         }
