@@ -79,7 +79,9 @@ inferloop::ForestModel with_chosen_kernels(const inferloop::ForestModel& model) 
   for (const auto isa : {inferloop::detail::ForestIsa::kBaseline, inferloop::detail::ForestIsa::kAvx2,
                          inferloop::detail::ForestIsa::kAvx512}) {
     if (name == inferloop::detail::to_string(isa)) {
-      return inferloop::detail::ForestModelAccess::with_isa(model, isa, tiles);
+      return inferloop::detail::ForestModelAccess::with_isa(
+          model, isa,
+          tiles ? inferloop::detail::ForestWalks::kTileEveryBatch : inferloop::detail::ForestWalks::kBySize);
     }
   }
   std::fprintf(stderr, "forest_bench: INFERLOOP_FOREST_BENCH_KERNELS=%s: expected baseline, avx2 "

@@ -96,9 +96,11 @@ void evaluate(const inferloop::ForestModel& model) {
     features[i] = static_cast<float>(static_cast<int>(i % 7) - 2) * 0.75F;
   }
   for (const inferloop::detail::ForestIsa isa : inferloop::detail::supported_forest_isas()) {
-    for (const bool tile_every_batch : {false, true}) {
+    for (const auto walks : {inferloop::detail::ForestWalks::kBySize,
+                             inferloop::detail::ForestWalks::kTileEveryBatch,
+                             inferloop::detail::ForestWalks::kPortableRowWalk}) {
       const inferloop::ForestModel on_isa =
-          inferloop::detail::ForestModelAccess::with_isa(model, isa, tile_every_batch);
+          inferloop::detail::ForestModelAccess::with_isa(model, isa, walks);
       for (const auto kind : {inferloop::OutputKind::kMargin, inferloop::OutputKind::kTransformed}) {
         std::vector<float> out(rows * on_isa.num_outputs(kind));
         on_isa.predict(features, rows, out, kind);

@@ -1,6 +1,9 @@
 // Which kernel set this CPU runs (forest_kernels.hpp).
 #include "forest/forest_kernels.hpp"
 
+#include <array>
+#include <cstdint>
+
 namespace inferloop::detail {
 
 std::string_view to_string(ForestIsa isa) noexcept {
@@ -58,24 +61,44 @@ const ForestKernels& forest_kernels(ForestIsa isa) noexcept {
   return kBaselineKernels;
 }
 
-const ForestKernels& forest_kernels_tiling_every_batch(ForestIsa isa) noexcept {
-  const auto tiling = [](ForestIsa set) {
+std::string_view to_string(ForestWalks walks) noexcept {
+  switch (walks) {
+    case ForestWalks::kBySize:
+      return "by batch size";
+    case ForestWalks::kTileEveryBatch:
+      return "tile walk for every batch";
+    case ForestWalks::kPortableRowWalk:
+      return "portable row walk for every batch";
+  }
+  return "?";
+}
+
+const ForestKernels& forest_kernels(ForestIsa isa, ForestWalks walks) noexcept {
+  const auto with = [](ForestIsa set, ForestWalks forced) {
     ForestKernels kernels = forest_kernels(set);
-    kernels.tile_min_rows = 1;
+    if (forced == ForestWalks::kTileEveryBatch) kernels.tile_min_rows = 1;
+    if (forced == ForestWalks::kPortableRowWalk) {
+      kernels.walk_row = &walk_row_portable;
+      kernels.tile_min_rows = SIZE_MAX;
+    }
     return kernels;
   };
-  static const ForestKernels baseline = tiling(ForestIsa::kBaseline);
-  static const ForestKernels avx2 = tiling(ForestIsa::kAvx2);
-  static const ForestKernels avx512 = tiling(ForestIsa::kAvx512);
-  switch (isa) {
-    case ForestIsa::kAvx2:
-      return avx2;
-    case ForestIsa::kAvx512:
-      return avx512;
-    case ForestIsa::kBaseline:
-      break;
+  using Table = std::array<ForestKernels, 3>;  // indexed by ForestIsa
+  const auto table = [&](ForestWalks forced) {
+    return Table{with(ForestIsa::kBaseline, forced), with(ForestIsa::kAvx2, forced),
+                 with(ForestIsa::kAvx512, forced)};
+  };
+  static const Table tiling = table(ForestWalks::kTileEveryBatch);
+  static const Table portable = table(ForestWalks::kPortableRowWalk);
+  switch (walks) {
+    case ForestWalks::kBySize:
+      return forest_kernels(isa);
+    case ForestWalks::kTileEveryBatch:
+      return tiling[static_cast<std::size_t>(isa)];
+    case ForestWalks::kPortableRowWalk:
+      return portable[static_cast<std::size_t>(isa)];
   }
-  return baseline;
+  return forest_kernels(isa);
 }
 
 }  // namespace inferloop::detail

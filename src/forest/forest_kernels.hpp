@@ -72,9 +72,15 @@ struct ForestKernels {
 };
 
 // The row walk of every set: scalar, trees in lockstep (see the top of this
-// file for why no set has its own).
+// file for why no set has its own). On x86-64 its step is four instructions
+// of inline assembly; elsewhere it is walk_row_portable.
 void walk_row_scalar(const ForestLayout& layout, const LayoutBlock& block,
                      const std::uint32_t* expanded, float* leaves, float* margin) noexcept;
+// The same walk in C++ alone: what CPUs other than x86-64 run. On x86-64
+// only tests run it (ForestWalks::kPortableRowWalk), so that it is checked
+// against XGBoost wherever the tests run.
+void walk_row_portable(const ForestLayout& layout, const LayoutBlock& block,
+                       const std::uint32_t* expanded, float* leaves, float* margin) noexcept;
 
 // Whether the running CPU (and its OS) can run `isa`'s kernels.
 [[nodiscard]] bool cpu_supports(ForestIsa isa) noexcept;
@@ -84,9 +90,16 @@ void walk_row_scalar(const ForestLayout& layout, const LayoutBlock& block,
 [[nodiscard]] ForestIsa best_forest_isa() noexcept;
 // REQUIRES: cpu_supports(isa).
 [[nodiscard]] const ForestKernels& forest_kernels(ForestIsa isa) noexcept;
-// The same set with the tile walk for every batch with bins, however small
-// (tests force each walk of each set with it).
-[[nodiscard]] const ForestKernels& forest_kernels_tiling_every_batch(ForestIsa isa) noexcept;
+
+// Which walk a batch takes; tests and benchmarks force each one.
+enum class ForestWalks {
+  kBySize,            // the set's own choice (tile_min_rows): what ForestModel runs
+  kTileEveryBatch,    // the tile walk for every batch of a model with bins, one row included
+  kPortableRowWalk,   // walk_row_portable for every batch
+};
+[[nodiscard]] std::string_view to_string(ForestWalks walks) noexcept;
+// `isa`'s set with `walks`. REQUIRES: cpu_supports(isa).
+[[nodiscard]] const ForestKernels& forest_kernels(ForestIsa isa, ForestWalks walks) noexcept;
 
 // Where each set's tile walk starts (see tile_min_rows); SIZE_MAX: never.
 inline constexpr std::size_t kBaselineTileMinRows = SIZE_MAX;

@@ -79,7 +79,47 @@ inline std::uint32_t bin_of(const float* thresholds, const float* /*pivots*/, fl
 // displacement, so the only live values are the two base pointers and the
 // kGroup positions (no per-tree pointer to reload). At the bottom, position
 // p is leaf 2^(kDepth+1) - 1 - p in the leaves' own heap order.
-template <std::uint32_t kDepth, std::size_t kGroup>
+#if defined(__x86_64__)
+inline constexpr bool kHaveAssemblyStep = true;
+#else
+inline constexpr bool kHaveAssemblyStep = false;
+#endif
+
+// One step of a tree whose nodes start kFirstNode nodes past `nodes`:
+// index = 2 * index + (row key < threshold key). kAssembly: the x86-64
+// instructions above (only where they exist); else the C++ that says the
+// same.
+template <bool kAssembly, std::size_t kFirstNode>
+[[gnu::always_inline]] inline void step(const WalkNode* nodes, const std::uint32_t* expanded,
+                                        std::size_t& index) noexcept {
+#if defined(__x86_64__)
+  if constexpr (kAssembly) {
+    constexpr std::size_t kBase = kFirstNode * sizeof(WalkNode);
+    std::uint64_t key;
+    asm("movl %c[feature](%[nodes],%[index],8), %k[key]\n\t"
+        "movl (%[row],%[key],4), %k[key]\n\t"
+        "cmpl %c[threshold](%[nodes],%[index],8), %k[key]\n\t"
+        "adcq %[index], %[index]"
+        : [index] "+r"(index), [key] "=&r"(key)
+        : [nodes] "r"(nodes), [row] "r"(expanded),
+          [feature] "i"(kBase + offsetof(WalkNode, feature)),
+          [threshold] "i"(kBase + offsetof(WalkNode, threshold_key))
+        : "cc", "memory");
+    return;
+  }
+#endif
+  const WalkNode& node = nodes[kFirstNode + index];
+  index = 2 * index + static_cast<std::size_t>(expanded[node.feature] < node.threshold_key);
+}
+
+template <std::size_t kStride, bool kAssembly, std::size_t... kTrees>
+[[gnu::always_inline]] inline void step_level(const WalkNode* nodes, const std::uint32_t* expanded,
+                                              std::size_t* index,
+                                              std::index_sequence<kTrees...>) noexcept {
+  (step<kAssembly, kTrees * kStride>(nodes, expanded, index[kTrees]), ...);
+}
+
+template <std::uint32_t kDepth, std::size_t kGroup, bool kAssembly>
 inline void walk_group(const WalkNode* nodes, const float* leaves, const std::uint32_t* expanded,
                        float* out) noexcept {
   constexpr std::size_t kStride = std::size_t{1} << kDepth;
@@ -88,24 +128,7 @@ inline void walk_group(const WalkNode* nodes, const float* leaves, const std::ui
   for (std::size_t g = 0; g < kGroup; ++g) index[g] = 1;
 #pragma GCC unroll 16
   for (std::uint32_t level = 0; level < kDepth; ++level) {
-#pragma GCC unroll 32
-    for (std::size_t g = 0; g < kGroup; ++g) {
-#if defined(__x86_64__)
-      std::uint64_t key;
-      asm("movl %c[feature](%[nodes],%[index],8), %k[key]\n\t"
-          "movl (%[row],%[key],4), %k[key]\n\t"
-          "cmpl %c[threshold](%[nodes],%[index],8), %k[key]\n\t"
-          "adcq %[index], %[index]"
-          : [index] "+r"(index[g]), [key] "=&r"(key)
-          : [nodes] "r"(nodes), [row] "r"(expanded),
-            [feature] "i"(g * kStride * sizeof(WalkNode) + offsetof(WalkNode, feature)),
-            [threshold] "i"(g * kStride * sizeof(WalkNode) + offsetof(WalkNode, threshold_key))
-          : "cc", "memory");
-#else
-      const WalkNode& node = nodes[g * kStride + index[g]];
-      index[g] = 2 * index[g] + static_cast<std::size_t>(expanded[node.feature] < node.threshold_key);
-#endif
-    }
+    step_level<kStride, kAssembly>(nodes, expanded, index, std::make_index_sequence<kGroup>());
   }
 #pragma GCC unroll 32
   for (std::size_t g = 0; g < kGroup; ++g) out[g] = leaves[g * kStride + 2 * kStride - 1 - index[g]];
@@ -127,7 +150,7 @@ inline void add_in_order(const float* leaves, std::size_t count, float* margin) 
   *margin = sum;
 }
 
-template <std::uint32_t kDepth>
+template <std::uint32_t kDepth, bool kAssembly>
 void walk_row_at(const ForestLayout& layout, const LayoutBlock& block,
                  const std::uint32_t* expanded, float* out, float* margin) noexcept {
   constexpr std::size_t kStride = std::size_t{1} << kDepth;
@@ -136,22 +159,24 @@ void walk_row_at(const ForestLayout& layout, const LayoutBlock& block,
   const float* leaves = layout.leaves.data() + block.leaf_offset;
   std::size_t k = 0;
   for (; k + kGroup <= block.trees; k += kGroup) {
-    walk_group<kDepth, kGroup>(nodes + k * kStride, leaves + k * kStride, expanded, out + k);
+    walk_group<kDepth, kGroup, kAssembly>(nodes + k * kStride, leaves + k * kStride, expanded, out + k);
     if (margin != nullptr) add_in_order(out + k, kGroup, margin);
   }
   const std::size_t summed = k;
   for (; k + 4 <= block.trees; k += 4) {
-    walk_group<kDepth, 4>(nodes + k * kStride, leaves + k * kStride, expanded, out + k);
+    walk_group<kDepth, 4, kAssembly>(nodes + k * kStride, leaves + k * kStride, expanded, out + k);
   }
   for (; k < block.trees; ++k) {
-    walk_group<kDepth, 1>(nodes + k * kStride, leaves + k * kStride, expanded, out + k);
+    walk_group<kDepth, 1, kAssembly>(nodes + k * kStride, leaves + k * kStride, expanded, out + k);
   }
   if (margin != nullptr) add_in_order(out + summed, block.trees - summed, margin);
 }
 
+// The walks for every depth, with the assembly step or the C++ one.
+template <bool kAssembly>
 constexpr auto kRowWalks = []<std::uint32_t... kDepths>(
     std::integer_sequence<std::uint32_t, kDepths...>) {
-  return std::array{&walk_row_at<kDepths>...};
+  return std::array{&walk_row_at<kDepths, kAssembly>...};
 }(std::make_integer_sequence<std::uint32_t, kMaxCompactDepth + 1>());
 
 }  // namespace
@@ -159,7 +184,13 @@ constexpr auto kRowWalks = []<std::uint32_t... kDepths>(
 
 void walk_row_scalar(const ForestLayout& layout, const LayoutBlock& block,
                      const std::uint32_t* expanded, float* leaves, float* margin) noexcept {
-  baseline::kRowWalks[block.depth](layout, block, expanded, leaves, margin);
+  baseline::kRowWalks<baseline::kHaveAssemblyStep>[block.depth](layout, block, expanded, leaves,
+                                                                margin);
+}
+
+void walk_row_portable(const ForestLayout& layout, const LayoutBlock& block,
+                       const std::uint32_t* expanded, float* leaves, float* margin) noexcept {
+  baseline::kRowWalks<false>[block.depth](layout, block, expanded, leaves, margin);
 }
 
 const ForestKernels kBaselineKernels{ForestIsa::kBaseline, &walk_row_scalar, &baseline::bin_tile,

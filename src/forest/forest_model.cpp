@@ -314,13 +314,12 @@ ForestModel detail::ForestModelAccess::make(std::shared_ptr<const detail::Forest
 }
 
 ForestModel detail::ForestModelAccess::with_isa(const ForestModel& model, ForestIsa isa,
-                                                bool tile_every_batch) {
+                                                ForestWalks walks) {
   if (!cpu_supports(isa)) {
     throw Error("ForestModel: this CPU cannot run the " + std::string(to_string(isa)) +
                 " kernels");
   }
-  return ForestModel(model.engine_, tile_every_batch ? forest_kernels_tiling_every_batch(isa)
-                                                     : forest_kernels(isa));
+  return ForestModel(model.engine_, forest_kernels(isa, walks));
 }
 
 detail::ForestIsa detail::ForestModelAccess::isa_of(const ForestModel& model) noexcept {

@@ -116,10 +116,10 @@ class ForestModelAccess {
   [[nodiscard]] static ForestModel make(std::shared_ptr<const Forest> forest);
   // `model` evaluated by `isa`'s kernels (tests and benchmarks compare the
   // paths). Throws inferloop::Error when this CPU cannot run them.
-  // With `tile_every_batch`, every batch of a model with bins takes the tile
-  // walk, one row included (to test that walk on every set).
+  // `walks` forces one walk for every batch (see ForestWalks), so that
+  // tests run each walk of each set.
   [[nodiscard]] static ForestModel with_isa(const ForestModel& model, ForestIsa isa,
-                                            bool tile_every_batch = false);
+                                            ForestWalks walks = ForestWalks::kBySize);
   [[nodiscard]] static ForestIsa isa_of(const ForestModel& model) noexcept;
   [[nodiscard]] static const ForestEngine& engine_of(const ForestModel& model) noexcept;
 };

@@ -147,15 +147,18 @@ void expect_agreement(const VersionFixtures& set, std::size_t minimum_models, st
                 entry.at("transformed_outputs").get<std::size_t>());
       EXPECT_EQ(detail::ForestModelAccess::isa_of(model), detail::best_forest_isa());
       binned += detail::ForestModelAccess::engine_of(model).layout.binned ? 1 : 0;
-      // Each set twice: with its own choice of walk per batch size, and with
-      // the tile walk for every batch (one row included), so that both
-      // walks of every set run whatever its tile_min_rows.
+      // Each set three times: with its own choice of walk per batch size,
+      // with the tile walk for every batch (one row included), so that both
+      // walks of every set run whatever its tile_min_rows, and with the row
+      // walk in C++ alone (what CPUs other than x86-64 run).
       for (const detail::ForestIsa isa : detail::supported_forest_isas()) {
-        for (const bool tile_every_batch : {false, true}) {
+        for (const detail::ForestWalks walks :
+             {detail::ForestWalks::kBySize, detail::ForestWalks::kTileEveryBatch,
+              detail::ForestWalks::kPortableRowWalk}) {
           SCOPED_TRACE("kernels " + std::string(detail::to_string(isa)) +
-                       (tile_every_batch ? ", tile walk for every batch" : ""));
+                       ", " + std::string(detail::to_string(walks)));
           const ForestModel on_isa =
-              detail::ForestModelAccess::with_isa(model, isa, tile_every_batch);
+              detail::ForestModelAccess::with_isa(model, isa, walks);
           expect_same_as_xgboost(on_isa, features, rows, OutputKind::kMargin, margin);
           expect_same_as_xgboost(on_isa, features, rows, OutputKind::kTransformed, transformed);
         }

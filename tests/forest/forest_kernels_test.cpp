@@ -4,7 +4,8 @@
 // every 16-ary bin search reaches its last block), one more (a second column
 // for the 256th), several columns per feature and several features, and a
 // model whose columns no tile holds (the row walk only), each on every set
-// this CPU runs, with each set's own walk and with the tile walk forced.
+// this CPU runs, with each set's own walk, with the tile walk forced and
+// with the row walk in C++ alone (what CPUs other than x86-64 run).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -140,10 +141,12 @@ void expect_every_set_agrees(const ForestModel& model, const std::vector<Stump>&
                              const std::vector<float>& rows, std::size_t features) {
   const std::size_t count = rows.size() / features;
   for (const detail::ForestIsa isa : detail::supported_forest_isas()) {
-    for (const bool tile_every_batch : {false, true}) {
+    for (const detail::ForestWalks walks :
+             {detail::ForestWalks::kBySize, detail::ForestWalks::kTileEveryBatch,
+              detail::ForestWalks::kPortableRowWalk}) {
       SCOPED_TRACE("kernels " + std::string(detail::to_string(isa)) +
-                   (tile_every_batch ? ", tile walk for every batch" : ""));
-      const ForestModel on_isa = detail::ForestModelAccess::with_isa(model, isa, tile_every_batch);
+                   ", " + std::string(detail::to_string(walks)));
+      const ForestModel on_isa = detail::ForestModelAccess::with_isa(model, isa, walks);
       std::vector<float> margins(count, -1.0F);
       on_isa.predict(rows, count, margins, OutputKind::kMargin);
       for (std::size_t row = 0; row < count; ++row) {
