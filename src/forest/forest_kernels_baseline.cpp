@@ -68,6 +68,13 @@ inline std::uint32_t bin_of(const float* thresholds, const float* /*pivots*/, fl
 
 // --- one row: walk kGroup trees of a block in lockstep -----------------------
 
+// Whether this build targets x86-64, where the step below is assembly.
+#if defined(__x86_64__)
+inline constexpr bool kHaveAssemblyStep = true;
+#else
+inline constexpr bool kHaveAssemblyStep = false;
+#endif
+
 // Tree g's node i is nodes[g * 2^kDepth + i], each level mirrored (see
 // WalkNode): node i's children are 2i for `value >= threshold` and 2i + 1
 // otherwise, so a step is index = 2 * index + (value < threshold), on keys.
@@ -79,11 +86,6 @@ inline std::uint32_t bin_of(const float* thresholds, const float* /*pivots*/, fl
 // displacement, so the only live values are the two base pointers and the
 // kGroup positions (no per-tree pointer to reload). At the bottom, position
 // p is leaf 2^(kDepth+1) - 1 - p in the leaves' own heap order.
-#if defined(__x86_64__)
-inline constexpr bool kHaveAssemblyStep = true;
-#else
-inline constexpr bool kHaveAssemblyStep = false;
-#endif
 
 // One step of a tree whose nodes start kFirstNode nodes past `nodes`:
 // index = 2 * index + (row key < threshold key). kAssembly: the x86-64
