@@ -19,6 +19,10 @@
 //   BM_ReplayMachinery       the same with a predictor that writes zeros: what
 //                            the simulation and the delivery cost per row
 //                            (ns_per_row), with nothing to predict
+//   BM_ReplayBesideBatch/T   BM_Replay/T and the batch anchor in turns, one
+//                            pass of each per iteration: replay_vs_batch is
+//                            their time ratio under the same conditions (the
+//                            steadier figure where the machine's speed drifts)
 //
 // Each backtest iteration replays kRows rows 1 ms apart, from the first publish()
 // (BM_Replay: from the replay's start) to stop(); building and starting the
@@ -77,34 +81,49 @@ inferloop::InferenceConfig bench_config() {
   return config;
 }
 
-void BM_BatchPredict(benchmark::State& state) {
-  const auto threads = static_cast<std::size_t>(state.range(0));
-  const inferloop::InferenceConfig config = bench_config();
-  const inferloop::ResolvedModel model = inferloop::resolve_model(config.model_uri);
-  inferloop::SharedPredictorState shared;
-  std::vector<std::unique_ptr<inferloop::Predictor>> predictors;
-  for (std::size_t t = 0; t < threads; ++t) {
-    predictors.push_back(inferloop::PredictorRegistry::global().create(
-        config.predictor_class_name, inferloop::PredictorContext{config, model, t, shared}));
+// The batch anchor: `threads` predictors of the benchmarked class, each
+// predicting a contiguous block of kRows rows in one call per pass.
+struct BatchAnchor {
+  explicit BatchAnchor(std::size_t threads) {
+    const inferloop::InferenceConfig config = bench_config();
+    const inferloop::ResolvedModel model = inferloop::resolve_model(config.model_uri);
+    for (std::size_t t = 0; t < threads; ++t) {
+      predictors.push_back(inferloop::PredictorRegistry::global().create(
+          config.predictor_class_name, inferloop::PredictorContext{config, model, t, shared}));
+    }
+    cols = predictors.front()->num_features();
+    outputs = predictors.front()->num_outputs();
+    rows = make_rows(cols, kRows);
+    out.resize(kRows * outputs);
   }
-  const std::size_t cols = predictors.front()->num_features();
-  const std::size_t outputs = predictors.front()->num_outputs();
-  const std::vector<float> rows = make_rows(cols, kRows);
-  std::vector<float> out(kRows * outputs);
-  const std::size_t block_rows = (kRows + threads - 1) / threads;
-  auto predict_block = [&](std::size_t t) {
-    const std::size_t first = t * block_rows;
-    const std::size_t count = std::min(block_rows, kRows - first);
-    predictors[t]->predict(std::span<const float>(rows).subspan(first * cols, count * cols), count,
-                           std::span<float>(out).subspan(first * outputs, count * outputs));
-  };
-  std::size_t rows_done = 0;
-  for (auto _ : state) {
+  void predict_all() {
+    const std::size_t threads = predictors.size();
+    const std::size_t block_rows = (kRows + threads - 1) / threads;
+    auto predict_block = [&](std::size_t t) {
+      const std::size_t first = t * block_rows;
+      const std::size_t count = std::min(block_rows, kRows - first);
+      predictors[t]->predict(std::span<const float>(rows).subspan(first * cols, count * cols), count,
+                             std::span<float>(out).subspan(first * outputs, count * outputs));
+    };
     std::vector<std::thread> helpers;
     for (std::size_t t = 1; t < threads; ++t) helpers.emplace_back(predict_block, t);
     predict_block(0);
     for (std::thread& helper : helpers) helper.join();
     benchmark::DoNotOptimize(out.data());
+  }
+  inferloop::SharedPredictorState shared;
+  std::vector<std::unique_ptr<inferloop::Predictor>> predictors;
+  std::size_t cols = 0;
+  std::size_t outputs = 0;
+  std::vector<float> rows;
+  std::vector<float> out;
+};
+
+void BM_BatchPredict(benchmark::State& state) {
+  BatchAnchor anchor(static_cast<std::size_t>(state.range(0)));
+  std::size_t rows_done = 0;
+  for (auto _ : state) {
+    anchor.predict_all();
     rows_done += kRows;
   }
   state.counters["rows"] = static_cast<double>(rows_done);
@@ -241,6 +260,36 @@ void BM_Replay(benchmark::State& state) {
   replay_rows(state, static_cast<std::size_t>(state.range(0)), nullptr);
 }
 
+// replay() and the batch anchor in turns, each iteration one pass of each on
+// the same rows and thread count: on a machine whose speed drifts (a shared
+// VM), the two see the same conditions, so this ratio is the steadier one.
+// Reports replay_vs_batch = the batch passes' time / the replays' time.
+void BM_ReplayBesideBatch(benchmark::State& state) {
+  const auto threads = static_cast<std::size_t>(state.range(0));
+  BatchAnchor anchor(threads);
+  std::vector<std::int64_t> times(kRows);
+  for (std::size_t r = 0; r < kRows; ++r) times[r] = static_cast<std::int64_t>(r) * 1'000'000;
+  double batch_s = 0;
+  double replay_s = 0;
+  for (auto _ : state) {
+    BacktestLoop backtest(threads);  // not timed, as in BM_Replay
+    const auto batch_start = std::chrono::steady_clock::now();
+    anchor.predict_all();
+    const auto replay_start = std::chrono::steady_clock::now();
+    const auto end = inferloop::detail::LoopAccess::replay(*backtest.loop, times, anchor.rows);
+    const auto replay_end = std::chrono::steady_clock::now();
+    if (!backtest.stop_at(state, end.idle_at)) return;
+    batch_s += std::chrono::duration<double>(replay_start - batch_start).count();
+    replay_s += std::chrono::duration<double>(replay_end - replay_start).count();
+    state.SetIterationTime(std::chrono::duration<double>(replay_end - batch_start).count());
+  }
+  state.counters["replay_vs_batch"] = benchmark::Counter(replay_s > 0 ? batch_s / replay_s : 0);
+  state.counters["replay_rows_per_s"] =
+      benchmark::Counter(replay_s > 0 ? static_cast<double>(state.iterations() * kRows) / replay_s : 0);
+  state.counters["batch_rows_per_s"] =
+      benchmark::Counter(batch_s > 0 ? static_cast<double>(state.iterations() * kRows) / batch_s : 0);
+}
+
 // rows_per_s from wall time (Counter::kIsRate divides by CPU time, which
 // leaves out the time a thread waits), and each backtest's ratio to the
 // anchor measured in this run.
@@ -309,6 +358,13 @@ BENCHMARK(BM_Replay)
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond)
     ->MinTime(2.0);
+BENCHMARK(BM_ReplayBesideBatch)
+    ->ArgName("threads")
+    ->Arg(1)
+    ->Arg(2)
+    ->UseManualTime()
+    ->Unit(benchmark::kMillisecond)
+    ->MinTime(4.0);
 
 int main(int argc, char** argv) {
   if (const char* env = std::getenv("INFERLOOP_BENCH_MODEL")) g_model_uri = env;

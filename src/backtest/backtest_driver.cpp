@@ -116,7 +116,7 @@ void BacktestDriver::on_publish(const FeatureSnapshot& snapshot) noexcept {
     job->sim.feature_seq = snapshot.feature_seq;
     job->sim.published_at = snapshot.published_at;
     arriving_ = job;
-    simulator_.arrive(snapshot.feature_seq, snapshot.published_at, *this);
+    simulator_.arrive(snapshot.feature_seq, snapshot.published_at, as_listener());
     if (arriving_ != nullptr) {
       // Not dispatched: it is the new pending snapshot (the simulator
       // reported the one it replaces as conflated).
@@ -139,15 +139,15 @@ void BacktestDriver::on_publish(const FeatureSnapshot& snapshot) noexcept {
 void BacktestDriver::sync(Timestamp now) noexcept {
   std::lock_guard lock(mutex_);
   if (stopped_ || delivering_) return;
-  simulator_.advance(now, *this);
+  simulator_.advance(now, as_listener());
   deliver(/*block=*/true);
 }
 
 void BacktestDriver::stop(Timestamp now) noexcept {
   std::lock_guard lock(mutex_);
   if (stopped_ || delivering_) return;
-  simulator_.advance(now, *this);
-  simulator_.stop(*this);
+  simulator_.advance(now, as_listener());
+  simulator_.stop(as_listener());
   deliver(/*block=*/true);
   stopped_ = true;
 }

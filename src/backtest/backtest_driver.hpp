@@ -129,7 +129,9 @@ class BacktestDriver final : private SimListener {
   // with the predictor of whichever compute thread took it.
   using ChunkTask = void (*)(void* context, Worker& worker, std::size_t chunk);
 
-  // SimListener: called by the simulator under mutex_.
+  // SimListener: called by the simulator under mutex_, through the base
+  // (the overrides are private).
+  SimListener& as_listener() noexcept { return *this; }
   void on_dispatch(const SimJob& job, bool arriving) override;
   void on_visible(const SimJob& job) override;
   void on_conflated(std::uint64_t feature_seq) override;
@@ -153,8 +155,8 @@ class BacktestDriver final : private SimListener {
   // returns when every chunk is done.
   void start_chunks(ChunkTask task, void* context, std::size_t count);
   void finish_chunks();
-  // How a simulated dispatch is counted; both listeners (on_dispatch and
-  // replay_all's) call it.
+  // How a simulated dispatch is counted (replay_all's recorder counts the
+  // same, with its histogram samples grouped).
   void count_dispatch(const SimJob& job);
 
   const std::size_t num_features_;

@@ -37,6 +37,7 @@
 // the thread that runs it, and write only their own rows of their round's
 // outputs and their own dispatches' error fields.
 #include <algorithm>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <exception>
@@ -62,7 +63,6 @@ struct Dispatched {
   RowRange range;
   std::size_t output = 0;  // its first value in its round's outputs
   bool failed = false;     // its predict() threw: the message is in Round::errors
-  bool delivered = false;
 };
 
 // Dispatched in an earlier round than the one that shows it.
@@ -70,6 +70,50 @@ struct Carried {
   Dispatched dispatched;
   std::vector<float> outputs;
   std::string error;
+  bool delivered = false;
+};
+
+// One histogram's samples, recorded once per run of equal values: a
+// replay's latencies repeat (a constant latency model gives every snapshot
+// the same ones), and recording each costs as much as the rest of its
+// simulation. flush() before anyone reads the histogram.
+class RepeatedSamples {
+ public:
+  explicit RepeatedSamples(LatencyHistogram& histogram) noexcept : histogram_(&histogram) {}
+  void add(std::chrono::nanoseconds latency) noexcept {
+    if (count_ != 0 && latency == latency_) {
+      ++count_;
+      return;
+    }
+    flush();
+    latency_ = latency;
+    count_ = 1;
+  }
+  void flush() noexcept {
+    if (count_ != 0) histogram_->record(latency_, count_);
+    count_ = 0;
+  }
+
+ private:
+  LatencyHistogram* histogram_;
+  std::chrono::nanoseconds latency_{0};
+  std::uint64_t count_ = 0;
+};
+
+// A simulated replica's latency histograms, as the replay records them.
+struct ReplicaSamples {
+  explicit ReplicaSamples(ReplicaCounters& counters) noexcept
+      : queue_wait(counters.queue_wait),
+        predict(counters.predict),
+        publish_to_visible(counters.publish_to_visible) {}
+  void flush() noexcept {
+    queue_wait.flush();
+    predict.flush();
+    publish_to_visible.flush();
+  }
+  RepeatedSamples queue_wait;
+  RepeatedSamples predict;
+  RepeatedSamples publish_to_visible;
 };
 
 // A result that became visible: its round's dispatched[index], or (index
@@ -84,6 +128,7 @@ struct Round {
   std::vector<Dispatched> dispatched;  // in dispatch order
   std::size_t dispatched_rows = 0;
   std::vector<Visible> visible;          // in simulation order
+  std::vector<std::size_t> still_running;  // dispatched, not visible by the round's end
   std::vector<float> outputs;            // dispatched_rows x num_outputs
   std::vector<std::size_t> chunk_begin;  // chunk c is dispatched[chunk_begin[c] .. chunk_begin[c + 1])
   // Why dispatched[index] failed, for each that did; rare, so under a mutex.
@@ -94,6 +139,7 @@ struct Round {
     dispatched.clear();
     dispatched_rows = 0;
     visible.clear();
+    still_running.clear();
     errors.clear();
   }
   void fail(std::size_t index, const char* message) noexcept {
@@ -133,8 +179,17 @@ BacktestDriver::ReplayEnd BacktestDriver::replay_all(const ReplayRows& input) {
   ReplayEnd end;
   if (stopped_ || delivering_) return end;
 
+  // Each simulated replica's histograms, flushed before replay_all returns.
+  std::vector<ReplicaSamples> samples;
+  samples.reserve(replica_jobs_.size());
+  for (std::size_t r = 0; r < replica_jobs_.size(); ++r) samples.emplace_back(counters_.replica(r));
+  auto flush_samples = [&] {
+    for (ReplicaSamples& replica : samples) replica.flush();
+  };
+
   struct Recorder final : SimListener {
-    Recorder(BacktestDriver& d, std::size_t replicas) : driver(d), running(replicas, kEarlierRound) {}
+    Recorder(BacktestDriver& d, std::vector<ReplicaSamples>& s)
+        : driver(d), samples(s), running(s.size(), kEarlierRound) {}
     void start(Round& next) {
       round = &next;
       round->clear();
@@ -144,12 +199,26 @@ BacktestDriver::ReplayEnd BacktestDriver::replay_all(const ReplayRows& input) {
       const RowRange range = is_arriving ? arriving : pending;
       arrived_dispatched |= is_arriving;
       running[job.replica_id] = round->dispatched.size();
-      round->dispatched.push_back({job, range, round->dispatched_rows * driver.num_outputs_});
+      Dispatched& d = round->dispatched.emplace_back();
+      d.sim = job;
+      d.range = range;
+      d.output = round->dispatched_rows * driver.num_outputs_;
       round->dispatched_rows += range.rows;
-      driver.count_dispatch(job);
+      // As count_dispatch(), with the histograms' samples grouped.
+      driver.counters_.dispatch().dispatched.add();
+      ReplicaSamples& replica = samples[job.replica_id];
+      replica.queue_wait.add(job.started_at - job.published_at);
+      replica.predict.add(job.visible_at - job.started_at);
     }
     void on_visible(const SimJob& job) override {
       round->visible.push_back({job.feature_seq, running[job.replica_id]});
+      running[job.replica_id] = kEarlierRound;
+    }
+    // The round is simulated: what still runs is delivered by a later one.
+    void finish() {
+      for (const std::size_t index : running) {
+        if (index != kEarlierRound) round->still_running.push_back(index);
+      }
     }
     void on_conflated(std::uint64_t) override { driver.counters_.dispatch().conflated.add(); }
     void on_discarded(std::uint64_t) override {
@@ -157,12 +226,13 @@ BacktestDriver::ReplayEnd BacktestDriver::replay_all(const ReplayRows& input) {
     }
 
     BacktestDriver& driver;
+    std::vector<ReplicaSamples>& samples;
     Round* round = nullptr;  // the round being simulated
     RowRange arriving;       // the snapshot arrive() is routing
     RowRange pending;        // the simulator's pending snapshot
     bool arrived_dispatched = false;
     // Per simulated replica: its running job's index in round->dispatched,
-    // or kEarlierRound when it started in an earlier round.
+    // or kEarlierRound when it started in an earlier round or runs none.
     std::vector<std::size_t> running;
   };
 
@@ -238,7 +308,7 @@ BacktestDriver::ReplayEnd BacktestDriver::replay_all(const ReplayRows& input) {
   const std::size_t round_rows = per_thread > std::numeric_limits<std::size_t>::max() / threads
                                      ? std::numeric_limits<std::size_t>::max()
                                      : per_thread * threads;
-  Recorder recorder(*this, replica_jobs_.size());
+  Recorder recorder(*this, samples);
   std::size_t next_row = 0;
   std::uint64_t feature_seq = input.first_seq;
   Timestamp last_at{total_rows == 0 ? 0 : input.timestamps_ns.front()};
@@ -271,41 +341,75 @@ BacktestDriver::ReplayEnd BacktestDriver::replay_all(const ReplayRows& input) {
       ++end.snapshots;
       next_row += count;
     }
-    if (next_row < total_rows) return false;
+    if (next_row < total_rows) {
+      recorder.finish();
+      return false;
+    }
     end.idle_at = std::max(last_at, simulator_.idle_at());
     simulator_.advance(end.idle_at, recorder);
     simulator_.stop(recorder);
+    recorder.finish();
     return true;
   };
 
   std::vector<Carried> carried;
   Prediction result(num_outputs_ * input.max_rows);
+  std::string round_error;
   auto deliver_round = [&](Round& round) {
-    delivering_ = true;
-    for (const Visible& visible : round.visible) {
-      if (visible.index != kEarlierRound) {
-        Dispatched& d = round.dispatched[visible.index];
-        d.delivered = true;
-        std::copy_n(round.outputs.begin() + static_cast<std::ptrdiff_t>(d.output),
-                    d.range.rows * num_outputs_, result.storage.begin());
-        deliver_result(d.sim, d.range.rows, d.sim.published_at, d.failed,
-                       d.failed ? round.error_of(visible.index) : std::string(), result);
-        continue;
+    // A visibility's dispatch from an earlier round (always there: each
+    // still-running dispatch is carried until it shows).
+    auto carried_of = [&](const Visible& visible) -> Carried* {
+      for (Carried& c : carried) {
+        if (c.dispatched.sim.feature_seq == visible.feature_seq) return &c;
       }
-      for (std::size_t c = 0; c < carried.size(); ++c) {
-        Dispatched& d = carried[c].dispatched;
-        if (d.sim.feature_seq != visible.feature_seq) continue;
-        std::copy(carried[c].outputs.begin(), carried[c].outputs.end(), result.storage.begin());
-        deliver_result(d.sim, d.range.rows, d.sim.published_at, d.failed, carried[c].error, result);
-        carried[c] = std::move(carried.back());
-        carried.pop_back();
-        break;
+      return nullptr;
+    };
+    // Without on_result and history only the ResultSlot shows a result, and
+    // no reader can look before the round is delivered (each waits on
+    // mutex_): of the round's successful results only the newest goes
+    // through deliver(), the others are counted (Delivery::count_unobserved).
+    const bool every_result = delivery_.observes_each_result();
+    std::uint64_t newest_seq = 0;
+    if (!every_result) {
+      bool any_failed = !round.errors.empty();
+      for (const Carried& c : carried) any_failed |= c.dispatched.failed;
+      for (const Visible& visible : round.visible) {
+        if (visible.feature_seq <= newest_seq) continue;
+        const Carried* from_earlier = visible.index == kEarlierRound ? carried_of(visible) : nullptr;
+        const bool failed = any_failed && (from_earlier != nullptr
+                                               ? from_earlier->dispatched.failed
+                                               : visible.index == kEarlierRound ||
+                                                     round.dispatched[visible.index].failed);
+        if (!failed) newest_seq = visible.feature_seq;
       }
     }
+    delivering_ = true;
+    for (const Visible& visible : round.visible) {
+      Carried* from_earlier = visible.index == kEarlierRound ? carried_of(visible) : nullptr;
+      if (visible.index == kEarlierRound && from_earlier == nullptr) continue;
+      const Dispatched& d =
+          from_earlier != nullptr ? from_earlier->dispatched : round.dispatched[visible.index];
+      if (!every_result && !d.failed && d.sim.feature_seq != newest_seq) {
+        ReplicaCounters& counters = counters_.replica(d.sim.replica_id);
+        counters.predictions.add();
+        if (delivery_.count_unobserved(counters, d.sim.feature_seq)) {
+          samples[d.sim.replica_id].publish_to_visible.add(d.sim.visible_at - d.sim.published_at);
+        }
+      } else if (from_earlier != nullptr) {
+        std::copy(from_earlier->outputs.begin(), from_earlier->outputs.end(), result.storage.begin());
+        deliver_result(d.sim, d.range.rows, d.sim.published_at, d.failed, from_earlier->error, result);
+      } else {
+        if (d.failed) round_error = round.error_of(visible.index);
+        std::copy_n(round.outputs.begin() + static_cast<std::ptrdiff_t>(d.output),
+                    d.range.rows * num_outputs_, result.storage.begin());
+        deliver_result(d.sim, d.range.rows, d.sim.published_at, d.failed, round_error, result);
+      }
+      if (from_earlier != nullptr) from_earlier->delivered = true;
+    }
     delivering_ = false;
-    for (std::size_t i = 0; i < round.dispatched.size(); ++i) {
+    std::erase_if(carried, [](const Carried& c) { return c.delivered; });
+    for (const std::size_t i : round.still_running) {
       const Dispatched& d = round.dispatched[i];
-      if (d.delivered) continue;
       const auto first = round.outputs.begin() + static_cast<std::ptrdiff_t>(d.output);
       carried.push_back(
           {d, std::vector<float>(first, first + static_cast<std::ptrdiff_t>(d.range.rows * num_outputs_)),
@@ -345,10 +449,12 @@ BacktestDriver::ReplayEnd BacktestDriver::replay_all(const ReplayRows& input) {
     // Out of memory on this thread: no chunk may outlive the rounds it
     // points into, and the driver takes nothing more.
     finish_chunks();
+    flush_samples();
     delivering_ = false;
     stopped_ = true;
     throw;
   }
+  flush_samples();
   stopped_ = true;
   return end;
 }

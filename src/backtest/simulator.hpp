@@ -55,7 +55,10 @@ struct SimJob {
   std::uint32_t replica_id = 0;
 };
 
-// What the simulator reports, in simulation order.
+// What the simulator reports, in simulation order. The simulator's methods
+// take any listener type with these members: a final class's calls inline
+// (the bulk replay's recorder, once per snapshot); a SimListener& calls
+// through the vtable.
 class SimListener {
  public:
   virtual ~SimListener() = default;
@@ -72,15 +75,16 @@ class SimListener {
 class ReplicaSimulator {
  public:
   ReplicaSimulator(std::size_t replicas, LatencySampler sampler)
-      : replicas_(replicas), round_robin_(replicas), sampler_(std::move(sampler)) {}
+      : running_(replicas), busy_flags_(replicas, 0), round_robin_(replicas), sampler_(std::move(sampler)) {}
 
   // Runs every completion (and the dispatches they allow) up to and including t.
-  void advance(Timestamp t, SimListener& listener) {
+  template <typename Listener>
+  void advance(Timestamp t, Listener& listener) {
     Timestamp next{0};
     while (next_completion(next) && next <= t) {
       complete_all_at(next, listener);
       now_ = std::max(now_, next);
-      if (pending_) dispatch(*pending_, next, /*arriving=*/false, listener);
+      if (has_pending_) dispatch(pending_, next, /*arriving=*/false, listener);
     }
     now_ = std::max(now_, t);
   }
@@ -89,7 +93,8 @@ class ReplicaSimulator {
   // an earlier one is treated as arriving at the simulation's current time).
   // Throws inferloop::Error, having changed nothing, when its result could
   // become visible past the largest Timestamp (see the file comment).
-  void arrive(std::uint64_t feature_seq, Timestamp published_at, SimListener& listener) {
+  template <typename Listener>
+  void arrive(std::uint64_t feature_seq, Timestamp published_at, Listener& listener) {
     const Timestamp at = std::max(published_at, now_);
     const Timestamp horizon = 2 * sampler_.max_latency();
     if (!checked_add(at, horizon)) {
@@ -102,24 +107,24 @@ class ReplicaSimulator {
                   "ns, in the year 2262); publish times must stay at least that far below it");
     }
     advance(at, listener);
-    SimJob job;
-    job.feature_seq = feature_seq;
-    job.published_at = published_at;
+    const Arrival job{feature_seq, published_at};
     if (idle_replica_available()) {
       dispatch(job, at, /*arriving=*/true, listener);
       // A zero latency makes the result visible at this very instant.
       advance(at, listener);
       return;
     }
-    if (pending_) listener.on_conflated(pending_->feature_seq);
+    if (has_pending_) listener.on_conflated(pending_.feature_seq);
     pending_ = job;
+    has_pending_ = true;
   }
 
   // The loop stops: the pending snapshot is dropped, every running
   // prediction completes (in order, at its own visible_at).
-  void stop(SimListener& listener) {
-    if (pending_) listener.on_discarded(pending_->feature_seq);
-    pending_.reset();
+  template <typename Listener>
+  void stop(Listener& listener) {
+    if (has_pending_) listener.on_discarded(pending_.feature_seq);
+    has_pending_ = false;
     Timestamp next{0};
     while (next_completion(next)) {
       complete_all_at(next, listener);
@@ -138,7 +143,7 @@ class ReplicaSimulator {
   }
 
   [[nodiscard]] Timestamp now() const noexcept { return now_; }
-  [[nodiscard]] bool has_pending() const noexcept { return pending_.has_value(); }
+  [[nodiscard]] bool has_pending() const noexcept { return has_pending_; }
 
  private:
   struct NullListener final : SimListener {
@@ -148,64 +153,77 @@ class ReplicaSimulator {
     void on_discarded(std::uint64_t) override {}
   };
 
+  // A snapshot before it starts: what arrive() knows of it.
+  struct Arrival {
+    std::uint64_t feature_seq = 0;
+    Timestamp published_at{0};
+  };
+
   // The earliest time a running prediction becomes visible, into `at`;
-  // false when none runs. (Not an optional<Timestamp>: this runs several
-  // times per snapshot, and GCC copies an optional through the stack with
-  // a store-forwarding stall per copy.)
+  // false when none runs. (Neither this nor the jobs are optionals: this
+  // runs several times per snapshot, and GCC copies an optional through the
+  // stack with a store-forwarding stall per copy.)
   [[nodiscard]] bool next_completion(Timestamp& at) const {
     if (busy_ == 0) return false;
     bool found = false;
-    for (const auto& running : replicas_) {
-      if (running && (!found || running->visible_at < at)) {
-        at = running->visible_at;
+    for (std::size_t r = 0; r < running_.size(); ++r) {
+      if (busy_flags_[r] != 0 && (!found || running_[r].visible_at < at)) {
+        at = running_[r].visible_at;
         found = true;
       }
     }
     return found;
   }
 
-  [[nodiscard]] bool idle_replica_available() const { return busy_ < replicas_.size(); }
+  [[nodiscard]] bool idle_replica_available() const { return busy_ < running_.size(); }
 
   // Every result visible at `t`, oldest snapshot first (so that results
   // finishing together are all shown, as live deliveries in seq order are).
-  void complete_all_at(Timestamp t, SimListener& listener) {
-    while (true) {
-      std::size_t chosen = replicas_.size();
-      for (std::size_t r = 0; r < replicas_.size(); ++r) {
-        const auto& running = replicas_[r];
-        if (running && running->visible_at == t &&
-            (chosen == replicas_.size() ||
-             running->feature_seq < replicas_[chosen]->feature_seq)) {
+  template <typename Listener>
+  void complete_all_at(Timestamp t, Listener& listener) {
+    const std::size_t replicas = running_.size();
+    while (busy_ > 0) {
+      std::size_t chosen = replicas;
+      for (std::size_t r = 0; r < replicas; ++r) {
+        if (busy_flags_[r] != 0 && running_[r].visible_at == t &&
+            (chosen == replicas || running_[r].feature_seq < running_[chosen].feature_seq)) {
           chosen = r;
         }
       }
-      if (chosen == replicas_.size()) return;
-      const SimJob job = *replicas_[chosen];
-      replicas_[chosen].reset();
+      if (chosen == replicas) return;
+      busy_flags_[chosen] = 0;
       --busy_;
-      listener.on_visible(job);
+      // The job stays in running_[chosen] until that replica's next dispatch.
+      listener.on_visible(running_[chosen]);
     }
   }
 
   // REQUIRES: an idle replica exists (or `job` stays pending: see callers).
-  void dispatch(SimJob job, Timestamp start, bool arriving, SimListener& listener) {
+  template <typename Listener>
+  void dispatch(Arrival arrival, Timestamp start, bool arriving, Listener& listener) {
     const std::optional<std::size_t> index =
-        round_robin_.next_idle([&](std::size_t r) { return !replicas_[r].has_value(); });
+        round_robin_.next_idle([&](std::size_t r) { return busy_flags_[r] == 0; });
     if (!index) return;
+    SimJob& job = running_[*index];
+    job.feature_seq = arrival.feature_seq;
+    job.published_at = arrival.published_at;
     job.replica_id = static_cast<std::uint32_t>(*index);
     job.started_at = start;
     // arrive() checked that this fits; saturate rather than wrap if not.
     job.visible_at = checked_add(start, sampler_.next()).value_or(Timestamp::max());
-    replicas_[*index] = job;
+    busy_flags_[*index] = 1;
     ++busy_;
-    if (!arriving) pending_.reset();
+    if (!arriving) has_pending_ = false;
     listener.on_dispatch(job, arriving);
   }
 
-  std::vector<std::optional<SimJob>> replicas_;  // the prediction each replica runs
-  std::size_t busy_ = 0;                         // replicas_ that hold one
-  RoundRobin round_robin_;                       // the live poller's rule
-  std::optional<SimJob> pending_;
+  // The prediction each replica runs (or last ran), and whether it runs.
+  std::vector<SimJob> running_;
+  std::vector<std::uint8_t> busy_flags_;
+  std::size_t busy_ = 0;  // busy_flags_ set
+  RoundRobin round_robin_;  // the live poller's rule
+  Arrival pending_;
+  bool has_pending_ = false;
   // Starts before any clock's origin, so the first arrival sets it.
   Timestamp now_{std::numeric_limits<Timestamp::rep>::min()};
   LatencySampler sampler_;

@@ -61,6 +61,21 @@ class Delivery {
   // stale_results and publish_to_visible). True if the result became visible.
   bool deliver(std::size_t writer, ReplicaCounters& counters, const Prediction& result) noexcept;
 
+  // True when each result is observed apart from the newest (on_result, the
+  // history): every one must then go through deliver().
+  [[nodiscard]] bool observes_each_result() const noexcept { return serialised_; }
+
+  // For one writer delivering many results at once while no reader can look
+  // (the backtest's bulk replay: every reader waits for its round), when
+  // !observes_each_result(): counts `feature_seq`'s result as deliver()
+  // would, but does not copy it into the slot, since a newer one replaces it
+  // before anyone could read it. Stale (counted in `counters`, false) unless
+  // newer than the visible result and every result counted here since; true
+  // when it counts as visible: the caller then records its publish-to-visible
+  // latency (deliver() records it itself). The caller deliver()s the newest
+  // of the batch.
+  bool count_unobserved(ReplicaCounters& counters, std::uint64_t feature_seq) noexcept;
+
   [[nodiscard]] std::size_t capacity() const noexcept { return slot_.capacity(); }
   bool latest(Prediction& out) const noexcept { return slot_.read(out); }
   [[nodiscard]] std::uint64_t latest_feature_seq() const noexcept { return slot_.newest_feature_seq(); }
@@ -100,6 +115,10 @@ class Delivery {
   const ResultCallback on_result_;
   ErrorSink& errors_;
   const bool serialised_;
+
+  // The newest feature_seq count_unobserved() counted as visible; its one
+  // writer's alone.
+  std::uint64_t newest_unobserved_seq_ = 0;
 
   // Held while a delivery on the serialised path runs.
   std::mutex delivery_mutex_;

@@ -22,6 +22,7 @@
 #include "inferloop/error.hpp"
 #include "inferloop/inference_loop.hpp"
 #include "inferloop/replay.hpp"
+#include "loop/loop_access.hpp"
 
 namespace inferloop {
 namespace {
@@ -905,44 +906,111 @@ Streams published_one_by_one(const Scenario& scenario, const std::vector<std::in
   return setup.streams;
 }
 
-TEST(Replay, RoundsGiveWhatPublishingEachSnapshotGives) {
-  std::vector<std::int64_t> times;
-  std::vector<float> features;
-  make_rows(2500, times, features);
+// Every combination the replay comparisons run (replicas, compute threads,
+// rows per snapshot, latency model, replay batch rows: 72), each with a
+// failing row and its trace; `check` gets the scenario and its index.
+template <typename Check>
+void for_each_scenario(const std::vector<std::int64_t>& times, Check&& check) {
   const LatencyModel latencies[] = {LatencyModel::zero(), LatencyModel::constant(us(25)),
                                     LatencyModel::lognormal(us(30), us(20))};
-  std::size_t checked = 0;
-  std::size_t with_error = 0;
+  std::size_t index = 0;
   for (int replicas : {1, 3}) {
     for (std::size_t threads : {1U, 3U}) {
       for (std::size_t max_rows : {1U, 3U}) {
         for (const LatencyModel& latency : latencies) {
           for (std::size_t batch_rows : {1U, 7U, 0U}) {
             Scenario scenario{replicas, threads, max_rows, latency, batch_rows};
-            scenario.fail_row = 1000 + 17 * checked;  // a failure in every run
-            scenario.max_batch_snapshots = checked % 4 == 0 ? 1 : 64;
+            // A failure in every run; in every fifth, the very last row's
+            // (the newest snapshot fails: an older result stays visible).
+            scenario.fail_row = index % 5 == 0 ? times.size() : 1000 + 17 * index;
+            scenario.max_batch_snapshots = index % 4 == 0 ? 1 : 64;
             SCOPED_TRACE(std::to_string(replicas) + " replicas, " + std::to_string(threads) +
                          " threads, max_rows " + std::to_string(max_rows) + ", " +
                          latency.describe() + ", replay_batch_rows " + std::to_string(batch_rows) +
-                         ", max_batch_snapshots " + std::to_string(scenario.max_batch_snapshots));
-            const Streams reference = published_one_by_one(scenario, times, features);
-            const Streams rounds = replayed(scenario, times, features);
-            ASSERT_GT(std::count(reference.results.begin(), reference.results.end(), '\n'), 300);
-            // The failing row's snapshot fails once, unless it was conflated.
-            const auto errors = std::count(reference.errors.begin(), reference.errors.end(), '\n');
-            ASSERT_LE(errors, 1) << reference.errors;
-            with_error += static_cast<std::size_t>(errors);
-            EXPECT_EQ(rounds.stats, reference.stats);
-            EXPECT_EQ(rounds.errors, reference.errors);
-            EXPECT_EQ(rounds.results, reference.results);
-            ++checked;
+                         ", max_batch_snapshots " + std::to_string(scenario.max_batch_snapshots) +
+                         ", failing row " + std::to_string(scenario.fail_row));
+            check(scenario, index++);
           }
         }
       }
     }
   }
+}
+
+TEST(Replay, RoundsGiveWhatPublishingEachSnapshotGives) {
+  std::vector<std::int64_t> times;
+  std::vector<float> features;
+  make_rows(2500, times, features);
+  std::size_t checked = 0;
+  std::size_t with_error = 0;
+  for_each_scenario(times, [&](const Scenario& scenario, std::size_t) {
+    const Streams reference = published_one_by_one(scenario, times, features);
+    const Streams rounds = replayed(scenario, times, features);
+    ASSERT_GT(std::count(reference.results.begin(), reference.results.end(), '\n'), 300);
+    // The failing row's snapshot fails once, unless it was conflated.
+    const auto errors = std::count(reference.errors.begin(), reference.errors.end(), '\n');
+    ASSERT_LE(errors, 1) << reference.errors;
+    with_error += static_cast<std::size_t>(errors);
+    EXPECT_EQ(rounds.stats, reference.stats);
+    EXPECT_EQ(rounds.errors, reference.errors);
+    EXPECT_EQ(rounds.results, reference.results);
+    ++checked;
+  });
   EXPECT_EQ(checked, 72U);
   EXPECT_GT(with_error, 36U);
+}
+
+// Without on_result (and without history) a replay shows only the newest
+// result of each round in the ResultSlot and counts the rest
+// (Delivery::count_unobserved): the counters, latencies and errors must
+// still be the reference's, and the result left visible its newest.
+struct QuietReplay {
+  Streams streams;
+  std::string latest;  // describe() of the visible result after the replay
+};
+
+QuietReplay replayed_without_callback(const Scenario& scenario, const std::vector<std::int64_t>& times,
+                                      const std::vector<float>& features) {
+  ReplaySetup setup(scenario);
+  auto clock = std::make_shared<ManualClock>(Timestamp{times.front()});
+  setup.options.clock = clock;
+  setup.options.backtest = setup.backtest;
+  InferenceLoop loop(setup.config, std::move(setup.options));
+  loop.start();
+  const auto end = detail::LoopAccess::replay(loop, times, features);
+  clock->set(end.idle_at);
+  loop.stop();
+  QuietReplay out;
+  Prediction latest = loop.make_prediction();
+  if (loop.latest(latest)) out.latest = describe(latest);
+  out.streams = std::move(setup.streams);
+  out.streams.stats = describe_stats(loop.stats()) + " idle_at " +
+                      std::to_string(end.idle_at.count()) + " snapshots " +
+                      std::to_string(end.snapshots);
+  return out;
+}
+
+TEST(Replay, WithoutCallbackCountsEveryResultAndShowsTheNewest) {
+  std::vector<std::int64_t> times;
+  std::vector<float> features;
+  make_rows(2500, times, features);
+  std::size_t checked = 0;
+  std::size_t with_stale = 0;
+  for_each_scenario(times, [&](const Scenario& scenario, std::size_t) {
+    const Streams reference = published_one_by_one(scenario, times, features);
+    const QuietReplay quiet = replayed_without_callback(scenario, times, features);
+    EXPECT_EQ(quiet.streams.stats, reference.stats);
+    EXPECT_EQ(quiet.streams.errors, reference.errors);
+    // The reference's last delivered result is its newest visible one.
+    ASSERT_FALSE(reference.results.empty());
+    const std::string newest =
+        reference.results.substr(reference.results.rfind('\n', reference.results.size() - 2) + 1);
+    EXPECT_EQ(quiet.latest, newest);
+    with_stale += reference.stats.find(" stale 0 ") == std::string::npos ? 1 : 0;
+    ++checked;
+  });
+  EXPECT_EQ(checked, 72U);
+  EXPECT_GT(with_stale, 0U);  // results overtaken by newer ones were counted stale
 }
 
 TEST(Replay, PredictsInCallsOfReplayBatchRows) {

@@ -33,10 +33,11 @@ class LatencyHistogram {
   static constexpr std::size_t kBuckets = (64 - kSubBits + 1) * kSubCount;
 
   // From the histogram's one recording thread.
-  void record(std::chrono::nanoseconds latency) noexcept {
+  // `count` samples of one latency at once (a backtest's latencies repeat).
+  void record(std::chrono::nanoseconds latency, std::uint64_t count = 1) noexcept {
     const std::uint64_t value = latency.count() < 0 ? 0 : static_cast<std::uint64_t>(latency.count());
     std::atomic<std::uint64_t>& bucket = buckets_[bucket_of(value)];
-    bucket.store(bucket.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    bucket.store(bucket.load(std::memory_order_relaxed) + count, std::memory_order_relaxed);
     if (value > max_.load(std::memory_order_relaxed)) max_.store(value, std::memory_order_relaxed);
   }
 
