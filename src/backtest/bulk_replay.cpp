@@ -199,10 +199,7 @@ BacktestDriver::ReplayEnd BacktestDriver::replay_all(const ReplayRows& input) {
       const RowRange range = is_arriving ? arriving : pending;
       arrived_dispatched |= is_arriving;
       running[job.replica_id] = round->dispatched.size();
-      Dispatched& d = round->dispatched.emplace_back();
-      d.sim = job;
-      d.range = range;
-      d.output = round->dispatched_rows * driver.num_outputs_;
+      round->dispatched.emplace_back(job, range, round->dispatched_rows * driver.num_outputs_);
       round->dispatched_rows += range.rows;
       // As count_dispatch(), with the histograms' samples grouped.
       driver.counters_.dispatch().dispatched.add();

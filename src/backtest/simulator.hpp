@@ -204,7 +204,10 @@ class ReplicaSimulator {
     const std::optional<std::size_t> index =
         round_robin_.next_idle([&](std::size_t r) { return busy_flags_[r] == 0; });
     if (!index) return;
-    SimJob& job = running_[*index];
+    // Built in registers, handed to the listener, then stored: a listener
+    // that copies the job out of running_ right after these field stores
+    // would read them back with wider loads that stall (store forwarding).
+    SimJob job;
     job.feature_seq = arrival.feature_seq;
     job.published_at = arrival.published_at;
     job.replica_id = static_cast<std::uint32_t>(*index);
@@ -215,6 +218,7 @@ class ReplicaSimulator {
     ++busy_;
     if (!arriving) has_pending_ = false;
     listener.on_dispatch(job, arriving);
+    running_[*index] = job;
   }
 
   // The prediction each replica runs (or last ran), and whether it runs.
