@@ -119,9 +119,13 @@ struct ReplicaSamples {
 // A result that became visible: its round's dispatched[index], or (index
 // kEarlierRound) a carried one.
 constexpr std::size_t kEarlierRound = std::numeric_limits<std::size_t>::max();
+// With what counting a result needs (replica, latency), so that a round's
+// delivery reads its dispatches only for the results it copies out.
 struct Visible {
   std::uint64_t feature_seq = 0;
   std::size_t index = kEarlierRound;
+  std::chrono::nanoseconds publish_to_visible{0};
+  std::uint32_t replica_id = 0;
 };
 
 struct Round {
@@ -208,7 +212,8 @@ BacktestDriver::ReplayEnd BacktestDriver::replay_all(const ReplayRows& input) {
       replica.predict.add(job.visible_at - job.started_at);
     }
     void on_visible(const SimJob& job) override {
-      round->visible.push_back({job.feature_seq, running[job.replica_id]});
+      round->visible.push_back(
+          {job.feature_seq, running[job.replica_id], job.visible_at - job.published_at, job.replica_id});
       running[job.replica_id] = kEarlierRound;
     }
     // The round is simulated: what still runs is delivered by a later one.
@@ -366,42 +371,44 @@ BacktestDriver::ReplayEnd BacktestDriver::replay_all(const ReplayRows& input) {
     // mutex_): of the round's successful results only the newest goes
     // through deliver(), the others are counted (Delivery::count_unobserved).
     const bool every_result = delivery_.observes_each_result();
+    bool any_failed = !round.errors.empty();
+    for (const Carried& c : carried) any_failed |= c.dispatched.failed;
+    auto failed = [&](const Visible& visible) {
+      if (!any_failed) return false;
+      if (visible.index != kEarlierRound) return round.dispatched[visible.index].failed;
+      const Carried* from_earlier = carried_of(visible);
+      return from_earlier == nullptr || from_earlier->dispatched.failed;
+    };
     std::uint64_t newest_seq = 0;
     if (!every_result) {
-      bool any_failed = !round.errors.empty();
-      for (const Carried& c : carried) any_failed |= c.dispatched.failed;
       for (const Visible& visible : round.visible) {
-        if (visible.feature_seq <= newest_seq) continue;
-        const Carried* from_earlier = visible.index == kEarlierRound ? carried_of(visible) : nullptr;
-        const bool failed = any_failed && (from_earlier != nullptr
-                                               ? from_earlier->dispatched.failed
-                                               : visible.index == kEarlierRound ||
-                                                     round.dispatched[visible.index].failed);
-        if (!failed) newest_seq = visible.feature_seq;
+        if (visible.feature_seq > newest_seq && !failed(visible)) newest_seq = visible.feature_seq;
       }
     }
     delivering_ = true;
     for (const Visible& visible : round.visible) {
       Carried* from_earlier = visible.index == kEarlierRound ? carried_of(visible) : nullptr;
       if (visible.index == kEarlierRound && from_earlier == nullptr) continue;
+      if (from_earlier != nullptr) from_earlier->delivered = true;
+      if (!every_result && visible.feature_seq != newest_seq && !failed(visible)) {
+        ReplicaCounters& counters = counters_.replica(visible.replica_id);
+        counters.predictions.add();
+        if (delivery_.count_unobserved(counters, visible.feature_seq)) {
+          samples[visible.replica_id].publish_to_visible.add(visible.publish_to_visible);
+        }
+        continue;
+      }
       const Dispatched& d =
           from_earlier != nullptr ? from_earlier->dispatched : round.dispatched[visible.index];
-      if (!every_result && !d.failed && d.sim.feature_seq != newest_seq) {
-        ReplicaCounters& counters = counters_.replica(d.sim.replica_id);
-        counters.predictions.add();
-        if (delivery_.count_unobserved(counters, d.sim.feature_seq)) {
-          samples[d.sim.replica_id].publish_to_visible.add(d.sim.visible_at - d.sim.published_at);
-        }
-      } else if (from_earlier != nullptr) {
+      if (from_earlier != nullptr) {
         std::copy(from_earlier->outputs.begin(), from_earlier->outputs.end(), result.storage.begin());
         deliver_result(d.sim, d.range.rows, d.sim.published_at, d.failed, from_earlier->error, result);
-      } else {
-        if (d.failed) round_error = round.error_of(visible.index);
-        std::copy_n(round.outputs.begin() + static_cast<std::ptrdiff_t>(d.output),
-                    d.range.rows * num_outputs_, result.storage.begin());
-        deliver_result(d.sim, d.range.rows, d.sim.published_at, d.failed, round_error, result);
+        continue;
       }
-      if (from_earlier != nullptr) from_earlier->delivered = true;
+      if (d.failed) round_error = round.error_of(visible.index);
+      std::copy_n(round.outputs.begin() + static_cast<std::ptrdiff_t>(d.output),
+                  d.range.rows * num_outputs_, result.storage.begin());
+      deliver_result(d.sim, d.range.rows, d.sim.published_at, d.failed, round_error, result);
     }
     delivering_ = false;
     std::erase_if(carried, [](const Carried& c) { return c.delivered; });

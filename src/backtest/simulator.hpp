@@ -80,12 +80,8 @@ class ReplicaSimulator {
   // Runs every completion (and the dispatches they allow) up to and including t.
   template <typename Listener>
   void advance(Timestamp t, Listener& listener) {
-    Timestamp next{0};
-    while (next_completion(next) && next <= t) {
-      complete_all_at(next, listener);
-      now_ = std::max(now_, next);
-      if (has_pending_) dispatch(pending_, next, /*arriving=*/false, listener);
-    }
+    // Nothing runs, so nothing is pending either: only the clock moves.
+    if (busy_ != 0) complete_until(t, listener);
     now_ = std::max(now_, t);
   }
 
@@ -97,15 +93,7 @@ class ReplicaSimulator {
   void arrive(std::uint64_t feature_seq, Timestamp published_at, Listener& listener) {
     const Timestamp at = std::max(published_at, now_);
     const Timestamp horizon = 2 * sampler_.max_latency();
-    if (!checked_add(at, horizon)) {
-      // The engine says which snapshot: "could not take snapshot N: ...".
-      throw Error("arriving at " + std::to_string(at.count()) +
-                  "ns, its result could become visible up to " + duration_text(horizon) +
-                  " later (twice the latency model's longest latency), past the largest time a "
-                  "Timestamp holds (" +
-                  std::to_string(Timestamp::max().count()) +
-                  "ns, in the year 2262); publish times must stay at least that far below it");
-    }
+    if (!checked_add(at, horizon)) throw_past_the_end(at, horizon);
     advance(at, listener);
     const Arrival job{feature_seq, published_at};
     if (idle_replica_available()) {
@@ -158,6 +146,29 @@ class ReplicaSimulator {
     std::uint64_t feature_seq = 0;
     Timestamp published_at{0};
   };
+
+  // Out of the per-snapshot path: the engine says which snapshot ("could
+  // not take snapshot N: ...").
+  [[noreturn, gnu::cold, gnu::noinline]] static void throw_past_the_end(Timestamp at, Timestamp horizon) {
+    throw Error("arriving at " + std::to_string(at.count()) +
+                "ns, its result could become visible up to " + duration_text(horizon) +
+                " later (twice the latency model's longest latency), past the largest time a "
+                "Timestamp holds (" +
+                std::to_string(Timestamp::max().count()) +
+                "ns, in the year 2262); publish times must stay at least that far below it");
+  }
+
+  // advance() while predictions run: every completion up to t, in order,
+  // each freed replica taking the pending snapshot.
+  template <typename Listener>
+  void complete_until(Timestamp t, Listener& listener) {
+    Timestamp next{0};
+    while (next_completion(next) && next <= t) {
+      complete_all_at(next, listener);
+      now_ = std::max(now_, next);
+      if (has_pending_) dispatch(pending_, next, /*arriving=*/false, listener);
+    }
+  }
 
   // The earliest time a running prediction becomes visible, into `at`;
   // false when none runs. (Neither this nor the jobs are optionals: this

@@ -1,7 +1,6 @@
 // Delivery: see delivery.hpp.
 #include "loop/delivery.hpp"
 
-#include <algorithm>
 #include <exception>
 #include <string>
 
@@ -53,15 +52,6 @@ bool Delivery::deliver(std::size_t writer, ReplicaCounters& counters,
   }
   advance_delivered(result.feature_seq);
   notify_waiters();
-  return true;
-}
-
-bool Delivery::count_unobserved(ReplicaCounters& counters, std::uint64_t feature_seq) noexcept {
-  if (feature_seq <= std::max(newest_unobserved_seq_, slot_.newest_feature_seq())) {
-    counters.stale_results.add();
-    return false;
-  }
-  newest_unobserved_seq_ = feature_seq;
   return true;
 }
 

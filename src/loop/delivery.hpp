@@ -25,6 +25,7 @@
 // One of the two always sees the other, so no waiter sleeps through its result.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -74,7 +75,14 @@ class Delivery {
   // when it counts as visible: the caller then records its publish-to-visible
   // latency (deliver() records it itself). The caller deliver()s the newest
   // of the batch.
-  bool count_unobserved(ReplicaCounters& counters, std::uint64_t feature_seq) noexcept;
+  bool count_unobserved(ReplicaCounters& counters, std::uint64_t feature_seq) noexcept {
+    if (feature_seq <= std::max(newest_unobserved_seq_, slot_.newest_feature_seq())) {
+      counters.stale_results.add();
+      return false;
+    }
+    newest_unobserved_seq_ = feature_seq;
+    return true;
+  }
 
   [[nodiscard]] std::size_t capacity() const noexcept { return slot_.capacity(); }
   bool latest(Prediction& out) const noexcept { return slot_.read(out); }
