@@ -105,17 +105,29 @@ class LatencyModel {
 class LatencySampler {
  public:
   LatencySampler(const LatencyModel& model, std::uint64_t seed);
-  // The next dispatch's latency, in [0, max_latency()].
-  Timestamp next();
+  // The next dispatch's latency, in [0, max_latency()]. A zero or constant
+  // model's is inline: the simulation draws once per snapshot.
+  Timestamp next() {
+    if (fixed_) {
+      ++index_;
+      return fixed_latency_;
+    }
+    return draw();
+  }
   [[nodiscard]] Timestamp max_latency() const noexcept { return max_latency_; }
 
  private:
+  Timestamp draw();
+
   // A copy, not a reference: `LatencyModel::parse(spec).sampler(seed)` must
   // not leave the sampler pointing at a destroyed temporary.
   LatencyModel model_;
   // model_.max_latency(), once: a replayed recording's is a scan of it, and
   // the simulation asks at every arrival.
   Timestamp max_latency_;
+  // A zero or constant model: every draw is fixed_latency_.
+  bool fixed_;
+  Timestamp fixed_latency_;
   std::mt19937_64 engine_;
   std::uint64_t index_ = 0;  // dispatches drawn so far
 };

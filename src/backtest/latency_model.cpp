@@ -203,7 +203,7 @@ LatencyModel LatencyModel::parse(std::string_view spec) {
   }
   if (colon == std::string_view::npos || argument.empty()) {
     if (name == "constant" || name == "lognormal" || name == "replay") {
-      bad_spec(spec, "'" + std::string(name) + "' needs an argument after ':'");
+      bad_spec(spec, quote(name) + " needs an argument after ':'");
     }
     bad_spec(spec, "unknown latency model " + quote(name));
   }
@@ -263,9 +263,13 @@ Timestamp LatencyModel::max_latency() const noexcept {
 LatencySampler LatencyModel::sampler(std::uint64_t seed) const { return {*this, seed}; }
 
 LatencySampler::LatencySampler(const LatencyModel& model, std::uint64_t seed)
-    : model_(model), max_latency_(model_.max_latency()), engine_(seed) {}
+    : model_(model),
+      max_latency_(model_.max_latency()),
+      fixed_(model_.kind_ == LatencyModel::Kind::kZero || model_.kind_ == LatencyModel::Kind::kConstant),
+      fixed_latency_(model_.kind_ == LatencyModel::Kind::kConstant ? model_.constant_ : Timestamp{0}),
+      engine_(seed) {}
 
-Timestamp LatencySampler::next() {
+Timestamp LatencySampler::draw() {
   const std::uint64_t k = index_++;
   switch (model_.kind_) {
     case LatencyModel::Kind::kZero:

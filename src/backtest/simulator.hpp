@@ -75,7 +75,11 @@ class SimListener {
 class ReplicaSimulator {
  public:
   ReplicaSimulator(std::size_t replicas, LatencySampler sampler)
-      : running_(replicas), busy_flags_(replicas, 0), round_robin_(replicas), sampler_(std::move(sampler)) {}
+      : replicas_(replicas),
+        running_(replicas),
+        busy_flags_(replicas, 0),
+        round_robin_(replicas),
+        sampler_(std::move(sampler)) {}
 
   // Runs every completion (and the dispatches they allow) up to and including t.
   template <typename Listener>
@@ -177,7 +181,7 @@ class ReplicaSimulator {
   [[nodiscard]] bool next_completion(Timestamp& at) const {
     if (busy_ == 0) return false;
     bool found = false;
-    for (std::size_t r = 0; r < running_.size(); ++r) {
+    for (std::size_t r = 0; r < replicas_; ++r) {
       if (busy_flags_[r] != 0 && (!found || running_[r].visible_at < at)) {
         at = running_[r].visible_at;
         found = true;
@@ -186,13 +190,13 @@ class ReplicaSimulator {
     return found;
   }
 
-  [[nodiscard]] bool idle_replica_available() const { return busy_ < running_.size(); }
+  [[nodiscard]] bool idle_replica_available() const { return busy_ < replicas_; }
 
   // Every result visible at `t`, oldest snapshot first (so that results
   // finishing together are all shown, as live deliveries in seq order are).
   template <typename Listener>
   void complete_all_at(Timestamp t, Listener& listener) {
-    const std::size_t replicas = running_.size();
+    const std::size_t replicas = replicas_;
     while (busy_ > 0) {
       std::size_t chosen = replicas;
       for (std::size_t r = 0; r < replicas; ++r) {
@@ -233,6 +237,9 @@ class ReplicaSimulator {
   }
 
   // The prediction each replica runs (or last ran), and whether it runs.
+  // replicas_ is their count (a vector's size() is a division per loop
+  // test, redone after every store the compiler cannot tell apart from it).
+  std::size_t replicas_;
   std::vector<SimJob> running_;
   std::vector<std::uint8_t> busy_flags_;
   std::size_t busy_ = 0;  // busy_flags_ set
