@@ -22,7 +22,13 @@
 //   3. deliver round k: the visibilities, in simulation order, through the
 //      same deliver_result() as deliver(). A dispatch whose result is not yet
 //      visible when its round is delivered (at most one per simulated
-//      replica) keeps its outputs for the round that shows it.
+//      replica) keeps its outputs for the round that shows it. Without
+//      on_result and history nothing observes a result but the ResultSlot,
+//      which nobody can read during the round: only the round's newest
+//      successful result goes through deliver_result(), the others are
+//      counted as it would count them (Delivery::count_unobserved), with
+//      their latencies recorded once per run of equal values
+//      (RepeatedSamples).
 // The driving thread simulates round k + 1 while the workers predict round
 // k, then helps predict what is left of it, then offers round k + 1's chunks
 // and delivers round k (result callbacks included) while the workers predict
@@ -37,6 +43,7 @@
 // the thread that runs it, and write only their own rows of their round's
 // outputs and their own dispatches' error fields.
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -59,6 +66,9 @@ struct RowRange {
 };
 
 struct Dispatched {
+  // Built in place by the recorder (emplace_back: no temporary to copy).
+  Dispatched(const SimJob& job, RowRange rows, std::size_t first_output) noexcept
+      : sim(job), range(rows), output(first_output) {}
   SimJob sim;
   RowRange range;
   std::size_t output = 0;  // its first value in its round's outputs
@@ -138,6 +148,10 @@ struct Round {
   // Why dispatched[index] failed, for each that did; rare, so under a mutex.
   std::mutex errors_mutex;
   std::vector<std::pair<std::size_t, std::string>> errors;
+  // Whether any dispatch failed, even one whose message was lost. Written
+  // by the compute threads (relaxed), read by the driving thread after
+  // finish_chunks(), whose mutex orders the two.
+  std::atomic<bool> any_failed{false};
 
   void clear() {
     dispatched.clear();
@@ -145,9 +159,11 @@ struct Round {
     visible.clear();
     still_running.clear();
     errors.clear();
+    any_failed.store(false, std::memory_order_relaxed);
   }
   void fail(std::size_t index, const char* message) noexcept {
     dispatched[index].failed = true;
+    any_failed.store(true, std::memory_order_relaxed);
     try {
       std::lock_guard lock(errors_mutex);
       errors.emplace_back(index, message);
@@ -371,7 +387,7 @@ BacktestDriver::ReplayEnd BacktestDriver::replay_all(const ReplayRows& input) {
     // mutex_): of the round's successful results only the newest goes
     // through deliver(), the others are counted (Delivery::count_unobserved).
     const bool every_result = delivery_.observes_each_result();
-    bool any_failed = !round.errors.empty();
+    bool any_failed = round.any_failed.load(std::memory_order_relaxed);
     for (const Carried& c : carried) any_failed |= c.dispatched.failed;
     auto failed = [&](const Visible& visible) {
       if (!any_failed) return false;
