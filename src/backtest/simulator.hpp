@@ -56,9 +56,9 @@ struct SimJob {
 };
 
 // What the simulator reports, in simulation order. The simulator's methods
-// take any listener type with these members: a final class's calls inline
-// (the bulk replay's recorder, once per snapshot); a SimListener& calls
-// through the vtable.
+// take any listener type with these members: a final class's calls are
+// direct (the bulk replay's recorder, called once per snapshot); a
+// SimListener& calls through the vtable.
 class SimListener {
  public:
   virtual ~SimListener() = default;

@@ -14,7 +14,8 @@
 //     never latest() readers.
 //
 // Threads: deliver() from the delivering threads (replicas, or the backtest's
-// engine thread), each with its writer index; latest(), latest_feature_seq(),
+// engine thread), each with its writer index; count_unobserved() from the
+// backtest's replaying thread alone; latest(), latest_feature_seq(),
 // history(), wait_for() from any thread.
 //
 // Memory ordering: delivered_seq_ (the newest feature_seq whose delivery is
