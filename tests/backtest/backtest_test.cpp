@@ -908,9 +908,15 @@ Streams published_one_by_one(const Scenario& scenario, const std::vector<std::in
 
 // Every combination the replay comparisons run (replicas, compute threads,
 // rows per snapshot, latency model, replay batch rows: 72), each with a
-// failing row and its trace; `check` gets the scenario and its index.
+// failing row and its trace; `check` gets the scenario and the rows (2,500,
+// make_rows). Returns how many scenarios ran.
+using Times = std::vector<std::int64_t>;
+using Features = std::vector<float>;
 template <typename Check>
-void for_each_scenario(const std::vector<std::int64_t>& times, Check&& check) {
+std::size_t for_each_scenario(Check&& check) {
+  Times times;
+  Features features;
+  make_rows(2500, times, features);
   const LatencyModel latencies[] = {LatencyModel::zero(), LatencyModel::constant(us(25)),
                                     LatencyModel::lognormal(us(30), us(20))};
   std::size_t index = 0;
@@ -929,21 +935,20 @@ void for_each_scenario(const std::vector<std::int64_t>& times, Check&& check) {
                          latency.describe() + ", replay_batch_rows " + std::to_string(batch_rows) +
                          ", max_batch_snapshots " + std::to_string(scenario.max_batch_snapshots) +
                          ", failing row " + std::to_string(scenario.fail_row));
-            check(scenario, index++);
+            check(scenario, times, features);
+            ++index;
           }
         }
       }
     }
   }
+  return index;
 }
 
 TEST(Replay, RoundsGiveWhatPublishingEachSnapshotGives) {
-  std::vector<std::int64_t> times;
-  std::vector<float> features;
-  make_rows(2500, times, features);
-  std::size_t checked = 0;
   std::size_t with_error = 0;
-  for_each_scenario(times, [&](const Scenario& scenario, std::size_t) {
+  const std::size_t checked = for_each_scenario([&](const Scenario& scenario, const Times& times,
+                                                    const Features& features) {
     const Streams reference = published_one_by_one(scenario, times, features);
     const Streams rounds = replayed(scenario, times, features);
     ASSERT_GT(std::count(reference.results.begin(), reference.results.end(), '\n'), 300);
@@ -954,7 +959,6 @@ TEST(Replay, RoundsGiveWhatPublishingEachSnapshotGives) {
     EXPECT_EQ(rounds.stats, reference.stats);
     EXPECT_EQ(rounds.errors, reference.errors);
     EXPECT_EQ(rounds.results, reference.results);
-    ++checked;
   });
   EXPECT_EQ(checked, 72U);
   EXPECT_GT(with_error, 36U);
@@ -991,12 +995,9 @@ QuietReplay replayed_without_callback(const Scenario& scenario, const std::vecto
 }
 
 TEST(Replay, WithoutCallbackCountsEveryResultAndShowsTheNewest) {
-  std::vector<std::int64_t> times;
-  std::vector<float> features;
-  make_rows(2500, times, features);
-  std::size_t checked = 0;
   std::size_t with_stale = 0;
-  for_each_scenario(times, [&](const Scenario& scenario, std::size_t) {
+  const std::size_t checked = for_each_scenario([&](const Scenario& scenario, const Times& times,
+                                                    const Features& features) {
     const Streams reference = published_one_by_one(scenario, times, features);
     const QuietReplay quiet = replayed_without_callback(scenario, times, features);
     EXPECT_EQ(quiet.streams.stats, reference.stats);
@@ -1007,7 +1008,6 @@ TEST(Replay, WithoutCallbackCountsEveryResultAndShowsTheNewest) {
         reference.results.substr(reference.results.rfind('\n', reference.results.size() - 2) + 1);
     EXPECT_EQ(quiet.latest, newest);
     with_stale += reference.stats.find(" stale 0 ") == std::string::npos ? 1 : 0;
-    ++checked;
   });
   EXPECT_EQ(checked, 72U);
   EXPECT_GT(with_stale, 0U);  // results overtaken by newer ones were counted stale
