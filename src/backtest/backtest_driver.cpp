@@ -2,6 +2,7 @@
 #include "backtest/backtest_driver.hpp"
 
 #include <algorithm>
+#include <cassert>
 #include <exception>
 #include <utility>
 
@@ -22,6 +23,7 @@ BacktestDriver::BacktestDriver(const BacktestOptions& options, std::size_t num_r
                                LoopCounters& counters, ErrorSink& errors)
     : num_features_(num_features),
       num_outputs_(num_outputs),
+      max_rows_(max_rows),
       max_batch_(std::max<std::size_t>(1, options.max_batch_snapshots)),
       replay_batch_rows_(options.replay_batch_rows == 0 ? kReplayBatchRowsCpu
                                                         : options.replay_batch_rows),
@@ -52,14 +54,9 @@ BacktestDriver::BacktestDriver(const BacktestOptions& options, std::size_t num_r
   }
   // Jobs are allocated up front for the common backlog: a replay then never
   // allocates per snapshot.
-  const std::size_t initial_jobs = std::min<std::size_t>(kMaxUndelivered, 2 * max_batch_ * predictors.size() + num_replicas + 2);
-  for (std::size_t i = 0; i < initial_jobs; ++i) {
-    auto job = std::make_unique<Job>();
-    job->features.assign(max_rows * num_features_, 0.0F);
-    job->output = Prediction(max_rows * num_outputs_);
-    free_jobs_.push_back(job.get());
-    jobs_.push_back(std::move(job));
-  }
+  const std::size_t initial_jobs = std::min<std::size_t>(
+      kMaxUndelivered, 2 * max_batch_ * predictors.size() + num_replicas + 2);
+  for (std::size_t i = 0; i < initial_jobs; ++i) free_jobs_.push_back(make_job());
 }
 
 BacktestDriver::~BacktestDriver() {
@@ -76,16 +73,31 @@ BacktestDriver::~BacktestDriver() {
 // ---- the driving side (mutex_ held) -----------------------------------------
 
 BacktestDriver::Job* BacktestDriver::take_free_job() {
-  if (free_jobs_.empty()) {
-    auto job = std::make_unique<Job>();
-    job->features.assign(jobs_.front()->features.size(), 0.0F);
-    job->output = Prediction(jobs_.front()->output.storage.size());
-    jobs_.push_back(std::move(job));
-    return jobs_.back().get();
-  }
+  if (free_jobs_.empty()) return make_job();
   Job* job = free_jobs_.back();
   free_jobs_.pop_back();
   return job;
+}
+
+BacktestDriver::Job* BacktestDriver::make_job() {
+  // Every list a job passes through can hold every job before the job
+  // exists, so routing a job (queue_, visible_, free_jobs_) never allocates:
+  // a full memory surfaces here, before the simulator knows the snapshot,
+  // and on_publish() reports it and drops the snapshot. A job the simulator
+  // has dispatched always reaches a worker and delivery.
+  const std::size_t count = jobs_.size() + 1;
+  auto grown = [count](std::size_t capacity) { return std::max(count, 2 * capacity); };
+  if (free_jobs_.capacity() < count) free_jobs_.reserve(grown(free_jobs_.capacity()));
+  if (visible_.capacity() < count) visible_.set_capacity(grown(visible_.capacity()));
+  {
+    std::lock_guard lock(compute_mutex_);
+    if (queue_.capacity() < count) queue_.set_capacity(grown(queue_.capacity()));
+  }
+  auto job = std::make_unique<Job>();
+  job->features.assign(max_rows_ * num_features_, 0.0F);
+  job->output = Prediction(max_rows_ * num_outputs_);
+  jobs_.push_back(std::move(job));
+  return jobs_.back().get();
 }
 
 void BacktestDriver::recycle(Job* job) {
@@ -173,6 +185,7 @@ void BacktestDriver::on_dispatch(const SimJob& sim, bool arriving) {
 }
 
 void BacktestDriver::on_visible(const SimJob& sim) {
+  assert(!visible_.full());  // make_job() grew it for every job
   visible_.push_back(std::exchange(replica_jobs_[sim.replica_id], nullptr));
 }
 
@@ -190,6 +203,7 @@ void BacktestDriver::submit(Job* job) {
   bool wake = false;
   {
     std::lock_guard lock(compute_mutex_);
+    assert(!queue_.full());  // make_job() grew it for every job
     queue_.push_back(job);
     // A batch's worth of work, or the first job for an idle worker when
     // the batch is small: one wake-up per batch, not per snapshot.

@@ -40,13 +40,14 @@
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <mutex>
 #include <span>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <boost/circular_buffer.hpp>
 
 #include "backtest/simulator.hpp"
 #include "inferloop/backtest.hpp"
@@ -138,6 +139,7 @@ class BacktestDriver final : private SimListener {
   void on_discarded(std::uint64_t feature_seq) override;
 
   Job* take_free_job();
+  Job* make_job();
   void recycle(Job* job);
   void submit(Job* job);
   // Delivers visible results in order; waits for computation when `block`
@@ -161,6 +163,7 @@ class BacktestDriver final : private SimListener {
 
   const std::size_t num_features_;
   const std::size_t num_outputs_;
+  const std::size_t max_rows_;
   const std::size_t max_batch_;
   const std::size_t replay_batch_rows_;  // per thread and round; resolved by the loop
   Delivery& delivery_;
@@ -179,14 +182,16 @@ class BacktestDriver final : private SimListener {
   std::vector<Job*> replica_jobs_;  // job running on each simulated replica
   Job* arriving_ = nullptr;         // the snapshot on_publish() is routing
   Job* pending_ = nullptr;          // the simulator's pending snapshot
-  std::deque<Job*> visible_;        // visible, not yet delivered, in order
+  // Visible, not yet delivered, in order. The two job queues are ring
+  // buffers that make_job() grows: pushing onto them never allocates.
+  boost::circular_buffer<Job*> visible_;
   Worker driving_;                  // the driving thread's predictor and buffers
 
   std::mutex compute_mutex_;
   std::condition_variable work_ready_;  // workers sleep on it
   std::condition_variable job_done_;    // the driving thread sleeps on it
   // Guarded by compute_mutex_.
-  std::deque<Job*> queue_;
+  boost::circular_buffer<Job*> queue_;
   std::size_t sleeping_workers_ = 0;
   bool workers_stop_ = false;
   // replay_all's chunks on offer: the task (null when none), how many, how
