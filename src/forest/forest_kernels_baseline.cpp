@@ -124,7 +124,8 @@ template <std::size_t kStride, bool kAssembly, std::size_t... kTrees>
 template <std::uint32_t kDepth, std::size_t kGroup, bool kAssembly>
 inline void walk_group(const WalkNode* nodes, const float* leaves, const std::uint32_t* expanded,
                        float* out) noexcept {
-  constexpr std::size_t kStride = std::size_t{1} << kDepth;
+  constexpr std::size_t kStride = tree_stride(kDepth);
+  constexpr std::size_t kLeaves = std::size_t{1} << kDepth;
   std::size_t index[kGroup];
 #pragma GCC unroll 32
   for (std::size_t g = 0; g < kGroup; ++g) index[g] = 1;
@@ -133,7 +134,7 @@ inline void walk_group(const WalkNode* nodes, const float* leaves, const std::ui
     step_level<kStride, kAssembly>(nodes, expanded, index, std::make_index_sequence<kGroup>());
   }
 #pragma GCC unroll 32
-  for (std::size_t g = 0; g < kGroup; ++g) out[g] = leaves[g * kStride + 2 * kStride - 1 - index[g]];
+  for (std::size_t g = 0; g < kGroup; ++g) out[g] = leaves[g * kStride + 2 * kLeaves - 1 - index[g]];
 }
 
 // Trees in flight per lockstep group. Each step waits on two dependent loads,
@@ -155,7 +156,7 @@ inline void add_in_order(const float* leaves, std::size_t count, float* margin) 
 template <std::uint32_t kDepth, bool kAssembly>
 void walk_row_at(const ForestLayout& layout, const LayoutBlock& block,
                  const std::uint32_t* expanded, float* out, float* margin) noexcept {
-  constexpr std::size_t kStride = std::size_t{1} << kDepth;
+  constexpr std::size_t kStride = tree_stride(kDepth);
   constexpr std::size_t kGroup = kRowGroup<kDepth>;
   const WalkNode* nodes = layout.walk_nodes.data() + block.node_offset;
   const float* leaves = layout.leaves.data() + block.leaf_offset;

@@ -30,7 +30,7 @@ bool has_categorical_split(const Forest& forest, std::size_t tree) {
 }
 
 std::size_t padded_bytes(std::size_t trees, std::uint32_t depth) {
-  return trees * (std::size_t{1} << depth) * (sizeof(WalkNode) + sizeof(BinNode) + sizeof(float));
+  return trees * tree_stride(depth) * (sizeof(WalkNode) + sizeof(BinNode) + sizeof(float));
 }
 
 // A compact node as the bins are built from it: heap order, float threshold.
@@ -77,7 +77,7 @@ struct TreePlacement {
 
 void add_compact_block(const Forest& forest, LayoutBlock block, ForestLayout& layout,
                        std::vector<SplitNode>& splits, std::vector<std::size_t>& real_nodes) {
-  const std::size_t stride = std::size_t{1} << block.depth;
+  const std::size_t stride = tree_stride(block.depth);
   block.node_offset = splits.size();
   block.leaf_offset = layout.leaves.size();
   splits.resize(block.node_offset + block.trees * stride, SplitNode{0, 0.0F});
@@ -99,10 +99,11 @@ std::vector<WalkNode> walk_nodes_of(const std::vector<LayoutBlock>& blocks,
   std::vector<WalkNode> nodes(splits.size());
   for (const LayoutBlock& block : blocks) {
     if (!block.compact) continue;
-    const std::size_t stride = std::size_t{1} << block.depth;
+    const std::size_t stride = tree_stride(block.depth);
+    const std::size_t slots = std::size_t{1} << block.depth;
     for (std::size_t k = 0; k < block.trees; ++k) {
       const std::size_t base = block.node_offset + k * stride;
-      for (std::size_t first = 1; first < stride; first *= 2) {  // level: first .. 2 first - 1
+      for (std::size_t first = 1; first < slots; first *= 2) {  // level: first .. 2 first - 1
         for (std::size_t heap = first; heap < 2 * first; ++heap) {
           const SplitNode& split = splits[base + heap];
           nodes[base + (3 * first - 1 - heap)] = WalkNode{split.feature, walk_key(split.threshold)};

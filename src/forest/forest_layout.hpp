@@ -8,9 +8,9 @@
 // trees with numerical splits only, each padded to the block's depth D as a
 // complete binary tree in heap order, 1-based: the children of node i are 2i
 // and 2i + 1, the internal nodes are 1 .. 2^D - 1 (slot 0 is unused) and leaf
-// j is slot 2^D + j. Tree k of a block starts at node_offset + k * 2^D and its
-// leaves at leaf_offset + k * 2^D, so a node's address is arithmetic from the
-// block's base: no per-tree pointer to reload in the walk. A leaf above depth
+// j is slot 2^D + j. Tree k of a block starts at node_offset + k * S and its
+// leaves at leaf_offset + k * S, S = tree_stride(D), so a node's address is
+// arithmetic from the block's base: no per-tree pointer to reload in the walk. A leaf above depth
 // D is pushed down: every internal node below it is a filler and every bottom
 // slot below it holds a copy of its value, so any row reaches a copy. A block
 // holds at most kMaxBlockTrees trees and at most kMaxBlockBytes of nodes and
@@ -93,11 +93,25 @@ struct LayoutBlock {
   std::uint32_t trees = 0;
   std::uint32_t depth = 0;      // compact: every tree padded to this depth
   bool compact = false;         // false: walk detail::Forest's general nodes
-  std::size_t node_offset = 0;  // compact: tree k's node i at node_offset + (k << depth) + i
-  std::size_t leaf_offset = 0;  // compact: tree k's leaf j at leaf_offset + (k << depth) + j
+  // compact: tree k's node i at node_offset + k x tree_stride(depth) + i,
+  // its leaf j at leaf_offset + k x tree_stride(depth) + j.
+  std::size_t node_offset = 0;
+  std::size_t leaf_offset = 0;
 };
 
 inline constexpr std::uint32_t kMaxCompactDepth = 10;
+
+// The slots from one tree of a depth-`depth` compact block to the next: its
+// 2^depth slots, plus 8 (one cache line of WalkNodes) for trees of a cache
+// line or more. Without the extra line, trees 2^depth x 8 bytes apart put
+// every tree's root line (and each of its other lines) in the same few L1
+// sets, 8 of the 64 for depth 6: the root lines of 100 trees overflowed
+// those sets' 8 ways, and one row of a 100x6 model took about 7% longer
+// (docs/benchmarks.md). An odd number of lines per tree spreads them over
+// every set.
+[[nodiscard]] constexpr std::size_t tree_stride(std::uint32_t depth) noexcept {
+  return (std::size_t{1} << depth) + (depth >= 3 ? 8 : 0);
+}
 inline constexpr std::size_t kMaxPaddingGrowth = 8;
 inline constexpr std::size_t kCompactBudgetBytes = std::size_t{64} << 20;
 inline constexpr std::size_t kMaxBlockTrees = 32;
@@ -117,7 +131,7 @@ inline constexpr std::size_t kMaxBinColumns = 256;
 
 struct ForestLayout {
   std::vector<LayoutBlock> blocks;  // in tree order; together they hold every tree once
-  std::vector<WalkNode> walk_nodes;  // block.node_offset + (k << depth) + i, each level mirrored
+  std::vector<WalkNode> walk_nodes;  // at block.node_offset + k x stride + i, each level mirrored
   std::vector<BinNode> bin_nodes;    // when `binned`: the same nodes at the same offsets, in
                                      // plain heap order (the tile walk's)
   std::vector<float> leaves;
