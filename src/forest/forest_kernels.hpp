@@ -39,10 +39,11 @@ struct ForestKernels {
   ForestIsa isa;
 
   // The leaves that one expanded row of keys (see WalkNode) reaches in each
-  // tree of compact `block`, in tree order, into leaves[0 .. block.trees).
-  // With a `margin` (a single-output model), also adds them to *margin one
-  // at a time in tree order, in float32, each group of trees as soon as it
-  // is walked: the chain of adds then overlaps the next group's loads.
+  // tree of compact `block`, in tree order, into leaves[0 .. block.trees);
+  // or, given a `margin` (a single-output model), added to *margin one at a
+  // time in tree order, in float32, each group of trees as soon as it is
+  // walked (the chain of adds then overlaps the next group's loads), with
+  // `leaves` left as it was.
   void (*walk_row)(const ForestLayout& layout, const LayoutBlock& block,
                    const std::uint32_t* expanded, float* leaves, float* margin) noexcept;
 

@@ -121,9 +121,12 @@ template <std::size_t kStride, bool kAssembly, std::size_t... kTrees>
   (step<kAssembly, kTrees * kStride>(nodes, expanded, index[kTrees]), ...);
 }
 
-template <std::uint32_t kDepth, std::size_t kGroup, bool kAssembly>
+// The group's leaves go to out[0 .. kGroup), or, kSum, are added to *sum one
+// at a time in tree order (the margin then stays in a register: no store and
+// reload per tree).
+template <std::uint32_t kDepth, std::size_t kGroup, bool kAssembly, bool kSum>
 inline void walk_group(const WalkNode* nodes, const float* leaves, const std::uint32_t* expanded,
-                       float* out) noexcept {
+                       float* out, float* sum) noexcept {
   constexpr std::size_t kStride = tree_stride(kDepth);
   constexpr std::size_t kLeaves = std::size_t{1} << kDepth;
   std::size_t index[kGroup];
@@ -134,7 +137,14 @@ inline void walk_group(const WalkNode* nodes, const float* leaves, const std::ui
     step_level<kStride, kAssembly>(nodes, expanded, index, std::make_index_sequence<kGroup>());
   }
 #pragma GCC unroll 32
-  for (std::size_t g = 0; g < kGroup; ++g) out[g] = leaves[g * kStride + 2 * kLeaves - 1 - index[g]];
+  for (std::size_t g = 0; g < kGroup; ++g) {
+    const float leaf = leaves[g * kStride + 2 * kLeaves - 1 - index[g]];
+    if constexpr (kSum) {
+      *sum += leaf;
+    } else {
+      out[g] = leaf;
+    }
+  }
 }
 
 // Trees in flight per lockstep group. Each step waits on two dependent loads,
@@ -145,34 +155,38 @@ inline void walk_group(const WalkNode* nodes, const float* leaves, const std::ui
 template <std::uint32_t kDepth>
 constexpr std::size_t kRowGroup = 16;
 
-// *margin += leaves[0] + ... + leaves[count - 1], one float add at a time in
-// that order, in a register (no store and reload per tree).
-inline void add_in_order(const float* leaves, std::size_t count, float* margin) noexcept {
-  float sum = *margin;
-  for (std::size_t i = 0; i < count; ++i) sum += leaves[i];
-  *margin = sum;
-}
-
-template <std::uint32_t kDepth, bool kAssembly>
-void walk_row_at(const ForestLayout& layout, const LayoutBlock& block,
-                 const std::uint32_t* expanded, float* out, float* margin) noexcept {
+template <std::uint32_t kDepth, bool kAssembly, bool kSum>
+void walk_block(const ForestLayout& layout, const LayoutBlock& block,
+                const std::uint32_t* expanded, float* out, float* sum) noexcept {
   constexpr std::size_t kStride = tree_stride(kDepth);
   constexpr std::size_t kGroup = kRowGroup<kDepth>;
   const WalkNode* nodes = layout.walk_nodes.data() + block.node_offset;
   const float* leaves = layout.leaves.data() + block.leaf_offset;
   std::size_t k = 0;
   for (; k + kGroup <= block.trees; k += kGroup) {
-    walk_group<kDepth, kGroup, kAssembly>(nodes + k * kStride, leaves + k * kStride, expanded, out + k);
-    if (margin != nullptr) add_in_order(out + k, kGroup, margin);
+    walk_group<kDepth, kGroup, kAssembly, kSum>(nodes + k * kStride, leaves + k * kStride,
+                                                expanded, out + k, sum);
   }
-  const std::size_t summed = k;
   for (; k + 4 <= block.trees; k += 4) {
-    walk_group<kDepth, 4, kAssembly>(nodes + k * kStride, leaves + k * kStride, expanded, out + k);
+    walk_group<kDepth, 4, kAssembly, kSum>(nodes + k * kStride, leaves + k * kStride, expanded,
+                                           out + k, sum);
   }
   for (; k < block.trees; ++k) {
-    walk_group<kDepth, 1, kAssembly>(nodes + k * kStride, leaves + k * kStride, expanded, out + k);
+    walk_group<kDepth, 1, kAssembly, kSum>(nodes + k * kStride, leaves + k * kStride, expanded,
+                                           out + k, sum);
   }
-  if (margin != nullptr) add_in_order(out + summed, block.trees - summed, margin);
+}
+
+template <std::uint32_t kDepth, bool kAssembly>
+void walk_row_at(const ForestLayout& layout, const LayoutBlock& block,
+                 const std::uint32_t* expanded, float* out, float* margin) noexcept {
+  if (margin == nullptr) {
+    walk_block<kDepth, kAssembly, false>(layout, block, expanded, out, nullptr);
+    return;
+  }
+  float sum = *margin;
+  walk_block<kDepth, kAssembly, true>(layout, block, expanded, out, &sum);
+  *margin = sum;
 }
 
 // The walks for every depth, with the assembly step or the C++ one.
