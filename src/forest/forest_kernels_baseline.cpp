@@ -85,7 +85,9 @@ inline constexpr bool kHaveAssemblyStep = false;
 // eight instructions. The node's offset in the group is a constant
 // displacement, so the only live values are the two base pointers and the
 // kGroup positions (no per-tree pointer to reload). At the bottom, position
-// p is leaf 2^(kDepth+1) - 1 - p in the leaves' own heap order.
+// p (in 2^kDepth .. 2^(kDepth+1) - 1) reads leaf slot p - 2^kDepth: the
+// leaves are stored mirrored like a level, so the read is one load at a
+// constant displacement.
 
 // One step of a tree whose nodes start kFirstNode nodes past `nodes`:
 // index = 2 * index + (row key < threshold key). kAssembly: the x86-64
@@ -138,7 +140,7 @@ inline void walk_group(const WalkNode* nodes, const float* leaves, const std::ui
   }
 #pragma GCC unroll 32
   for (std::size_t g = 0; g < kGroup; ++g) {
-    const float leaf = leaves[g * kStride + 2 * kLeaves - 1 - index[g]];
+    const float leaf = leaves[g * kStride + index[g] - kLeaves];
     if constexpr (kSum) {
       *sum += leaf;
     } else {

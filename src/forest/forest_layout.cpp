@@ -56,12 +56,14 @@ struct TreePlacement {
     const ForestNode& node = forest.nodes[slot];
     if (node.left == slot) {
       // A leaf: fillers (already zero) down to the bottom, where every slot
-      // gets a copy.
-      std::size_t first = heap << (depth - level);
+      // gets a copy: leaves first .. first + count - 1 in heap order, stored
+      // mirrored (leaf j at slot 2^depth - 1 - j).
+      const std::size_t leaves_per_tree = std::size_t{1} << depth;
       const std::size_t count = std::size_t{1} << (depth - level);
-      first -= std::size_t{1} << depth;
-      std::fill_n(layout.leaves.begin() + static_cast<std::ptrdiff_t>(leaf_base + first), count,
-                  forest.leaf_values[slot]);
+      const std::size_t first = (heap << (depth - level)) - leaves_per_tree;
+      const std::size_t mirrored_first = leaves_per_tree - first - count;
+      std::fill_n(layout.leaves.begin() + static_cast<std::ptrdiff_t>(leaf_base + mirrored_first),
+                  count, forest.leaf_values[slot]);
       return;
     }
     std::uint32_t feature = node.meta & kFeatureMask;

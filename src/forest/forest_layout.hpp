@@ -8,9 +8,11 @@
 // trees with numerical splits only, each padded to the block's depth D as a
 // complete binary tree in heap order, 1-based: the children of node i are 2i
 // and 2i + 1, the internal nodes are 1 .. 2^D - 1 (slot 0 is unused) and leaf
-// j is slot 2^D + j. Tree k of a block starts at node_offset + k * S and its
-// leaves at leaf_offset + k * S, S = tree_stride(D), so a node's address is
-// arithmetic from the block's base: no per-tree pointer to reload in the walk. A leaf above depth
+// j (bottom slot 2^D + j) is stored mirrored, at 2^D - 1 - j of the tree's
+// leaves (see WalkNode for why). Tree k of a block starts at node_offset +
+// k * S and its leaves at leaf_offset + k * S, S = tree_stride(D), so a
+// node's address is arithmetic from the block's base: no per-tree pointer to
+// reload in the walk. A leaf above depth
 // D is pushed down: every internal node below it is a filler and every bottom
 // slot below it holds a copy of its value, so any row reaches a copy. A block
 // holds at most kMaxBlockTrees trees and at most kMaxBlockBytes of nodes and
@@ -33,6 +35,8 @@
 //     heap order ("mirrored"): node i's children are 2i for
 //     `value >= threshold` and 2i + 1 for `value < threshold`, which is
 //     `index = 2 * index + carry` (see walk_group in forest_kernels_baseline.cpp).
+//     The leaves are stored mirrored as well, so the bottom position p
+//     reads leaf slot p - 2^D: one load at a constant displacement.
 //   - BinNode (column, bin) for batches: thresholds mapped exactly to
 //     bin ids. A feature's distinct thresholds, sorted, are cut into runs of
 //     at most kMaxBins - 1; each run is a bin column c (of bin_columns), with
