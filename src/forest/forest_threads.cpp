@@ -1,12 +1,20 @@
-// ForestThreadPool and ForestModel's parallel predict: one large batch split
-// into row ranges, each evaluated by the single-threaded predict on its own
-// thread. Every row is evaluated exactly as predict() would, so the bits do
-// not depend on the number of threads.
+// ForestThreadPool and ForestModel's parallel predict: one large batch cut
+// into chunks of whole 256-row passes, which the calling thread and the
+// pool's workers take in turn until none is left, each evaluating its chunk
+// with the single-threaded predict. Every row is evaluated exactly as
+// predict() would, so the bits do not depend on the number of threads or on
+// who took which chunk. Chunks, not one equal part per thread: a thread that
+// starts late (a worker's wake-up) or runs slower (a shared core) takes
+// fewer, instead of leaving the others waiting for its part.
 //
-// Threads: the pool's workers are Boost.Asio's thread_pool; the caller of
-// predict runs the first part itself and then waits (a std::latch) until
-// every part has been written, so `out` is complete when predict returns.
+// Threads: the pool's workers are Boost.Asio's thread_pool. The chunks are
+// handed out by one atomic counter (next_chunk: fetch_add by every taker,
+// relaxed: a chunk's rows are all its taker needs, and the latch orders its
+// writes before predict returns). The caller takes chunks like the workers,
+// then waits (a std::latch) until every worker has finished its last one,
+// so `out` is complete when predict returns.
 #include <algorithm>
+#include <atomic>
 #include <latch>
 
 #include <boost/asio/post.hpp>
@@ -19,9 +27,12 @@ namespace {
 
 // A part smaller than this is not worth a hand-over (a few microseconds).
 constexpr std::size_t kMinRowsPerThread = 1024;
-// Parts start at multiples of this, so that every part but the last walks
-// whole 256-row passes of tiles.
+// Chunks are multiples of this, so that every chunk but the last walks whole
+// 256-row passes of tiles.
 constexpr std::size_t kPartAlignment = 256;
+// Chunks per thread: enough that the last chunks even out the threads'
+// speeds, few enough that each is many passes long.
+constexpr std::size_t kChunksPerThread = 8;
 
 }  // namespace
 
@@ -47,27 +58,33 @@ void ForestModel::predict(std::span<const float> features, std::size_t rows, std
   }
   const std::size_t width = num_features();
   const std::size_t outputs = num_outputs(kind);
-  const std::size_t per_part = (rows / parts + kPartAlignment - 1) / kPartAlignment * kPartAlignment;
-  const auto run_part = [&, per_part](std::size_t part) {
-    const std::size_t first = part * per_part;
-    const std::size_t count = first >= rows ? 0 : std::min(per_part, rows - first);
-    if (count == 0) return;
-    predict(features.subspan(first * width, count * width), count,
-            out.subspan(first * outputs, count * outputs), kind);
+  // About kChunksPerThread chunks per thread, whole passes each.
+  const std::size_t wanted = rows / (parts * kChunksPerThread);
+  const std::size_t chunk_rows =
+      std::max<std::size_t>(1, (wanted + kPartAlignment - 1) / kPartAlignment) * kPartAlignment;
+  const std::size_t chunks = (rows + chunk_rows - 1) / chunk_rows;
+  std::atomic<std::size_t> next_chunk{0};
+  const auto take_chunks = [&] {
+    for (std::size_t chunk = next_chunk.fetch_add(1, std::memory_order_relaxed); chunk < chunks;
+         chunk = next_chunk.fetch_add(1, std::memory_order_relaxed)) {
+      const std::size_t first = chunk * chunk_rows;
+      const std::size_t count = std::min(chunk_rows, rows - first);
+      predict(features.subspan(first * width, count * width), count,
+              out.subspan(first * outputs, count * outputs), kind);
+    }
   };
   std::latch done(static_cast<std::ptrdiff_t>(parts - 1));
-  for (std::size_t part = 1; part < parts; ++part) {
+  for (std::size_t helper = 1; helper < parts; ++helper) {
     try {
-      boost::asio::post(pool.workers_->pool, [&run_part, &done, part] {
-        run_part(part);
+      boost::asio::post(pool.workers_->pool, [&take_chunks, &done] {
+        take_chunks();
         done.count_down();
       });
     } catch (...) {
-      run_part(part);  // could not hand it over: run it here
-      done.count_down();
+      done.count_down();  // could not hand it over: the others take its chunks
     }
   }
-  run_part(0);
+  take_chunks();
   done.wait();
 }
 
