@@ -16,6 +16,10 @@
 //   forest     ForestModel, the kernels load() chooses for this CPU
 //   forest-2t  the same with a 2-thread ForestThreadPool (10,000 rows only:
 //              below 2,048 rows the pool runs the one-thread call)
+//   forest-2x  the machine's ceiling for forest-2t (10,000 rows only): two
+//              threads each predict the whole batch at once, on their own
+//              (the calling thread and one Boost.Asio worker woken per call,
+//              as the pool's is); its ns per row counts both batches' rows
 //   tl2cgen    the compiled model's predict(), one row per call as its
 //              runtime does, each row first copied into its Entry array
 //              (NaN becomes missing) -- that copy is part of its cost
@@ -33,7 +37,7 @@
 // Bit-exactness: every system predicts all 10,000 rows once in one call and
 // once a row per call; each output's bits are compared with the reference.
 //
-// One file of about 500 lines: five small evaluators and the run that
+// One file of about 570 lines: six small evaluators and the run that
 // interleaves them, which read best together.
 #include <dlfcn.h>
 
@@ -46,6 +50,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <latch>
 #include <map>
 #include <memory>
 #include <span>
@@ -53,6 +58,8 @@
 #include <tuple>
 #include <vector>
 
+#include <boost/asio/post.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <nlohmann/json.hpp>
 
 #include "forest/forest_kernels.hpp"
@@ -163,6 +170,8 @@ class Evaluator {
  public:
   virtual ~Evaluator() = default;
   virtual void predict(const float* features, std::size_t rows, float* out) = 0;
+  // Rows predicted by one predict() call of `rows` rows.
+  [[nodiscard]] virtual std::size_t rows_done(std::size_t rows) const { return rows; }
 };
 
 class ForestEvaluator final : public Evaluator {
@@ -182,6 +191,37 @@ class ForestEvaluator final : public Evaluator {
  private:
   const inferloop::ForestModel& model_;
   inferloop::ForestThreadPool* pool_;
+};
+
+// Two threads each predicting the whole batch with one thread, at once: what
+// two threads of this machine do side by side, with nothing shared but the
+// model and the rows, against which forest-2t's split is judged.
+class TwoCallersEvaluator final : public Evaluator {
+ public:
+  explicit TwoCallersEvaluator(const inferloop::ForestModel& model)
+      : model_(model), helper_(1), helper_out_(kHelperRows) {}
+  ~TwoCallersEvaluator() override { helper_.join(); }
+  void predict(const float* features, std::size_t rows, float* out) override {
+    if (rows > kHelperRows) throw Error("forest-2x: at most 10,000 rows per call");
+    const auto one_thread = [&](float* into) {
+      model_.predict(std::span<const float>(features, rows * kNumFeatures), rows,
+                     std::span<float>(into, rows), inferloop::OutputKind::kTransformed);
+    };
+    std::latch done(1);
+    boost::asio::post(helper_, [&] {
+      one_thread(helper_out_.data());
+      done.count_down();
+    });
+    one_thread(out);
+    done.wait();
+  }
+  [[nodiscard]] std::size_t rows_done(std::size_t rows) const override { return 2 * rows; }
+
+ private:
+  static constexpr std::size_t kHelperRows = 10000;
+  const inferloop::ForestModel& model_;
+  boost::asio::thread_pool helper_;
+  std::vector<float> helper_out_;
 };
 
 // tl2cgen's generated C (header.h): union Entry {int missing; float fvalue;
@@ -351,7 +391,8 @@ double run_cell(Cell& cell, const std::vector<float>& features, std::vector<floa
     cell.evaluator->predict(&features[first * kNumFeatures], cell.batch, out.data());
   }
   const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
-  return elapsed.count() * 1e9 / static_cast<double>(cell.calls * cell.batch);
+  return elapsed.count() * 1e9 /
+         static_cast<double>(cell.calls * cell.evaluator->rows_done(cell.batch));
 }
 
 double median(std::vector<double> values) {
@@ -366,7 +407,8 @@ int run(const Options& options) {
   const std::vector<float> features = read_floats(options.models / "features.f32");
   const std::string old_name = "xgb " + xgboost_old.version();
   const std::string new_name = "xgb " + xgboost_new.version();
-  const std::vector<std::string> systems = {"forest", "forest-2t", "tl2cgen", old_name, new_name};
+  const std::vector<std::string> systems = {"forest", "forest-2t", "forest-2x", "tl2cgen",
+                                            old_name, new_name};
 
   // Everything each model needs, loaded before any timing.
   struct ModelUnderTest {
@@ -384,6 +426,7 @@ int run(const Options& options) {
     kernels = inferloop::detail::to_string(inferloop::detail::ForestModelAccess::isa_of(*m.model));
     m.evaluators["forest"] = std::make_unique<ForestEvaluator>(*m.model, nullptr);
     m.evaluators["forest-2t"] = std::make_unique<ForestEvaluator>(*m.model, &pool);
+    m.evaluators["forest-2x"] = std::make_unique<TwoCallersEvaluator>(*m.model);
     m.evaluators["tl2cgen"] =
         std::make_unique<Tl2cgenEvaluator>(options.models / (std::string(name) + ".so"));
     m.evaluators[old_name] =
@@ -412,6 +455,7 @@ int run(const Options& options) {
   for (const char* name : kModels) std::printf(" %18s", name + 7);
   std::printf("\n");
   for (const std::string& system : systems) {
+    if (system == "forest-2x") continue;  // two calls of forest's own, on two threads
     std::printf("%-14s", system.c_str());
     for (std::size_t m = 0; m < models.size(); ++m) {
       const Exactness e = check_exactness(*models[m].evaluators[system], features, models[m].reference);
@@ -428,7 +472,7 @@ int run(const Options& options) {
   for (std::size_t m = 0; m < models.size(); ++m) {
     for (const std::size_t batch : kBatches) {
       for (const std::string& system : systems) {
-        if (system == "forest-2t" && batch < kPoolMinRows) continue;
+        if ((system == "forest-2t" || system == "forest-2x") && batch < kPoolMinRows) continue;
         Cell cell{models[m].evaluators[system].get(), batch, 1, {}};
         while (true) {
           const double ns = run_cell(cell, features, out);
@@ -447,14 +491,18 @@ int run(const Options& options) {
     const auto found = cells.find({m, batch, system});
     return found == cells.end() ? 0.0 : median(found->second.ns_per_row);
   };
-  std::printf("\nns per row, median of %d repetitions (wall time; forest-2t: 2-thread pool):\n",
+  std::printf("\nns per row, median of %d repetitions (wall time; forest-2t: 2-thread pool;\n"
+              "1t/2x: forest over two threads each predicting the batch on their own, the\n"
+              "machine's ceiling for 1t/2t):\n",
               options.repetitions);
-  std::printf("%-8s %6s %9s %9s %9s %9s %9s %10s %10s %8s\n", "model", "rows", "forest", "forest-2t",
-              "tl2cgen", old_name.c_str(), new_name.c_str(), "tl2c/fst", "new/fst", "1t/2t");
+  std::printf("%-8s %6s %9s %9s %9s %9s %9s %10s %10s %8s %8s\n", "model", "rows", "forest",
+              "forest-2t", "tl2cgen", old_name.c_str(), new_name.c_str(), "tl2c/fst", "new/fst",
+              "1t/2t", "1t/2x");
   for (std::size_t m = 0; m < models.size(); ++m) {
     for (const std::size_t batch : kBatches) {
       const double forest = ns_per_row(m, batch, "forest");
       const double pooled = ns_per_row(m, batch, "forest-2t");
+      const double two_callers = ns_per_row(m, batch, "forest-2x");
       const double tl2cgen = ns_per_row(m, batch, "tl2cgen");
       const double old_xgb = ns_per_row(m, batch, old_name);
       const double new_xgb = ns_per_row(m, batch, new_name);
@@ -470,14 +518,18 @@ int run(const Options& options) {
       row["xgb_new_over_forest"] = new_xgb / forest;
       row["xgb_old_over_forest"] = old_xgb / forest;
       if (pooled > 0) row["forest_1t_over_2t"] = forest / pooled;
-      char pooled_text[16] = "-", speedup_text[16] = "-";
+      if (two_callers > 0) row["forest_1t_over_2x"] = forest / two_callers;
+      char pooled_text[16] = "-", speedup_text[16] = "-", ceiling_text[16] = "-";
       if (pooled > 0) {
         std::snprintf(pooled_text, sizeof pooled_text, "%.1f", pooled);
         std::snprintf(speedup_text, sizeof speedup_text, "%.2fx", forest / pooled);
       }
-      std::printf("%-8s %6zu %9.1f %9s %9.1f %9.1f %9.1f %9.2fx %9.2fx %8s\n", kModels[m] + 7, batch,
-                  forest, pooled_text, tl2cgen, old_xgb, new_xgb, tl2cgen / forest,
-                  new_xgb / forest, speedup_text);
+      if (two_callers > 0) {
+        std::snprintf(ceiling_text, sizeof ceiling_text, "%.2fx", forest / two_callers);
+      }
+      std::printf("%-8s %6zu %9.1f %9s %9.1f %9.1f %9.1f %9.2fx %9.2fx %8s %8s\n",
+                  kModels[m] + 7, batch, forest, pooled_text, tl2cgen, old_xgb, new_xgb,
+                  tl2cgen / forest, new_xgb / forest, speedup_text, ceiling_text);
     }
   }
 
@@ -489,12 +541,14 @@ int run(const Options& options) {
   for (std::size_t m = 0; m < models.size(); ++m) {
     const double vs_xgb = ns_per_row(m, 10000, new_name) / ns_per_row(m, 10000, "forest");
     const double threads = ns_per_row(m, 10000, "forest") / ns_per_row(m, 10000, "forest-2t");
+    const double ceiling = ns_per_row(m, 10000, "forest") / ns_per_row(m, 10000, "forest-2x");
     std::printf("  10,000 rows, %-6s: %s / forest = %.2fx (goal >= 8x): %s; 1 thread / 2 threads "
-                "= %.2fx (goal >= 1.8x): %s\n",
+                "= %.2fx (goal >= 1.8x): %s (two threads on their own: %.2fx)\n",
                 kModels[m] + 7, new_name.c_str(), vs_xgb, vs_xgb >= 8 ? "met" : "NOT met", threads,
-                threads >= 1.8 ? "met" : "NOT met");
+                threads >= 1.8 ? "met" : "NOT met", ceiling);
     report["goals"]["batch_10k_vs_xgb_new"][kModels[m]] = {{"ratio", vs_xgb}, {"met", vs_xgb >= 8}};
-    report["goals"]["two_threads_10k"][kModels[m]] = {{"ratio", threads}, {"met", threads >= 1.8}};
+    report["goals"]["two_threads_10k"][kModels[m]] = {
+        {"ratio", threads}, {"met", threads >= 1.8}, {"two_callers_ratio", ceiling}};
   }
   if (!options.json.empty()) {
     std::ofstream(options.json) << report.dump(2) << '\n';
