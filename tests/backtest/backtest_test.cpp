@@ -247,6 +247,30 @@ TEST(Backtest, MatchesTheHandComputedScheduleWithoutReadsInBetween) {
   EXPECT_EQ(stats.stale_results, 2U);
 }
 
+// A zero latency drawn for the pending snapshot: it starts when the replica
+// frees and is visible at that same instant, right after the result that
+// freed the replica. 1 replica; latencies 10, 0, 10 us:
+//   t=0  seq1 -> r0 (L=10), visible at 10
+//   t=1  seq2 pending; t=2 seq3 replaces it (conflated 1)
+//   t=10 seq1 VISIBLE; seq3 -> r0 at 10 (L=0): VISIBLE at 10
+//   t=11 seq4 -> r0 (L=10), visible at 21
+TEST(Backtest, APendingSnapshotWithZeroLatencyIsVisibleWhenItsReplicaFrees) {
+  Backtest b(1, with_latency(LatencyModel::replay({us(10), us(0), us(10)})));
+  for (std::int64_t t : {0, 1, 2, 11}) b.publish_at(us(t));
+  b.clock->set(us(30));
+  b.loop->stop();
+  std::vector<std::vector<std::int64_t>> got;  // seq, started, completed (us)
+  for (const Prediction& p : b.results) {
+    got.push_back({static_cast<std::int64_t>(p.feature_seq), p.started_at.count() / 1000,
+                   p.completed_at.count() / 1000});
+  }
+  EXPECT_EQ(got, (std::vector<std::vector<std::int64_t>>{{1, 0, 10}, {3, 10, 10}, {4, 11, 21}}));
+  const LoopStats stats = b.loop->stats();
+  EXPECT_EQ(stats.conflated, 1U);
+  EXPECT_EQ(stats.stale_results, 0U);
+  EXPECT_EQ(stats.dispatched, 3U);
+}
+
 TEST(Backtest, StopDiscardsThePendingSnapshotAndFinishesTheRunningOnes) {
   Backtest b(1, with_latency(LatencyModel::constant(us(10))));
   b.publish_at(us(0));  // r0 until 10
