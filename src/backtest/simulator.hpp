@@ -233,35 +233,30 @@ class ReplicaSimulator {
     // arrive() checked that this fits; saturate rather than wrap if not.
     job.visible_at = checked_add(start, sampler_.next()).value_or(Timestamp::max());
     if (!arriving) has_pending_ = false;
+    try {
+      listener.on_dispatch(job, arriving);
+    } catch (...) {
+      running_[*index] = job;
+      start_running(*index);  // the next advance() shows it
+      throw;
+    }
+    running_[*index] = job;  // until that replica's next dispatch
     if (job.visible_at == start) {
       // Visible at once (a zero latency): the replica never becomes busy.
       // Both callers have shown every result visible at `start` already
       // (arrive() advanced to it, complete_until() completed it), so this
       // one is next in order, as complete_all_at() would show it: shown
       // here, without the busy flag, the count and two scans of replicas.
-      try {
-        listener.on_dispatch(job, arriving);
-      } catch (...) {
-        // As below: the job runs as dispatched, and the next advance()
-        // shows it.
-        busy_flags_[*index] = 1;
-        ++busy_;
-        running_[*index] = job;
-        throw;
-      }
-      running_[*index] = job;
       listener.on_visible(job);
       return;
     }
-    busy_flags_[*index] = 1;
+    start_running(*index);
+  }
+
+  // `replica` runs the job in running_[replica] until its visible_at.
+  void start_running(std::size_t replica) noexcept {
+    busy_flags_[replica] = 1;
     ++busy_;
-    try {
-      listener.on_dispatch(job, arriving);
-    } catch (...) {
-      running_[*index] = job;
-      throw;
-    }
-    running_[*index] = job;
   }
 
   // The prediction each replica runs (or last ran), and whether it runs.

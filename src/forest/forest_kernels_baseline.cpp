@@ -75,8 +75,8 @@ inline constexpr bool kHaveAssemblyStep = true;
 inline constexpr bool kHaveAssemblyStep = false;
 #endif
 
-// Tree g's node i is nodes[g * 2^kDepth + i], each level mirrored (see
-// WalkNode): node i's children are 2i for `value >= threshold` and 2i + 1
+// Tree g's node i is nodes[g * tree_stride(kDepth) + i], each level mirrored
+// (see WalkNode): node i's children are 2i for `value >= threshold` and 2i + 1
 // otherwise, so a step is index = 2 * index + (value < threshold), on keys.
 // On x86-64 a step is four instructions: load the node's feature, load the
 // row's key for it, CMP it with the node's threshold key (the carry flag is

@@ -12,9 +12,9 @@
 // leaves (see WalkNode for why). Tree k of a block starts at node_offset +
 // k * S and its leaves at leaf_offset + k * S, S = tree_stride(D), so a
 // node's address is arithmetic from the block's base: no per-tree pointer to
-// reload in the walk. A leaf above depth
-// D is pushed down: every internal node below it is a filler and every bottom
-// slot below it holds a copy of its value, so any row reaches a copy. A block
+// reload in the walk. A leaf above depth D is pushed down: every internal
+// node below it is a filler and every bottom slot below it holds a copy of
+// its value, so any row reaches a copy. A block
 // holds at most kMaxBlockTrees trees and at most kMaxBlockBytes of nodes and
 // leaves, so that the trees a batch walks for a tile of rows stay in L2.
 // Trees that are categorical or deeper than kMaxCompactDepth form general
@@ -116,6 +116,7 @@ inline constexpr std::uint32_t kMaxCompactDepth = 10;
 [[nodiscard]] constexpr std::size_t tree_stride(std::uint32_t depth) noexcept {
   return (std::size_t{1} << depth) + (depth >= 3 ? 8 : 0);
 }
+
 inline constexpr std::size_t kMaxPaddingGrowth = 8;
 inline constexpr std::size_t kCompactBudgetBytes = std::size_t{64} << 20;
 inline constexpr std::size_t kMaxBlockTrees = 32;

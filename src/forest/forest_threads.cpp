@@ -25,11 +25,12 @@
 namespace inferloop {
 namespace {
 
-// A part smaller than this is not worth a hand-over (a few microseconds).
+// A thread per this many rows at most: fewer rows are not worth a hand-over
+// (a few microseconds).
 constexpr std::size_t kMinRowsPerThread = 1024;
 // Chunks are multiples of this, so that every chunk but the last walks whole
 // 256-row passes of tiles.
-constexpr std::size_t kPartAlignment = 256;
+constexpr std::size_t kChunkAlignment = 256;
 // Chunks per thread: enough that the last chunks even out the threads'
 // speeds, few enough that each is many passes long.
 constexpr std::size_t kChunksPerThread = 8;
@@ -61,7 +62,7 @@ void ForestModel::predict(std::span<const float> features, std::size_t rows, std
   // About kChunksPerThread chunks per thread, whole passes each.
   const std::size_t wanted = rows / (parts * kChunksPerThread);
   const std::size_t chunk_rows =
-      std::max<std::size_t>(1, (wanted + kPartAlignment - 1) / kPartAlignment) * kPartAlignment;
+      std::max<std::size_t>(1, (wanted + kChunkAlignment - 1) / kChunkAlignment) * kChunkAlignment;
   const std::size_t chunks = (rows + chunk_rows - 1) / chunk_rows;
   std::atomic<std::size_t> next_chunk{0};
   const auto take_chunks = [&] {
