@@ -263,15 +263,40 @@ bool Dispatcher::dispatch_pending() noexcept {
   has_pending_ = false;
   counters_.dispatched.add();
   replica.hand_over(pending_.values, meta);
-  // The replica the next snapshot will go to waits spinning for it.
+  if (config_.wait_strategy != WaitStrategy::kBlock && primed_replica_ == *chosen) {
+    // Its thread was spinning for this job: it claims it at once if it has
+    // a core.
+    run_if_unclaimed(replica);
+  } else {
+    // Give this core away once: where the replica shares it with the
+    // poller, it runs now instead of at the end of a time slice; where it
+    // has a core of its own, this returns at once.
+    std::this_thread::yield();
+  }
+  // The replica the next snapshot will go to waits spinning for it (primed
+  // after the claim: waking a sleeping replica is a system call, which
+  // would delay the claim's wait).
+  primed_replica_ = kNoReplica;
   if (const std::optional<std::size_t> next = round_robin_.peek_idle(is_idle)) {
     replicas_[*next]->prime();
+    primed_replica_ = *next;
   }
-  // Give this core away once: where the replica shares it with the poller
-  // (fewer cores than hot threads), it runs now instead of at the end of a
-  // time slice; where it has a core of its own, this returns at once.
-  std::this_thread::yield();
   return true;
+}
+
+// The replica's thread claims the job within kClaimWindow where it has a
+// core; where it has none (the engine's thread or another spinning thread
+// holds it), the poller runs the job now rather than leave it for the end of
+// a time slice.
+void Dispatcher::run_if_unclaimed(Replica& replica) noexcept {
+  const auto deadline = std::chrono::steady_clock::now() + kClaimWindow;
+  while (!replica.claimed()) {
+    if (std::chrono::steady_clock::now() >= deadline) {
+      replica.run_unclaimed_here(sinks_);
+      return;
+    }
+    cpu_relax();
+  }
 }
 
 // The replica is idle, so the poller owns its predictor.

@@ -13,7 +13,13 @@
 // is one cache-line transfer from the engine to the poller. Several replicas:
 // each has its own thread, the poller hands snapshots over without a lock or
 // an allocation (Replica::hand_over) and primes the replica next in line so
-// that exactly one of them spins (docs/design.md argues both choices).
+// that exactly one of them spins. When it hands a job to the primed replica
+// (any strategy but `block`), the poller then waits up to kClaimWindow for
+// the replica's thread to claim it, and runs it itself if it has not
+// (Replica::run_unclaimed_here): a spinning thread that has not seen its job
+// within that has no core (more runnable threads than cores), and would
+// start the job a scheduler's time slice later (docs/design.md argues all
+// three choices).
 //
 // Lifecycle: start() launches the poller (and the replica threads); stop()
 // (owner thread) stops taking snapshots, lets the poller finish what it runs,
@@ -25,6 +31,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -42,6 +49,12 @@
 #include "util/round_robin.hpp"
 
 namespace inferloop::detail {
+
+// How long the poller waits for a replica's thread to claim a job before it
+// runs the job itself. A primed replica polls with a sched_yield per poll,
+// which returns in well under a microsecond where the thread has a core;
+// one that has none would wait for a time slice (milliseconds).
+inline constexpr std::chrono::nanoseconds kClaimWindow = std::chrono::microseconds(1);
 
 class Dispatcher {
  public:
@@ -73,6 +86,9 @@ class Dispatcher {
   bool pull_from_source() noexcept;
   // Dispatches the pending snapshot to the next idle replica; false if none is idle.
   bool dispatch_pending() noexcept;
+  // After a hand-over: waits up to kClaimWindow for `replica`'s thread to
+  // claim the job, else runs it here.
+  void run_if_unclaimed(Replica& replica) noexcept;
   void switch_to_serving_model(Replica& replica) noexcept;
 
   const void* const loop_;
@@ -101,6 +117,8 @@ class Dispatcher {
   std::vector<float> source_pending_;  // the last complete snapshot it produced
   ModelGeneration* generation_ = nullptr;  // the reload new dispatches use (null: start()'s model)
   std::uint64_t serving_version_ = 1;
+  static constexpr std::size_t kNoReplica = SIZE_MAX;
+  std::size_t primed_replica_ = kNoReplica;  // the replica last primed, until its next dispatch
 };
 
 }  // namespace inferloop::detail

@@ -6,8 +6,10 @@
 // Writers:
 //   DispatchCounters   the poller thread (live) or the backtest simulation
 //   ReplicaCounters[r] whoever runs replica r's predictions and deliveries:
-//                      its own thread, the poller (one inline replica), or
-//                      the backtest's delivering thread (under its mutex)
+//                      its own thread, the poller (one inline replica, or
+//                      a job r's thread did not claim: Replica's claims
+//                      order the two), or the backtest's delivering thread
+//                      (under its mutex)
 //   history_dropped    Delivery, under its delivery mutex
 //   model_swaps, model_reload_failures   ModelReloader, under its reload lock
 //

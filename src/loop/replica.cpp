@@ -90,6 +90,24 @@ void Replica::prime() noexcept {
   wake_.notify();
 }
 
+bool Replica::claim(std::uint64_t job) noexcept {
+  std::uint64_t previous = job - 1;
+  return claimed_.compare_exchange_strong(previous, job, std::memory_order_seq_cst);
+}
+
+void Replica::run_claimed(const PredictionSinks& sinks) noexcept {
+  predict_and_deliver(std::span<const float>(input_.data(), meta_.rows * num_features_), meta_,
+                      sinks);
+  busy_.store(false, std::memory_order_seq_cst);
+  completions_.fetch_add(1, std::memory_order_seq_cst);
+}
+
+bool Replica::run_unclaimed_here(const PredictionSinks& sinks) noexcept {
+  if (!claim(job_seq_.load(std::memory_order_seq_cst))) return false;
+  run_claimed(sinks);
+  return true;
+}
+
 void Replica::stop_thread() noexcept {
   if (!thread_.joinable()) return;
   stop_.store(true, std::memory_order_seq_cst);
@@ -104,12 +122,14 @@ void Replica::thread_main(WaitStrategy strategy, std::chrono::nanoseconds spin,
   auto stopping = [&] { return stop_.load(std::memory_order_seq_cst); };
   while (true) {
     if (has_job()) {
+      // Jobs are handed over one at a time (the next only once this
+      // replica is idle), so `done + 1` is the one to claim; the poller ran
+      // it if the claim fails.
       ++done;
-      predict_and_deliver(std::span<const float>(input_.data(), meta_.rows * num_features_), meta_,
-                          sinks);
-      busy_.store(false, std::memory_order_seq_cst);
-      completions_.fetch_add(1, std::memory_order_seq_cst);
-      sinks.poller_wake.notify();
+      if (claim(done)) {
+        run_claimed(sinks);
+        sinks.poller_wake.notify();
+      }
       continue;
     }
     // Queue empty: in-flight work is done, so a stop can be honoured.
@@ -118,9 +138,10 @@ void Replica::thread_main(WaitStrategy strategy, std::chrono::nanoseconds spin,
     // so wait with the loop's strategy (spinning first). Otherwise sleep
     // until a hand-over, a stop, or being primed.
     if (primed_.exchange(false, std::memory_order_seq_cst)) {
-      // Polite spinning (a sched_yield per poll): the poller yields right
-      // after a hand-over, so where this thread shares a core with it, it
-      // runs then; on a core of its own it still sees the work at once.
+      // Polite spinning (a sched_yield per poll): where this thread shares
+      // a core with the poller or the engine, they run at once (and the
+      // poller runs a job this thread is too late to claim); on a core of
+      // its own it still sees the work within a system call.
       wait_until(wake_, [&] { return has_job() || stopping(); }, strategy, spin,
                  /*spins_per_yield=*/1);
     } else {

@@ -14,13 +14,27 @@
 // so with N replicas one of them spins and the others sleep, whatever N is
 // (spinning threads beyond the cores starve the one that has work).
 //
+// Claims. A handed-over job runs on exactly one thread: the one that
+// claims it. The replica's thread claims each job it sees; the poller may
+// claim one that its replica has not claimed yet and run it itself
+// (run_unclaimed_here): where the replica's thread has no core (more
+// threads than cores, the engine's thread among them), the job then runs
+// within the poller's wait instead of a scheduler's time slice later. The
+// job keeps its replica (predictor, model version, counters, replica_id):
+// only the thread that runs it differs, as with one inline replica.
+//
 // Memory ordering: job_seq_ is written by the poller (seq_cst, after the
 // input and metadata: the release half publishes them) and read by the
-// replica thread (seq_cst; the acquire half makes them visible). busy_ is
-// set by the poller at hand-over and cleared by the replica (seq_cst, after
-// delivery: the poller reads it with seq_cst before reusing the buffers).
-// primed_ and stop_ are seq_cst flags of the replica's wait condition; each
-// write is followed by a notify() on wake_ (detail/wake_signal.hpp).
+// replica thread (seq_cst; the acquire half makes them visible). claimed_
+// (the last job claimed) is advanced by one compare-exchange (seq_cst) by
+// whichever thread claims a job, the replica's thread or the poller, before
+// it reads the job: exactly one succeeds per job. busy_ is set by the poller
+// at hand-over and cleared by the thread that ran the job (seq_cst, after
+// delivery: the poller reads it with seq_cst before reusing the buffers, so
+// one job's writes to the predictor and counters happen before the next
+// job's, whichever threads run them). primed_ and stop_ are seq_cst flags
+// of the replica's wait condition; each write is followed by a notify() on
+// wake_ (detail/wake_signal.hpp).
 #pragma once
 
 #include <atomic>
@@ -95,6 +109,15 @@ class Replica {
   // Poller: spin for the next hand-over instead of sleeping (no-op unless
   // the strategy spins).
   void prime() noexcept;
+  // Poller: whether the replica's thread has claimed the last job handed
+  // over (seq_cst).
+  [[nodiscard]] bool claimed() const noexcept {
+    return claimed_.load(std::memory_order_seq_cst) == job_seq_.load(std::memory_order_seq_cst);
+  }
+  // Poller, after hand_over(): claims the job if the replica's thread has
+  // not, and runs it here, on the replica's predictor, delivering as the
+  // thread would. Returns false, doing nothing, when the thread claimed it.
+  bool run_unclaimed_here(const PredictionSinks& sinks) noexcept;
   // Finishes the prediction in flight (delivering it), then joins. Idempotent.
   void stop_thread() noexcept;
   // Predictions this replica finished since start; bumped (seq_cst) after
@@ -106,6 +129,11 @@ class Replica {
  private:
   void predict_and_deliver(std::span<const float> values, const SnapshotMeta& meta,
                            const PredictionSinks& sinks) noexcept;
+  // Claims job `job` (the job_seq_ it was handed over with): true for
+  // exactly one caller per job.
+  bool claim(std::uint64_t job) noexcept;
+  // The claimed job: predicts, delivers, then frees the replica.
+  void run_claimed(const PredictionSinks& sinks) noexcept;
   void thread_main(WaitStrategy strategy, std::chrono::nanoseconds spin, PredictionSinks sinks) noexcept;
 
   const std::uint32_t id_;
@@ -123,6 +151,7 @@ class Replica {
   std::thread thread_;
   WakeSignal wake_;
   alignas(64) std::atomic<std::uint64_t> job_seq_{0};  // hand-overs so far; see the file comment
+  std::atomic<std::uint64_t> claimed_{0};  // the last job claimed; see the file comment
   alignas(64) std::atomic<bool> busy_{false};
   std::atomic<bool> primed_{false};
   std::atomic<bool> stop_{false};
