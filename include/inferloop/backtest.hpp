@@ -147,7 +147,9 @@ struct BacktestOptions {
   // replay() (include/inferloop/replay.hpp), which has every event up front,
   // predicts a whole replay in predict() calls of about this many rows
   // (whole snapshots), taken by whichever compute thread is free, round by
-  // round (4 calls per thread; 1 from 262,144 rows up), while it simulates
+  // round (4 calls per thread; 1 from 262,144 rows up; with several threads
+  // a round's last calls smaller, down to an eighth, so that the threads
+  // finish it together), while it simulates
   // the next round and delivers the last. 0: 8,192, or 1,048,576 when the
   // config's device is a GPU (`cuda`, `cuda:N`), where a call pays for its
   // launches only when it is large. Memory: two rounds' outputs and about 80

@@ -14,7 +14,8 @@
 //      input) and each visibility, in simulation order, and counts as
 //      on_publish() would;
 //   2. predict round k: its dispatches, in order, are cut into chunks of
-//      about replay_batch_rows rows; any compute thread takes the next chunk
+//      about replay_batch_rows rows, the round's last ones smaller with
+//      several threads (Round::cut_chunks); any compute thread takes the next chunk
 //      and predicts it in one call, straight from the caller's rows when its
 //      snapshots are consecutive (no conflation), else gathered first. A call
 //      that throws is redone snapshot by snapshot, so that the error lands on
@@ -177,14 +178,30 @@ struct Round {
     }
     return "predictor failed (its message was lost: out of memory)";
   }
-  // Chunks of about `rows_per_chunk` rows, whole snapshots each.
-  void cut_chunks(std::size_t rows_per_chunk) {
+  // Chunks of whole snapshots, of about `rows_per_chunk` rows. With
+  // `balanced_threads` > 1 only while the round has rows enough for each of
+  // them to take one; then each about the rows left per thread, down to
+  // rows_per_chunk / kSmallestChunkPart (guided self-scheduling): the
+  // threads run out of work together, so that the round's last chunk keeps
+  // one thread busy for a fraction of a call instead of a whole one while
+  // the others wait.
+  void cut_chunks(std::size_t rows_per_chunk, std::size_t balanced_threads) {
+    constexpr std::size_t kSmallestChunkPart = 8;
+    const std::size_t smallest = std::max<std::size_t>(1, rows_per_chunk / kSmallestChunkPart);
+    auto rows_for = [&](std::size_t left) {
+      if (balanced_threads <= 1) return rows_per_chunk;
+      return std::clamp(left / balanced_threads, smallest, rows_per_chunk);
+    };
     chunk_begin.assign(1, 0);
+    std::size_t left = dispatched_rows;
+    std::size_t target = rows_for(left);
     std::size_t rows = 0;
     for (std::size_t i = 0; i < dispatched.size(); ++i) {
       rows += dispatched[i].range.rows;
-      if (rows >= rows_per_chunk || i + 1 == dispatched.size()) {
+      if (rows >= target || i + 1 == dispatched.size()) {
         chunk_begin.push_back(i + 1);
+        left -= std::min(left, rows);
+        target = rows_for(left);
         rows = 0;
       }
     }
@@ -442,7 +459,8 @@ BacktestDriver::ReplayEnd BacktestDriver::replay_all(const ReplayRows& input) {
   auto offer = [&](std::size_t which) {
     Round& round = rounds[which];
     round.outputs.resize(round.dispatched_rows * num_outputs_);
-    round.cut_chunks(replay_batch_rows_);
+    // A large call (a GPU's) is one per thread and stays whole.
+    round.cut_chunks(replay_batch_rows_, replay_batch_rows_ >= kLargeCall ? 1 : threads);
     compute[which] = {this, &input, &round};
     start_chunks(&Compute::predict_chunk, &compute[which], round.chunks());
   };

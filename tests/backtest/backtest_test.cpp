@@ -1077,10 +1077,14 @@ TEST(Replay, PredictsInCallsOfReplayBatchRows) {
     return calls;
   };
   // Zero latency, one replica: every row is dispatched, in calls of
-  // replay_batch_rows rows (a round holds 4 calls per thread).
+  // replay_batch_rows rows (a round holds 4 calls per thread). With two
+  // threads, once fewer rows are left than a call per thread, each call
+  // takes the rows left / 2, down to replay_batch_rows / 8: 3,000 rows of
+  // 1,000 are 1000, 1000, then 500, 250, 125, 125; of 700 (smallest 87)
+  // 700, 700, 700, then 450, 225, 112, 87 and the last 26.
   EXPECT_EQ(call_rows(1, 1000, 64), (std::vector<std::size_t>{1000, 1000, 1000}));
-  EXPECT_EQ(call_rows(2, 1000, 64), (std::vector<std::size_t>{1000, 1000, 1000}));
-  EXPECT_EQ(call_rows(2, 700, 64), (std::vector<std::size_t>{200, 700, 700, 700, 700}));
+  EXPECT_EQ(call_rows(2, 1000, 64), (std::vector<std::size_t>{125, 125, 250, 500, 1000, 1000}));
+  EXPECT_EQ(call_rows(2, 700, 64), (std::vector<std::size_t>{26, 87, 112, 225, 450, 700, 700, 700}));
   EXPECT_EQ(call_rows(1, 0, 64), (std::vector<std::size_t>{3000}));  // default: 8,192 rows
   // max_batch_snapshots 1: each snapshot alone, as when publishing.
   EXPECT_EQ(call_rows(2, 1000, 1), std::vector<std::size_t>(3000, 1));
