@@ -12,7 +12,11 @@
 //      (the last round then runs the clock to idle and stops, as
 //      stop(idle_at) does). The Recorder notes each dispatch (its rows in the
 //      input) and each visibility, in simulation order, and counts as
-//      on_publish() would;
+//      on_publish() would. With a zero latency (ReplicaSimulator::instant())
+//      every snapshot is dispatched and visible the moment it arrives: the
+//      round then notes its dispatches alone, through arrive_instant(), and
+//      they are its visibilities (Round::instant; half the cost per row of
+//      the general simulation, docs/benchmarks.md);
 //   2. predict round k: its dispatches, in order, are cut into chunks of
 //      about replay_batch_rows rows, the round's last ones smaller with
 //      several threads (Round::cut_chunks); any compute thread takes the next chunk
@@ -142,6 +146,11 @@ struct Visible {
 struct Round {
   std::vector<Dispatched> dispatched;  // in dispatch order
   std::size_t dispatched_rows = 0;
+  // An instant simulation's round (ReplicaSimulator::instant()): each
+  // dispatch is visible the moment it starts, so the visibilities are the
+  // dispatches, in order, and `visible` stays empty (visibility() reads
+  // them from `dispatched`).
+  bool instant = false;
   std::vector<Visible> visible;          // in simulation order
   std::vector<std::size_t> still_running;  // dispatched, not visible by the round's end
   std::vector<float> outputs;            // dispatched_rows x num_outputs
@@ -154,6 +163,14 @@ struct Round {
   // finish_chunks(), whose mutex orders the two.
   std::atomic<bool> any_failed{false};
 
+  [[nodiscard]] std::size_t visibilities() const noexcept {
+    return instant ? dispatched.size() : visible.size();
+  }
+  [[nodiscard]] Visible visibility(std::size_t k) const noexcept {
+    if (!instant) return visible[k];
+    const SimJob& job = dispatched[k].sim;
+    return {job.feature_seq, k, job.visible_at - job.published_at, job.replica_id};
+  }
   void clear() {
     dispatched.clear();
     dispatched_rows = 0;
@@ -227,19 +244,30 @@ BacktestDriver::ReplayEnd BacktestDriver::replay_all(const ReplayRows& input) {
   struct Recorder final : SimListener {
     Recorder(BacktestDriver& d, std::vector<ReplicaSamples>& s)
         : driver(d), samples(s), running(s.size(), kEarlierRound) {}
-    void start(Round& next) {
+    void start(Round& next, bool instant) {
       round = &next;
       round->clear();
+      round->instant = instant;
       std::fill(running.begin(), running.end(), kEarlierRound);
     }
     void on_dispatch(const SimJob& job, bool is_arriving) override {
       const RowRange range = is_arriving ? arriving : pending;
       arrived_dispatched |= is_arriving;
       running[job.replica_id] = round->dispatched.size();
+      record_dispatch(job, range);
+    }
+    void record_dispatch(const SimJob& job, RowRange range) {
+      driver.counters_.dispatch().dispatched.add();
+      record_instant(job, range);
+    }
+    // ReplicaSimulator::arrive_instant()'s job: dispatched and visible at
+    // once, its visibility the dispatch itself (Round::instant). As
+    // record_dispatch(), but the caller counts it as dispatched (once per
+    // run of them).
+    void record_instant(const SimJob& job, RowRange range) {
       round->dispatched.emplace_back(job, range, round->dispatched_rows * driver.num_outputs_);
       round->dispatched_rows += range.rows;
       // As count_dispatch(), with the histograms' samples grouped.
-      driver.counters_.dispatch().dispatched.add();
       ReplicaSamples& replica = samples[job.replica_id];
       replica.queue_wait.add(job.started_at - job.published_at);
       replica.predict.add(job.visible_at - job.started_at);
@@ -348,17 +376,48 @@ BacktestDriver::ReplayEnd BacktestDriver::replay_all(const ReplayRows& input) {
   std::uint64_t feature_seq = input.first_seq;
   Timestamp last_at{total_rows == 0 ? 0 : input.timestamps_ns.front()};
 
+  // A zero latency: every snapshot is dispatched and visible the moment it
+  // arrives, so the round records dispatches alone (Round::instant).
+  const bool instant = simulator_.instant();
+  // The rows of the snapshot that starts at `row`: those after it with its
+  // timestamp, up to max_rows.
+  const std::int64_t* const timestamps = input.timestamps_ns.data();
+  auto snapshot_rows = [timestamps, total_rows, max_rows = input.max_rows](std::size_t row) {
+    std::size_t count = 1;
+    while (row + count < total_rows && count < max_rows &&
+           timestamps[row + count] == timestamps[row]) {
+      ++count;
+    }
+    return count;
+  };
+  // An instant simulation's round: the loop of simulate() below with
+  // arrive_instant(), its state in locals (the compiler keeps them in
+  // registers across the recorder's stores).
+  auto simulate_instant = [&](Round& round) {
+    std::size_t row = next_row;
+    std::uint64_t seq = feature_seq;
+    std::uint64_t snapshots = 0;
+    while (row < total_rows && round.dispatched_rows < round_rows) {
+      const std::size_t count = snapshot_rows(row);
+      recorder.record_instant(simulator_.arrive_instant(seq, Timestamp{timestamps[row]}),
+                              {row, count});
+      ++seq;
+      ++snapshots;
+      row += count;
+    }
+    counters_.dispatch().dispatched.add(snapshots);
+    if (snapshots != 0) last_at = Timestamp{timestamps[round.dispatched.back().range.first_row]};
+    next_row = row;
+    feature_seq = seq;
+    end.snapshots += snapshots;
+  };
   // Simulates the next round into `round`; true when it was the last.
   auto simulate = [&](Round& round) {
-    recorder.start(round);
+    recorder.start(round, instant);
+    if (instant) simulate_instant(round);
     while (next_row < total_rows && round.dispatched_rows < round_rows) {
-      const std::int64_t at_ns = input.timestamps_ns[next_row];
-      std::size_t count = 1;
-      while (next_row + count < total_rows && count < input.max_rows &&
-             input.timestamps_ns[next_row + count] == at_ns) {
-        ++count;
-      }
-      const Timestamp at{at_ns};
+      const std::size_t count = snapshot_rows(next_row);
+      const Timestamp at{timestamps[next_row]};
       recorder.arriving = {next_row, count};
       recorder.arrived_dispatched = false;
       try {
@@ -388,6 +447,8 @@ BacktestDriver::ReplayEnd BacktestDriver::replay_all(const ReplayRows& input) {
   };
 
   std::vector<Carried> carried;
+  // An instant round's results counted per simulated replica (deliver_round).
+  std::vector<std::uint64_t> counted(replica_jobs_.size());
   Prediction result(num_outputs_ * input.max_rows);
   std::string round_error;
   auto deliver_round = [&](Round& round) {
@@ -412,14 +473,47 @@ BacktestDriver::ReplayEnd BacktestDriver::replay_all(const ReplayRows& input) {
       const Carried* from_earlier = carried_of(visible);
       return from_earlier == nullptr || from_earlier->dispatched.failed;
     };
+    const std::size_t visibilities = round.visibilities();
     std::uint64_t newest_seq = 0;
-    if (!every_result) {
-      for (const Visible& visible : round.visible) {
+    if (!every_result && round.instant) {
+      // Dispatch order is feature_seq order: the newest is the last that did not fail.
+      for (std::size_t k = visibilities; k-- > 0;) {
+        const Visible visible = round.visibility(k);
+        if (!failed(visible)) {
+          newest_seq = visible.feature_seq;
+          break;
+        }
+      }
+    } else if (!every_result) {
+      for (std::size_t k = 0; k < visibilities; ++k) {
+        const Visible visible = round.visibility(k);
         if (visible.feature_seq > newest_seq && !failed(visible)) newest_seq = visible.feature_seq;
       }
     }
     delivering_ = true;
-    for (const Visible& visible : round.visible) {
+    std::size_t first_delivered = 0;
+    if (round.instant && !every_result && !any_failed && visibilities > 1) {
+      // Every result but the last (the newest: none failed) is counted
+      // unobserved, in one run when none is stale (feature_seqs increase
+      // along an instant round).
+      const std::vector<Dispatched>& dispatched = round.dispatched;
+      const std::size_t last = visibilities - 1;
+      if (delivery_.count_unobserved_run(dispatched.front().sim.feature_seq,
+                                         dispatched[last - 1].sim.feature_seq)) {
+        std::fill(counted.begin(), counted.end(), 0);
+        for (std::size_t k = 0; k < last; ++k) {
+          const SimJob& job = dispatched[k].sim;
+          ++counted[job.replica_id];
+          samples[job.replica_id].publish_to_visible.add(job.visible_at - job.published_at);
+        }
+        for (std::size_t r = 0; r < counted.size(); ++r) {
+          counters_.replica(r).predictions.add(counted[r]);
+        }
+        first_delivered = last;
+      }
+    }
+    for (std::size_t k = first_delivered; k < visibilities; ++k) {
+      const Visible visible = round.visibility(k);
       Carried* from_earlier = visible.index == kEarlierRound ? carried_of(visible) : nullptr;
       if (visible.index == kEarlierRound && from_earlier == nullptr) continue;
       if (from_earlier != nullptr) from_earlier->delivered = true;

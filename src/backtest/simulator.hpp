@@ -111,6 +111,32 @@ class ReplicaSimulator {
     has_pending_ = true;
   }
 
+  // Whether every prediction is visible the instant it starts (a zero
+  // latency model): then no replica is ever busy, nothing is ever pending,
+  // and arrive_instant() is arrive().
+  [[nodiscard]] bool instant() const noexcept { return sampler_.max_latency() == Timestamp{0}; }
+
+  // arrive() for an instant() simulation, without the listener: the
+  // snapshot starts at max(published_at, now()) on the next replica in
+  // round-robin order (all are idle) and is visible at once. Returns its
+  // job, which a listener of arrive() would see in on_dispatch(job, true)
+  // and then on_visible(job); the caller records both.
+  // REQUIRES: instant().
+  SimJob arrive_instant(std::uint64_t feature_seq, Timestamp published_at) {
+    const Timestamp at = std::max(published_at, now_);
+    now_ = at;
+    // No replica is ever busy: the cursor's replica is the idle one.
+    const std::size_t replica = *round_robin_.next_idle([](std::size_t) { return true; });
+    SimJob job;
+    job.feature_seq = feature_seq;
+    job.published_at = published_at;
+    job.replica_id = static_cast<std::uint32_t>(replica);
+    job.started_at = at;
+    job.visible_at = at + sampler_.next();  // zero: instant()
+    running_[replica] = job;
+    return job;
+  }
+
   // The loop stops: the pending snapshot is dropped, every running
   // prediction completes (in order, at its own visible_at).
   template <typename Listener>

@@ -85,6 +85,17 @@ class Delivery {
     return true;
   }
 
+  // count_unobserved() for a run of results whose feature_seqs increase
+  // from `first_seq` to `last_seq`, when none of them is stale: returns
+  // true, having counted each as visible (the caller records their
+  // latencies); false, counting nothing, when the first is stale (the
+  // caller then counts them one by one).
+  bool count_unobserved_run(std::uint64_t first_seq, std::uint64_t last_seq) noexcept {
+    if (first_seq <= std::max(newest_unobserved_seq_, slot_.newest_feature_seq())) return false;
+    newest_unobserved_seq_ = last_seq;
+    return true;
+  }
+
   [[nodiscard]] std::size_t capacity() const noexcept { return slot_.capacity(); }
   bool latest(Prediction& out) const noexcept { return slot_.read(out); }
   [[nodiscard]] std::uint64_t latest_feature_seq() const noexcept { return slot_.newest_feature_seq(); }
