@@ -127,12 +127,7 @@ class ReplicaSimulator {
     now_ = at;
     // No replica is ever busy: the cursor's replica is the idle one.
     const std::size_t replica = *round_robin_.next_idle([](std::size_t) { return true; });
-    SimJob job;
-    job.feature_seq = feature_seq;
-    job.published_at = published_at;
-    job.replica_id = static_cast<std::uint32_t>(replica);
-    job.started_at = at;
-    job.visible_at = at + sampler_.next();  // zero: instant()
+    const SimJob job = start_job({feature_seq, published_at}, replica, at);
     running_[replica] = job;
     return job;
   }
@@ -251,13 +246,7 @@ class ReplicaSimulator {
     // 5-10% of a replay's simulation, measured). A listener that throws
     // (out of memory) finds the job stored all the same: the simulation
     // stays consistent, with the job running as dispatched.
-    SimJob job;
-    job.feature_seq = arrival.feature_seq;
-    job.published_at = arrival.published_at;
-    job.replica_id = static_cast<std::uint32_t>(*index);
-    job.started_at = start;
-    // arrive() checked that this fits; saturate rather than wrap if not.
-    job.visible_at = checked_add(start, sampler_.next()).value_or(Timestamp::max());
+    const SimJob job = start_job(arrival, *index, start);
     if (!arriving) has_pending_ = false;
     try {
       listener.on_dispatch(job, arriving);
@@ -277,6 +266,19 @@ class ReplicaSimulator {
       return;
     }
     start_running(*index);
+  }
+
+  // `arrival` starting on `replica` at `start`: its job, visible after the
+  // latency model's next draw.
+  SimJob start_job(Arrival arrival, std::size_t replica, Timestamp start) {
+    SimJob job;
+    job.feature_seq = arrival.feature_seq;
+    job.published_at = arrival.published_at;
+    job.replica_id = static_cast<std::uint32_t>(replica);
+    job.started_at = start;
+    // arrive() checked that this fits; saturate rather than wrap if not.
+    job.visible_at = checked_add(start, sampler_.next()).value_or(Timestamp::max());
+    return job;
   }
 
   // `replica` runs the job in running_[replica] until its visible_at.

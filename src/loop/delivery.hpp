@@ -77,12 +77,9 @@ class Delivery {
   // latency (deliver() records it itself). The caller deliver()s the newest
   // of the batch.
   bool count_unobserved(ReplicaCounters& counters, std::uint64_t feature_seq) noexcept {
-    if (feature_seq <= std::max(newest_unobserved_seq_, slot_.newest_feature_seq())) {
-      counters.stale_results.add();
-      return false;
-    }
-    newest_unobserved_seq_ = feature_seq;
-    return true;
+    if (count_unobserved_run(feature_seq, feature_seq)) return true;
+    counters.stale_results.add();
+    return false;
   }
 
   // count_unobserved() for a run of results whose feature_seqs increase
