@@ -149,8 +149,8 @@ struct BacktestOptions {
   // (whole snapshots), taken by whichever compute thread is free, round by
   // round (4 calls per thread; 1 from 262,144 rows up; with several threads
   // a round's last calls smaller, down to an eighth, so that the threads
-  // finish it together), while it simulates
-  // the next round and delivers the last. 0: 8,192, or 1,048,576 when the
+  // finish it together; the next round's calls are on offer beside them),
+  // while it simulates the round after and delivers the last. 0: 8,192, or 1,048,576 when the
   // config's device is a GPU (`cuda`, `cuda:N`), where a call pays for its
   // launches only when it is large. Memory: two rounds' outputs and about 80
   // bytes per dispatched snapshot of a round, plus, when snapshots are

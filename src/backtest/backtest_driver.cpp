@@ -277,14 +277,14 @@ bool BacktestDriver::take_batch(Worker& worker) {
 void BacktestDriver::worker_main(Worker& worker) noexcept {
   std::unique_lock lock(compute_mutex_);
   while (true) {
-    if (chunks_taken_ < chunks_) {
-      const std::size_t chunk = chunks_taken_++;
-      const ChunkTask task = chunk_task_;
-      void* const context = chunk_context_;
+    if (ChunkSet* set = set_with_untaken_chunk()) {
+      const std::size_t chunk = set->taken++;
+      const ChunkTask task = set->task;
+      void* const context = set->context;
       lock.unlock();
       task(context, worker, chunk);
       lock.lock();
-      if (++chunks_done_ == chunks_) job_done_.notify_all();
+      if (++set->done == set->count) job_done_.notify_all();
       continue;
     }
     if (take_batch(worker)) {
@@ -302,31 +302,58 @@ void BacktestDriver::worker_main(Worker& worker) noexcept {
   }
 }
 
+BacktestDriver::ChunkSet* BacktestDriver::set_with_untaken_chunk() noexcept {
+  for (std::size_t k = 0; k < chunk_sets_on_offer_; ++k) {
+    ChunkSet& set = chunk_sets_[(first_chunk_set_ + k) % chunk_sets_.size()];
+    if (set.taken < set.count) return &set;
+  }
+  return nullptr;
+}
+
 void BacktestDriver::start_chunks(ChunkTask task, void* context, std::size_t count) {
   {
     std::lock_guard lock(compute_mutex_);
-    chunk_task_ = task;
-    chunk_context_ = context;
-    chunks_ = count;
-    chunks_taken_ = 0;
-    chunks_done_ = 0;
+    assert(chunk_sets_on_offer_ < chunk_sets_.size());
+    chunk_sets_[(first_chunk_set_ + chunk_sets_on_offer_) % chunk_sets_.size()] = {task, context,
+                                                                                   count, 0, 0};
+    ++chunk_sets_on_offer_;
   }
   if (count > 0 && !workers_.empty()) work_ready_.notify_all();
 }
 
 void BacktestDriver::finish_chunks() {
   std::unique_lock lock(compute_mutex_);
-  while (chunks_taken_ < chunks_) {
-    const std::size_t chunk = chunks_taken_++;
+  if (chunk_sets_on_offer_ == 0) return;
+  ChunkSet& oldest = chunk_sets_[first_chunk_set_];
+  while (oldest.done < oldest.count) {
+    ChunkSet* const set = set_with_untaken_chunk();
+    if (set == nullptr) {
+      // The oldest set's last chunks run on workers, and the next set's
+      // (if any) are all taken: the worker that finishes a set wakes us.
+      job_done_.wait(lock);
+      continue;
+    }
+    const std::size_t chunk = set->taken++;
+    const ChunkTask task = set->task;
+    void* const context = set->context;
     lock.unlock();
-    chunk_task_(chunk_context_, driving_, chunk);
+    task(context, driving_, chunk);
     lock.lock();
-    ++chunks_done_;
+    ++set->done;
   }
-  job_done_.wait(lock, [&] { return chunks_done_ == chunks_; });
-  chunk_task_ = nullptr;
-  chunk_context_ = nullptr;
-  chunks_ = chunks_taken_ = chunks_done_ = 0;
+  oldest = {};
+  first_chunk_set_ = (first_chunk_set_ + 1) % chunk_sets_.size();
+  --chunk_sets_on_offer_;
+}
+
+void BacktestDriver::finish_all_chunks() {
+  while (true) {
+    {
+      std::lock_guard lock(compute_mutex_);
+      if (chunk_sets_on_offer_ == 0) return;
+    }
+    finish_chunks();
+  }
 }
 
 void BacktestDriver::predict_batch(Worker& worker) noexcept {

@@ -37,6 +37,7 @@
 // what they take, under compute_mutex_.
 #pragma once
 
+#include <array>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
@@ -152,11 +153,16 @@ class BacktestDriver final : private SimListener {
   bool take_batch(Worker& worker);
   void worker_main(Worker& worker) noexcept;
   void predict_batch(Worker& worker) noexcept;
-  // Offers chunks 0..count-1 of `task` to the workers (at most one set at a
-  // time); finish_chunks() takes what is left on the driving thread and
-  // returns when every chunk is done.
+  // Offers chunks 0..count-1 of `task` to the compute threads, after those
+  // of the set already on offer, if any (at most two sets at a time: a
+  // replay's round and the next, so that no worker waits for the driving
+  // thread between rounds). finish_chunks() returns when every chunk of the
+  // oldest set is done and takes that set off offer; while it waits, the
+  // driving thread runs chunks itself, the oldest set's first, then the
+  // next set's. finish_all_chunks() finishes every set on offer.
   void start_chunks(ChunkTask task, void* context, std::size_t count);
   void finish_chunks();
+  void finish_all_chunks();
   // How a simulated dispatch is counted (replay_all's recorder counts the
   // same, with its histogram samples grouped).
   void count_dispatch(const SimJob& job);
@@ -194,13 +200,24 @@ class BacktestDriver final : private SimListener {
   boost::circular_buffer<Job*> queue_;
   std::size_t sleeping_workers_ = 0;
   bool workers_stop_ = false;
-  // replay_all's chunks on offer: the task (null when none), how many, how
+  // A set of replay_all's chunks on offer: the task, how many chunks, how
   // many were taken and how many are done.
-  ChunkTask chunk_task_ = nullptr;
-  void* chunk_context_ = nullptr;
-  std::size_t chunks_ = 0;
-  std::size_t chunks_taken_ = 0;
-  std::size_t chunks_done_ = 0;
+  struct ChunkSet {
+    ChunkTask task = nullptr;
+    void* context = nullptr;
+    std::size_t count = 0;
+    std::size_t taken = 0;
+    std::size_t done = 0;
+  };
+  // The oldest set on offer with a chunk not yet taken, or null. A set stays
+  // where it is until finish_chunks() takes it off offer, after its last
+  // chunk is done, so a thread running one of its chunks may keep the pointer.
+  ChunkSet* set_with_untaken_chunk() noexcept;
+  // The sets on offer, oldest first: chunk_sets_[first_chunk_set_], then,
+  // when chunk_sets_on_offer_ is 2, the other one.
+  std::array<ChunkSet, 2> chunk_sets_;
+  std::size_t first_chunk_set_ = 0;
+  std::size_t chunk_sets_on_offer_ = 0;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<std::thread> threads_;  // last: joined before the rest goes
 };

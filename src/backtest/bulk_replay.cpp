@@ -34,11 +34,13 @@
 //      counted as it would count them (Delivery::count_unobserved), with
 //      their latencies recorded once per run of equal values
 //      (RepeatedSamples).
-// The driving thread simulates round k + 1 while the workers predict round
-// k, then helps predict what is left of it, then offers round k + 1's chunks
-// and delivers round k (result callbacks included) while the workers predict
-// them: with more than one thread the simulation and the delivery overlap the
-// predictions.
+// Two rounds are on offer to the compute threads at a time, so that a
+// worker goes from one round's chunks to the next's without waiting for the
+// driving thread. That thread helps predict round k (and, while a worker
+// finishes its last chunk, round k + 1), then delivers round k (result
+// callbacks included) and simulates round k + 2 into its records while the
+// workers predict round k + 1: with more than one thread the simulation and
+// the delivery overlap the predictions.
 // The results, counters and errors are, in order, those of on_publish() for
 // the same snapshots: only when and how much is computed at once differs
 // (tests/backtest compares the two paths field by field).
@@ -385,6 +387,16 @@ BacktestDriver::ReplayEnd BacktestDriver::replay_all(const ReplayRows& input) {
   };
 
   Round rounds[2];
+  // A round dispatches at most round_rows snapshots. Reserved once, so that
+  // no round grows its records by reallocation: with records of several MiB
+  // that copied them and touched twice the memory (a replay_batch_rows of
+  // 32,768 with two threads took 0.61 of batch throughput, 0.89 reserved).
+  // What a round does not use is never touched.
+  const std::size_t most_dispatched = std::min(round_rows, total_rows);
+  for (Round& round : rounds) {
+    round.dispatched.reserve(most_dispatched);
+    if (!instant) round.visible.reserve(most_dispatched + replica_jobs_.size());
+  }
   Compute compute[2];
   auto offer = [&](std::size_t which) {
     Round& round = rounds[which];
@@ -396,27 +408,32 @@ BacktestDriver::ReplayEnd BacktestDriver::replay_all(const ReplayRows& input) {
   };
 
   try {
+    // Two rounds on offer at a time (start_chunks): the compute threads go
+    // from round k's chunks to round k + 1's without waiting for the driving
+    // thread, which helps with both, then delivers round k and simulates
+    // round k + 2 into its records while they predict round k + 1.
     std::size_t current = 0;
     bool last_round = simulate(rounds[current]);
     offer(current);
+    bool next_is_last = last_round || simulate(rounds[1 - current]);
+    if (!last_round) offer(1 - current);
     while (true) {
-      // While round `current` is predicted: simulate the next one.
-      const bool next_is_last = last_round || simulate(rounds[1 - current]);
-      finish_chunks();
-      if (last_round) {
-        deliver_round(rounds[current]);
-        break;
-      }
-      // Round `current` is predicted: offer the next, deliver this one.
-      offer(1 - current);
+      finish_chunks();  // round `current`
       deliver_round(rounds[current]);
+      if (last_round) break;
+      bool after_next_is_last = true;
+      if (!next_is_last) {
+        after_next_is_last = simulate(rounds[current]);
+        offer(current);
+      }
       current = 1 - current;
       last_round = next_is_last;
+      next_is_last = after_next_is_last;
     }
   } catch (...) {
     // Out of memory on this thread: no chunk may outlive the rounds it
     // points into, and the driver takes nothing more.
-    finish_chunks();
+    finish_all_chunks();
     flush_samples();
     delivering_ = false;
     stopped_ = true;

@@ -4,7 +4,9 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
+#include <condition_variable>
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
@@ -1088,6 +1090,69 @@ TEST(Replay, PredictsInCallsOfReplayBatchRows) {
   EXPECT_EQ(call_rows(1, 0, 64), (std::vector<std::size_t>{3000}));  // default: 8,192 rows
   // max_batch_snapshots 1: each snapshot alone, as when publishing.
   EXPECT_EQ(call_rows(2, 1000, 1), std::vector<std::size_t>(3000, 1));
+}
+
+// A predictor whose call that holds the row `gate_row` waits until a call
+// of a later row has started (on another thread), for at most 10 s.
+struct Gate {
+  std::mutex mutex;
+  std::condition_variable later_call_started;
+  std::size_t gate_row = 0;
+  bool later_started = false;  // guarded by mutex
+  bool opened = false;         // the gated call saw a later one start; guarded by mutex
+};
+
+class GatedPredictor final : public Predictor {
+ public:
+  explicit GatedPredictor(Gate& gate) : gate_(gate) {}
+  std::size_t num_features() const noexcept override { return 3; }
+  std::size_t num_outputs() const noexcept override { return 2; }
+  std::string describe() const override { return "GatedPredictor"; }
+  void warm_up() override {}
+  void predict(std::span<const float> features, std::size_t rows, std::span<float> out) override {
+    const auto first = static_cast<std::size_t>(features[0]);
+    const auto last = static_cast<std::size_t>(features[(rows - 1) * 3]);
+    {
+      std::unique_lock lock(gate_.mutex);
+      if (first > gate_.gate_row) {
+        gate_.later_started = true;
+        gate_.later_call_started.notify_all();
+      } else if (last >= gate_.gate_row) {
+        gate_.opened = gate_.later_call_started.wait_for(lock, std::chrono::seconds(10),
+                                                         [&] { return gate_.later_started; });
+      }
+    }
+    std::fill(out.begin(), out.end(), 0.0F);
+  }
+
+ private:
+  Gate& gate_;
+};
+
+// The compute threads go on to the next round while the last call of a
+// round still runs: with two threads and rounds of 2 x 4 x 100 rows, the
+// call that holds row 800 (the first round's last) returns only once a call
+// of a later row has started on the other thread.
+TEST(Replay, ComputeThreadsGoOnToTheNextRoundWhileARoundsLastCallRuns) {
+  std::vector<std::int64_t> times;
+  std::vector<float> features;
+  for (int row = 0; row < 3000; ++row) {
+    times.push_back(row * 1000);
+    for (int c = 0; c < 3; ++c) features.push_back(static_cast<float>(row + 1));
+  }
+  Gate gate;
+  gate.gate_row = 800;
+  ReplaySetup setup(Scenario{1, 2, 1, LatencyModel::zero(), 100});
+  setup.registry.add("Gated", [&gate](const PredictorContext&) {
+    return std::make_unique<GatedPredictor>(gate);
+  });
+  setup.config.predictor_class_name = "Gated";
+  const ReplaySummary summary =
+      replay(setup.config, setup.backtest, {times, features, 3}, nullptr, setup.options);
+  EXPECT_EQ(summary.stats.predictions, 3000U);
+  std::lock_guard lock(gate.mutex);
+  EXPECT_TRUE(gate.opened) << "the first round's last call waited 10 s: nothing of the next "
+                              "round started beside it";
 }
 
 TEST(Replay, AGpuDeviceGetsCallsOfAMillionRowsByDefault) {
