@@ -16,13 +16,17 @@
 //                            package run it: every row up front, predicted
 //                            in rounds of large calls (zero latency, 1
 //                            replica, T compute threads)
-//   BM_ReplayMachinery       the same with a predictor that writes zeros: what
+//   BM_ReplayMachinery/L     the same with a predictor that writes zeros: what
 //                            the simulation and the delivery cost per row
-//                            (ns_per_row), with nothing to predict
-//   BM_ReplayBesideBatch/T   BM_Replay/T and the batch anchor in turns, one
+//                            (ns_per_row), with nothing to predict; L as below
+//   BM_ReplayBesideBatch/T/L BM_Replay/T and the batch anchor in turns, one
 //                            pass of each per iteration: replay_vs_batch is
 //                            their time ratio under the same conditions (the
-//                            steadier figure where the machine's speed drifts)
+//                            steadier figure where the machine's speed drifts);
+//                            L: a constant simulated latency in microseconds
+//                            (0: zero latency; 25: below the rows' 1 ms
+//                            spacing, so every row is still predicted, through
+//                            the general simulation)
 //
 // Each backtest iteration replays kRows rows 1 ms apart, from the first publish()
 // (BM_Replay: from the replay's start) to stop(); building and starting the
@@ -46,6 +50,7 @@
 #include <cstring>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "inferloop/inferloop.hpp"
@@ -152,11 +157,13 @@ void BM_LiveLoopEveryRow(benchmark::State& state) {
 // supplies a predictor class named by `predictor`.
 struct BacktestLoop {
   BacktestLoop(std::size_t threads, inferloop::PredictorRegistry* registry = nullptr,
-               const std::string& predictor = g_predictor) {
+               const std::string& predictor = g_predictor,
+               inferloop::LatencyModel latency = inferloop::LatencyModel::zero()) {
     inferloop::LoopOptions options;
     options.clock = clock;
     options.backtest = inferloop::BacktestOptions{};
     options.backtest->threads = threads;
+    options.backtest->latency = std::move(latency);
     options.registry = registry;
     inferloop::InferenceConfig config = bench_config();
     config.predictor_class_name = predictor;
@@ -220,11 +227,19 @@ class ZeroPredictor final : public inferloop::Predictor {
   std::size_t features_;
 };
 
-void replay_rows(benchmark::State& state, std::size_t threads, inferloop::PredictorRegistry* registry) {
+// A constant simulated latency of `latency_us` microseconds, or zero.
+inferloop::LatencyModel constant_latency(std::int64_t latency_us) {
+  return latency_us == 0 ? inferloop::LatencyModel::zero()
+                         : inferloop::LatencyModel::constant(std::chrono::microseconds(latency_us));
+}
+
+void replay_rows(benchmark::State& state, std::size_t threads, inferloop::PredictorRegistry* registry,
+                 std::int64_t latency_us = 0) {
   std::size_t rows_done = 0;
   for (auto _ : state) {
     state.PauseTiming();
-    BacktestLoop backtest(threads, registry, registry != nullptr ? "Zero" : g_predictor);
+    BacktestLoop backtest(threads, registry, registry != nullptr ? "Zero" : g_predictor,
+                          constant_latency(latency_us));
     inferloop::InferenceLoop& loop = *backtest.loop;
     const std::size_t cols = loop.features().cols();
     const std::vector<float> rows = make_rows(cols, kRows);
@@ -250,7 +265,7 @@ void BM_ReplayMachinery(benchmark::State& state) {
   registry.add("Zero", [features](const inferloop::PredictorContext&) {
     return std::make_unique<ZeroPredictor>(features);
   });
-  replay_rows(state, 1, &registry);
+  replay_rows(state, 1, &registry, state.range(0));
   state.counters["ns_per_row"] = benchmark::Counter(
       static_cast<double>(kRows), benchmark::Counter::kIsIterationInvariantRate |
                                       benchmark::Counter::kInvert);
@@ -266,13 +281,17 @@ void BM_Replay(benchmark::State& state) {
 // Reports replay_vs_batch = the batch passes' time / the replays' time.
 void BM_ReplayBesideBatch(benchmark::State& state) {
   const auto threads = static_cast<std::size_t>(state.range(0));
+  // A constant simulated latency shorter than the rows' spacing: every row
+  // is still dispatched and predicted, through the general simulation.
+  const std::int64_t latency_us = state.range(1);
   BatchAnchor anchor(threads);
   std::vector<std::int64_t> times(kRows);
   for (std::size_t r = 0; r < kRows; ++r) times[r] = static_cast<std::int64_t>(r) * 1'000'000;
   double batch_s = 0;
   double replay_s = 0;
   for (auto _ : state) {
-    BacktestLoop backtest(threads);  // not timed, as in BM_Replay
+    // Not timed, as in BM_Replay.
+    BacktestLoop backtest(threads, nullptr, g_predictor, constant_latency(latency_us));
     const auto batch_start = std::chrono::steady_clock::now();
     anchor.predict_all();
     const auto replay_start = std::chrono::steady_clock::now();
@@ -306,7 +325,8 @@ class RatioReporter : public benchmark::ConsoleReporter {
       run.counters.erase(it);
       run.counters["rows_per_s"] = benchmark::Counter(rate);
       const std::string name = run.benchmark_name();
-      // args "threads:T" or "threads:T/latest:R": the first argument is T.
+      // args "threads:T", "threads:T/latest:R" or "threads:T/latency_us:L":
+      // the first argument is T.
       const std::string& args = run.run_name.args;
       const std::int64_t threads = args.empty() ? 1 : std::stoll(args.substr(args.find(':') + 1));
       if (name.starts_with("BM_BatchPredict")) {
@@ -349,7 +369,7 @@ BENCHMARK(BM_Backtest)
     ->Unit(benchmark::kMillisecond)
     ->MinTime(2.0);
 
-BENCHMARK(BM_ReplayMachinery)->UseRealTime()->Unit(benchmark::kMillisecond)->MinTime(1.0);
+BENCHMARK(BM_ReplayMachinery)->ArgName("latency_us")->Arg(0)->Arg(25)->UseRealTime()->Unit(benchmark::kMillisecond)->MinTime(1.0);
 BENCHMARK(BM_Replay)
     ->ArgName("threads")
     ->Arg(1)
@@ -359,9 +379,11 @@ BENCHMARK(BM_Replay)
     ->Unit(benchmark::kMillisecond)
     ->MinTime(2.0);
 BENCHMARK(BM_ReplayBesideBatch)
-    ->ArgName("threads")
-    ->Arg(1)
-    ->Arg(2)
+    ->ArgNames({"threads", "latency_us"})
+    ->Args({1, 0})
+    ->Args({2, 0})
+    ->Args({1, 25})
+    ->Args({2, 25})
     ->UseManualTime()
     ->Unit(benchmark::kMillisecond)
     ->MinTime(4.0);
