@@ -278,13 +278,7 @@ void BacktestDriver::worker_main(Worker& worker) noexcept {
   std::unique_lock lock(compute_mutex_);
   while (true) {
     if (ChunkSet* set = set_with_untaken_chunk()) {
-      const std::size_t chunk = set->taken++;
-      const ChunkTask task = set->task;
-      void* const context = set->context;
-      lock.unlock();
-      task(context, worker, chunk);
-      lock.lock();
-      if (++set->done == set->count) job_done_.notify_all();
+      if (run_next_chunk(lock, *set, worker)) job_done_.notify_all();
       continue;
     }
     if (take_batch(worker)) {
@@ -310,6 +304,17 @@ BacktestDriver::ChunkSet* BacktestDriver::set_with_untaken_chunk() noexcept {
   return nullptr;
 }
 
+bool BacktestDriver::run_next_chunk(std::unique_lock<std::mutex>& lock, ChunkSet& set,
+                                    Worker& worker) {
+  const std::size_t chunk = set.taken++;
+  const ChunkTask task = set.task;
+  void* const context = set.context;
+  lock.unlock();
+  task(context, worker, chunk);
+  lock.lock();
+  return ++set.done == set.count;
+}
+
 void BacktestDriver::start_chunks(ChunkTask task, void* context, std::size_t count) {
   {
     std::lock_guard lock(compute_mutex_);
@@ -333,13 +338,7 @@ void BacktestDriver::finish_chunks() {
       job_done_.wait(lock);
       continue;
     }
-    const std::size_t chunk = set->taken++;
-    const ChunkTask task = set->task;
-    void* const context = set->context;
-    lock.unlock();
-    task(context, driving_, chunk);
-    lock.lock();
-    ++set->done;
+    run_next_chunk(lock, *set, driving_);
   }
   oldest = {};
   first_chunk_set_ = (first_chunk_set_ + 1) % chunk_sets_.size();

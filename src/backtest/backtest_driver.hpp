@@ -213,6 +213,10 @@ class BacktestDriver final : private SimListener {
   // where it is until finish_chunks() takes it off offer, after its last
   // chunk is done, so a thread running one of its chunks may keep the pointer.
   ChunkSet* set_with_untaken_chunk() noexcept;
+  // Takes the next chunk of `set` and runs it on `worker`'s predictor with
+  // compute_mutex_ released (`lock` holds it on entry and on return); true
+  // when that chunk was the set's last to finish.
+  bool run_next_chunk(std::unique_lock<std::mutex>& lock, ChunkSet& set, Worker& worker);
   // The sets on offer, oldest first: chunk_sets_[first_chunk_set_], then,
   // when chunk_sets_on_offer_ is 2, the other one.
   std::array<ChunkSet, 2> chunk_sets_;

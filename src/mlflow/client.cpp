@@ -502,18 +502,27 @@ Target MlflowClient::Impl::locate(const ModelUri& parsed, std::vector<std::strin
 
 // --- artifacts --------------------------------------------------------------
 
+namespace {
+
+// The artifact_uri that `model_uri` resolved to, parsed; its parse error says
+// which model it came from.
+ModelUri parse_artifact_uri(const std::string& model_uri, const std::string& artifact_uri) {
+  try {
+    return parse_model_uri(artifact_uri);
+  } catch (const Error& e) {
+    throw Error("model_uri " + detail::quote_path(model_uri) + " resolved to artifact_uri " + detail::quote_path(artifact_uri) +
+                ", which inferloop cannot read (" + e.what() + ")");
+  }
+}
+
+}  // namespace
+
 ArtifactLocation MlflowClient::Impl::artifact_location(const std::string& model_uri,
                                                        const std::string& artifact_uri) {
   ArtifactLocation location;
   const std::string scheme = detail::model_uri_scheme(artifact_uri);
   if (scheme == "mlflow-artifacts" || scheme == "http" || scheme == "https") {
-    ModelUri parsed;
-    try {
-      parsed = parse_model_uri(artifact_uri);
-    } catch (const Error& e) {
-      throw Error("model_uri " + detail::quote_path(model_uri) + " resolved to artifact_uri " + detail::quote_path(artifact_uri) +
-                  ", which inferloop cannot read (" + e.what() + ")");
-    }
+    const ModelUri parsed = parse_artifact_uri(model_uri, artifact_uri);
     if (parsed.kind == ModelUri::Kind::kHttp) {
       location.endpoint = parsed.host + std::string(kProxyPath);
     } else if (parsed.host.empty()) {
@@ -538,13 +547,7 @@ ArtifactLocation MlflowClient::Impl::artifact_location(const std::string& model_
 }
 
 ArtifactLocation MlflowClient::Impl::s3_location(const std::string& model_uri, const std::string& artifact_uri) {
-  ModelUri parsed;
-  try {
-    parsed = parse_model_uri(artifact_uri);
-  } catch (const Error& e) {
-    throw Error("model_uri " + detail::quote_path(model_uri) + " resolved to artifact_uri " + detail::quote_path(artifact_uri) +
-                ", which inferloop cannot read (" + e.what() + ")");
-  }
+  const ModelUri parsed = parse_artifact_uri(model_uri, artifact_uri);
   ArtifactLocation location;
   location.s3 = true;
   location.bucket = parsed.host;

@@ -447,6 +447,19 @@ class S3ClientTest : public ::testing::Test {
     options.token = "mlflow-TOKEN-0001";
     return options.from_environment();
   }
+  // What resolving models:/fraud/1 says when the tracking server answers
+  // get-download-uri with `artifact_uri` (as MLflow does with artifact
+  // serving off); `requests` gets how many requests it answered.
+  std::string resolve_error_for(const std::string& artifact_uri, std::size_t& requests) {
+    test::ScriptedHttpServer server({test::ScriptedHttpServer::response(
+        "200 OK", "{\"artifact_uri\": \"" + artifact_uri + "\"}", "Content-Type: application/json\r\n")});
+    MlflowOptions options = this->options();
+    options.tracking_uri = server.url();
+    MlflowClient client(options);
+    const std::string message = error_of([&] { (void)client.resolve("models:/fraud/1"); });
+    requests = server.requests().size();
+    return message;
+  }
   S3Settings signed_settings(const std::string& endpoint) const {
     S3Settings settings;
     settings.endpoint_url = endpoint;
@@ -602,17 +615,25 @@ TEST_F(S3ClientTest, ATrackingServerAnsweringGcsOrAzureArtifactsIsRefusedSayingW
   for (const auto& [artifact_uri, store] : std::vector<std::pair<std::string, std::string>>{
            {"gs://models/1/m-1/artifacts", "Google Cloud Storage (gs://)"},
            {"abfss://models@account.dfs.core.windows.net/1/m-1/artifacts", "Azure Blob Storage (abfss://)"}}) {
-    // get-download-uri, as MLflow answers it with artifact serving off.
-    test::ScriptedHttpServer server({test::ScriptedHttpServer::response(
-        "200 OK", "{\"artifact_uri\": \"" + artifact_uri + "\"}", "Content-Type: application/json\r\n")});
-    MlflowOptions options = this->options();
-    options.tracking_uri = server.url();
-    MlflowClient client(options);
-    const std::string message = error_of([&] { (void)client.resolve("models:/fraud/1"); });
+    std::size_t requests = 0;
+    const std::string message = resolve_error_for(artifact_uri, requests);
     EXPECT_THAT(message, AllOf(HasSubstr("model_uri 'models:/fraud/1' resolved to artifact_uri '"),
                                HasSubstr("which inferloop cannot download: " + store + " is not a store inferloop reads"),
                                HasSubstr("S3 and S3-compatible stores (s3://)")));
-    EXPECT_EQ(server.requests().size(), 1u);
+    EXPECT_EQ(requests, 1u);
+  }
+}
+
+TEST_F(S3ClientTest, AnArtifactUriInferloopCannotParseIsRefusedNamingTheModelAndWhy) {
+  for (const auto& [artifact_uri, why] : std::vector<std::pair<std::string, std::string>>{
+           {"s3://Bad_Bucket/1/m-1/artifacts", "is not an S3 bucket name"},
+           {"mlflow-artifacts:", "mlflow-artifacts: needs an artifact path"}}) {
+    std::size_t requests = 0;
+    const std::string message = resolve_error_for(artifact_uri, requests);
+    EXPECT_THAT(message, AllOf(HasSubstr("model_uri 'models:/fraud/1' resolved to artifact_uri '" +
+                                         artifact_uri + "', which inferloop cannot read ("),
+                               HasSubstr(why)));
+    EXPECT_EQ(requests, 1u);
   }
 }
 
