@@ -326,9 +326,9 @@ void BacktestDriver::start_chunks(ChunkTask task, void* context, std::size_t cou
   if (count > 0 && !workers_.empty()) work_ready_.notify_all();
 }
 
-void BacktestDriver::finish_chunks() {
+bool BacktestDriver::finish_chunks() {
   std::unique_lock lock(compute_mutex_);
-  if (chunk_sets_on_offer_ == 0) return;
+  if (chunk_sets_on_offer_ == 0) return false;
   ChunkSet& oldest = chunk_sets_[first_chunk_set_];
   while (oldest.done < oldest.count) {
     ChunkSet* const set = set_with_untaken_chunk();
@@ -343,16 +343,7 @@ void BacktestDriver::finish_chunks() {
   oldest = {};
   first_chunk_set_ = (first_chunk_set_ + 1) % chunk_sets_.size();
   --chunk_sets_on_offer_;
-}
-
-void BacktestDriver::finish_all_chunks() {
-  while (true) {
-    {
-      std::lock_guard lock(compute_mutex_);
-      if (chunk_sets_on_offer_ == 0) return;
-    }
-    finish_chunks();
-  }
+  return true;
 }
 
 void BacktestDriver::predict_batch(Worker& worker) noexcept {

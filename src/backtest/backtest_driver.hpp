@@ -157,12 +157,11 @@ class BacktestDriver final : private SimListener {
   // of the set already on offer, if any (at most two sets at a time: a
   // replay's round and the next, so that no worker waits for the driving
   // thread between rounds). finish_chunks() returns when every chunk of the
-  // oldest set is done and takes that set off offer; while it waits, the
-  // driving thread runs chunks itself, the oldest set's first, then the
-  // next set's. finish_all_chunks() finishes every set on offer.
+  // oldest set is done and takes that set off offer (false when none was
+  // on offer); while it waits, the driving thread runs chunks itself, the
+  // oldest set's first, then the next set's.
   void start_chunks(ChunkTask task, void* context, std::size_t count);
-  void finish_chunks();
-  void finish_all_chunks();
+  bool finish_chunks();
   // How a simulated dispatch is counted (replay_all's recorder counts the
   // same, with its histogram samples grouped).
   void count_dispatch(const SimJob& job);

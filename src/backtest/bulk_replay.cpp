@@ -412,28 +412,25 @@ BacktestDriver::ReplayEnd BacktestDriver::replay_all(const ReplayRows& input) {
     // from round k's chunks to round k + 1's without waiting for the driving
     // thread, which helps with both, then delivers round k and simulates
     // round k + 2 into its records while they predict round k + 1.
-    std::size_t current = 0;
-    bool last_round = simulate(rounds[current]);
-    offer(current);
-    bool next_is_last = last_round || simulate(rounds[1 - current]);
-    if (!last_round) offer(1 - current);
-    while (true) {
-      finish_chunks();  // round `current`
+    bool all_simulated = simulate(rounds[0]);
+    offer(0);
+    if (!all_simulated) {
+      all_simulated = simulate(rounds[1]);
+      offer(1);
+    }
+    // finish_chunks() finishes the older round on offer: round `current`.
+    for (std::size_t current = 0; finish_chunks(); current = 1 - current) {
       deliver_round(rounds[current]);
-      if (last_round) break;
-      bool after_next_is_last = true;
-      if (!next_is_last) {
-        after_next_is_last = simulate(rounds[current]);
+      if (!all_simulated) {
+        all_simulated = simulate(rounds[current]);
         offer(current);
       }
-      current = 1 - current;
-      last_round = next_is_last;
-      next_is_last = after_next_is_last;
     }
   } catch (...) {
     // Out of memory on this thread: no chunk may outlive the rounds it
     // points into, and the driver takes nothing more.
-    finish_all_chunks();
+    while (finish_chunks()) {
+    }
     flush_samples();
     delivering_ = false;
     stopped_ = true;

@@ -28,7 +28,7 @@
 // Threads: one thread at a time per client (the curl handle); processes may
 // share the cache folder (see include/inferloop/mlflow.hpp).
 //
-// Why one file of ~900 lines: steps 1-5 above are one transaction over one
+// Why one file of ~950 lines: steps 1-5 above are one transaction over one
 // cache folder (temp folder, content name, ref file, offline fallback), and
 // splitting them would spread that folder's invariants over several files;
 // the REST and S3 transports already live apart (rest.cpp, src/s3/).
