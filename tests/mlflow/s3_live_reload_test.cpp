@@ -11,7 +11,6 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <map>
@@ -113,10 +112,11 @@ TEST(S3LiveReload, AnAliasMovingBetweenVersionsInS3IsFollowedAndACorruptOneRefus
   ASSERT_EQ(loop.model_info().model.registry_version, first.version);
   EXPECT_TRUE(loop.model_info().model.artifact_uri.starts_with("s3://")) << loop.model_info().model.artifact_uri;
 
-  std::atomic<bool> done{false};
-  std::thread engine([&] {
+  // The engine. A std::jthread: stopped and joined however the test ends
+  // (a fixture step that throws included).
+  std::jthread engine([&](std::stop_token stop) {
     std::size_t row = 0;
-    while (!done.load()) {
+    while (!stop.stop_requested()) {
       {
         std::lock_guard lock(row_mutex);
         row_of_seq.push_back(row);
@@ -140,7 +140,7 @@ TEST(S3LiveReload, AnAliasMovingBetweenVersionsInS3IsFollowedAndACorruptOneRefus
   const std::uint64_t predictions_before = loop.stats().predictions;
   EXPECT_TRUE(eventually([&] { return loop.stats().predictions > predictions_before + 100; }));
 
-  done.store(true);
+  engine.request_stop();
   engine.join();
   loop.stop();
 
